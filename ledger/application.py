@@ -1,0 +1,381 @@
+"""The application service: one method per recording command.
+
+Each method loads the aggregates it needs, asks them to act (they check the rules),
+and saves every touched aggregate in one atomic write. A write that collides with a
+concurrent writer is retried from a fresh load a few times, then reported as
+:class:`ledger.errors.Conflict`. Nothing here knows about the command line.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import JSONTranscoder, RecordConflictError, Transcoding
+
+from ledger.apportion import apportion
+from ledger.budget import RegionYear, region_year_uuid
+from ledger.decision import Decision, Voucher, decision_uuid, voucher_uuid
+from ledger.errors import Conflict, Duplicate, Malformed, NotFound
+from ledger.grant import Grant, grant_uuid
+from ledger.values import Amount
+
+A = TypeVar("A")
+
+
+class DateAsISO(Transcoding):
+    """Stores a :class:`datetime.date` as its ISO string."""
+
+    type = datetime.date
+    name = "date_iso"
+
+    def encode(self, obj: datetime.date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> datetime.date:
+        return datetime.date.fromisoformat(data)
+
+
+def store_env(target: str) -> dict[str, str]:
+    """The eventsourcing environment for a store: an SQLite file path or a postgresql:// URL."""
+    from urllib.parse import unquote, urlsplit
+
+    if target.startswith(("postgresql://", "postgres://")):
+        url = urlsplit(target)
+        dbname = url.path.lstrip("/")
+        if not dbname:
+            raise Malformed(f"--db {target!r} names no database (postgresql://user@host:port/dbname)")
+        try:
+            port = url.port or 5432
+        except ValueError:
+            raise Malformed(f"--db {target!r} has an invalid port") from None
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": dbname,
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(port),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_POOL_SIZE": "2",
+        }
+    if "://" in target:
+        raise Malformed(f"--db {target!r}: give an SQLite file path or a postgresql:// URL")
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": target}
+
+
+def command(method: Callable[..., A]) -> Callable[..., A]:
+    """Run a command; on a concurrent-write conflict, reload and retry, then give up."""
+
+    @functools.wraps(method)
+    def wrapper(self: GrantLedger, *args: Any, **kwargs: Any) -> A:
+        for _ in range(self.max_attempts):
+            try:
+                return method(self, *args, **kwargs)
+            except RecordConflictError:
+                continue
+        raise Conflict(
+            f"another writer kept changing the same data; gave up after {self.max_attempts} "
+            "attempts and recorded nothing"
+        )
+
+    return wrapper
+
+
+class GrantLedger(Application):
+    """The grant ledger: records grant events, enforcing every rule through its aggregates."""
+
+    name = "grants"
+    max_attempts = 4
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # ------------------------------------------------------------------ loading
+
+    def _load(self, aggregate_id: UUID, missing: str) -> Any:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(missing) from None
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self.repository
+
+    def grant(self, grant_id: str) -> Grant:
+        return self._load(grant_uuid(grant_id), f"unknown grant {grant_id!r} (define it with 'grants grant define')")
+
+    def region_year(self, grant_id: str, region: str, year: int) -> RegionYear:
+        """The region's year, new (not yet saved) when nothing was recorded for it yet."""
+        try:
+            return self.repository.get(region_year_uuid(grant_id, region, year))
+        except AggregateNotFoundError:
+            return RegionYear(grant_id=grant_id, region=region, year=year)
+
+    def decision(self, grant_id: str, decision_id: str) -> Decision:
+        return self._load(
+            decision_uuid(grant_id, decision_id), f"unknown decision {decision_id!r} in {grant_id}"
+        )
+
+    def decision_of_voucher(self, grant_id: str, voucher: str) -> Decision:
+        index = self._load(voucher_uuid(grant_id, voucher), f"unknown voucher {voucher!r} in {grant_id}")
+        return self.decision(grant_id, index.decision_id)
+
+    # ------------------------------------------------------------------ the grant
+
+    @command
+    def define_grant(
+        self, grant_id: str, name: str, first_year: int, last_year: int,
+        purposes: list[list[str]], category: str, accounting_object: str, recorded_by: str,
+    ) -> bool:
+        """Define a grant; the same definition again records nothing."""
+        if self._exists(grant_uuid(grant_id)):
+            grant = self.grant(grant_id)
+            if grant.same_definition(name, first_year, last_year, purposes, category, accounting_object):
+                return False
+            raise Duplicate(f"grant {grant_id!r} is already defined with other content")
+        self.save(
+            Grant.define(grant_id, name, first_year, last_year, purposes, category,
+                         accounting_object, recorded_by)
+        )
+        return True
+
+    @command
+    def sign_agreement(self, grant_id: str, year: int, **fields: Any) -> bool:
+        grant = self.grant(grant_id)
+        recorded = grant.sign_agreement(year=year, **fields)
+        self.save(grant)
+        return recorded
+
+    @command
+    def authorise(self, grant_id: str, region: str, person: str, role: str,
+                  valid_from: datetime.date | None, valid_until: datetime.date | None,
+                  recorded_by: str) -> bool:
+        grant = self.grant(grant_id)
+        recorded = grant.authorise(region, person, role, valid_from, valid_until, recorded_by)
+        self.save(grant)
+        return recorded
+
+    # ------------------------------------------------------------------ funds
+
+    @command
+    def allocate(self, grant_id: str, year: int, pot: str, shares: dict[str, Amount],
+                 source: str, recorded_by: str) -> int:
+        """Allocate shares of a pot to regions, all in one atomic write; returns how many were new."""
+        grant = self.grant(grant_id)
+        grant.check_pot(year, pot)
+        touched = []
+        for region, amount in shares.items():
+            region_year = self.region_year(grant_id, region, year)
+            if region_year.allocate(pot, amount, source, recorded_by):
+                touched.append(region_year)
+        self.save(*touched)
+        return len(touched)
+
+    def apportion(self, grant_id: str, year: int, pot: str, amount: Amount | None,
+                  populations: dict[str, int]) -> dict[str, Amount]:
+        """Shares of the pot (or of ``amount``) by population; records nothing."""
+        agreement = self.grant(grant_id).check_pot(year, pot)
+        return apportion(amount if amount is not None else agreement.pot_amount(pot), populations)
+
+    @command
+    def set_frame(self, grant_id: str, region: str, year: int, amount: Amount,
+                  on: datetime.date | None, recorded_by: str) -> bool:
+        self.grant(grant_id).check_year(year)
+        region_year = self.region_year(grant_id, region, year)
+        region_year.set_frame(amount, on, recorded_by)
+        self.save(region_year)
+        return True
+
+    @command
+    def requisition(self, grant_id: str, region: str, year: int, pot: str, amount: Amount,
+                    on: datetime.date, ref: str, recorded_by: str) -> bool:
+        self.grant(grant_id).check_pot(year, pot)
+        region_year = self.region_year(grant_id, region, year)
+        region_year.requisition(pot, amount, on, ref, recorded_by)
+        self.save(region_year)
+        return True
+
+    @command
+    def reserve(self, grant_id: str, region: str, year: int, amount: Amount, purpose: str,
+                on: datetime.date, recorded_by: str) -> bool:
+        grant = self.grant(grant_id)
+        grant.check_year(year)
+        grant.check_purpose(purpose)
+        region_year = self.region_year(grant_id, region, year)
+        region_year.reserve(purpose, amount, on, recorded_by)
+        self.save(region_year)
+        return True
+
+    @command
+    def repay(self, grant_id: str, region: str, year: int, amount: Amount, on: datetime.date,
+              ref: str, recorded_by: str, pot: str | None = None) -> bool:
+        grant = self.grant(grant_id)
+        agreement = grant.agreement(year)
+        if pot is None:
+            open_pots = [p for p in agreement.pots if p not in agreement.earmarks]
+            pot = (open_pots or list(agreement.pots))[0]
+        grant.check_pot(year, pot)
+        region_year = self.region_year(grant_id, region, year)
+        region_year.repay(pot, amount, on, ref, recorded_by)
+        self.save(region_year)
+        return True
+
+    # ------------------------------------------------------------------ decisions
+
+    def _commit_schedule(self, grant_id: str, decision: Decision, years: set[int],
+                         on: datetime.date, recorded_by: str) -> list[RegionYear]:
+        """Bring each year's commitment in line with the decision; the years check the rules."""
+        touched = []
+        for year in sorted(years):
+            region_year = self.region_year(grant_id, decision.region, year)
+            if region_year.set_commitment(decision.decision_id, decision.committed_for(year),
+                                          on, recorded_by):
+                touched.append(region_year)
+        return touched
+
+    @command
+    def decide(self, grant_id: str, decision_id: str, region: str, decided_by: str,
+               on: datetime.date, area: str, activity: str, purpose: str,
+               schedule: dict[int, Amount], continuation: str, ref: str, recorded_by: str) -> bool:
+        """Record a decision and its commitments; an identical retry records nothing."""
+        grant = self.grant(grant_id)
+        if self._exists(decision_uuid(grant_id, decision_id)):
+            existing = self.decision(grant_id, decision_id)
+            if existing.same_decision(region, decided_by, on, area, activity, purpose, schedule,
+                                      continuation, ref):
+                return False
+            raise Duplicate(f"decision {decision_id} already exists in {grant_id} with other content")
+        grant.check_purpose(purpose)
+        for year in schedule:
+            grant.check_year(year)
+        grant.check_decider(region, decided_by, on)
+        decision = Decision.decide(grant_id, decision_id, region, decided_by, on, area, activity,
+                                   purpose, schedule, continuation, ref, recorded_by)
+        touched = self._commit_schedule(grant_id, decision, set(schedule), on, recorded_by)
+        self.save(decision, *touched)
+        return True
+
+    @command
+    def amend(self, grant_id: str, decision_id: str, schedule: dict[int, Amount], decided_by: str,
+              on: datetime.date, reason: str, recorded_by: str) -> bool:
+        grant = self.grant(grant_id)
+        decision = self.decision(grant_id, decision_id)
+        for year in schedule:
+            grant.check_year(year)
+        grant.check_decider(decision.region, decided_by, on)
+        old_years = set(decision.schedule)
+        decision.amend(schedule, decided_by, on, reason, recorded_by)
+        touched = self._commit_schedule(grant_id, decision, old_years | set(schedule), on, recorded_by)
+        self.save(decision, *touched)
+        return True
+
+    @command
+    def revoke(self, grant_id: str, decision_id: str, decided_by: str, on: datetime.date,
+               reason: str, recorded_by: str) -> bool:
+        grant = self.grant(grant_id)
+        decision = self.decision(grant_id, decision_id)
+        grant.check_decider(decision.region, decided_by, on)
+        decision.revoke(decided_by, on, reason, recorded_by)
+        touched = self._commit_schedule(grant_id, decision, set(decision.years), on, recorded_by)
+        self.save(decision, *touched)
+        return True
+
+    # ------------------------------------------------------------------ bookings
+
+    @command
+    def spend(self, grant_id: str, decision_id: str, year: int, amount: Amount,
+              booked_on: datetime.date, object: str, voucher: str, text: str,
+              recorded_by: str) -> bool:
+        """Book a cost on a decision; the same voucher with the same content records nothing."""
+        self.grant(grant_id)
+        if self._exists(voucher_uuid(grant_id, voucher)):
+            booked_on_decision = self.decision_of_voucher(grant_id, voucher)
+            if booked_on_decision.decision_id != decision_id:
+                raise Duplicate(
+                    f"voucher {voucher} is already booked on decision {booked_on_decision.decision_id}"
+                )
+        decision = self.decision(grant_id, decision_id)
+        if voucher not in decision.bookings:
+            self.region_year(grant_id, decision.region, year).check_open("book costs")
+        if not decision.spend(voucher, year, amount, booked_on, object, text, recorded_by):
+            return False
+        index = Voucher(grant_id=grant_id, voucher=voucher, decision_id=decision_id)
+        self.save(decision, index)
+        return True
+
+    @command
+    def reverse(self, grant_id: str, voucher: str, on: datetime.date, reason: str,
+                recorded_by: str) -> bool:
+        self.grant(grant_id)
+        decision = self.decision_of_voucher(grant_id, voucher)
+        booking = decision.booking(voucher)
+        if not booking.is_reversed:
+            self.region_year(grant_id, decision.region, booking.year).check_open("reverse a booking")
+        if not decision.reverse(voucher, on, reason, recorded_by):
+            return False
+        touched = self._commit_schedule(grant_id, decision, {booking.year}, on, recorded_by)
+        self.save(decision, *touched)
+        return True
+
+    # ------------------------------------------------------------------ report and close
+
+    @command
+    def report(self, grant_id: str, region: str, year: int, filed_on: datetime.date,
+               covers: list[str], patient_units: bool | None, employee_reps: bool | None,
+               to: str | None, ref: str, recorded_by: str) -> bool:
+        grant = self.grant(grant_id)
+        grant.check_year(year)
+        for purpose in covers:
+            grant.check_purpose(purpose)
+        if to is None:
+            to = grant.agreements[year].report_to if year in grant.agreements else ""
+        region_year = self.region_year(grant_id, region, year)
+        recorded = region_year.file_report(filed_on, to, covers, patient_units, employee_reps,
+                                           ref, recorded_by)
+        if recorded:
+            self.save(region_year)
+        return recorded
+
+    @command
+    def close_year(self, grant_id: str, region: str, year: int, on: datetime.date,
+              recorded_by: str) -> bool:
+        self.grant(grant_id).check_year(year)
+        region_year = self.region_year(grant_id, region, year)
+        region_year.close(on, recorded_by)
+        self.save(region_year)
+        return True
+
+    @command
+    def reopen_year(self, grant_id: str, region: str, year: int, on: datetime.date, reason: str,
+               recorded_by: str) -> bool:
+        self.grant(grant_id).check_year(year)
+        region_year = self.region_year(grant_id, region, year)
+        region_year.reopen(on, reason, recorded_by)
+        self.save(region_year)
+        return True
+
+    # ------------------------------------------------------------------ reading the log
+
+    def read(self, stop: int | None = None, batch: int = 5000) -> Iterator[tuple[Any, Any]]:
+        """Every stored event in recording order, as (notification, domain event).
+
+        ``stop`` is the last position to include (None: everything recorded).
+        """
+        start = 1
+        while True:
+            notifications = self.recorder.select_notifications(start=start, limit=batch, stop=stop)
+            for notification in notifications:
+                yield notification, self.mapper.to_domain_event(notification)
+            if len(notifications) < batch:
+                return
+            start = notifications[-1].id + 1
+
+    def last_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+

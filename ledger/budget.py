@@ -1,0 +1,346 @@
+"""The RegionYear aggregate: one region's money of one grant for one year.
+
+It owns the balance rules of domain.md: `available` never below zero through the
+region's action, requisitions within allocation per pot, no new commitment while a
+shortfall is outstanding, nothing new in a closed year. Bookings live on decisions;
+this aggregate holds each decision's commitment for the year, so a booking never
+touches it and it stays small (one event per allocation, decision change, reservation).
+"""
+
+from __future__ import annotations
+
+import datetime
+from uuid import UUID, uuid5
+
+import attrs
+from eventsourcing.domain import Aggregate, event
+
+from ledger.errors import Closed, Duplicate, Insufficient, Malformed, NotFound, Refused, Shortfall
+from ledger.grant import NAMESPACE
+from ledger.values import Amount, Region
+
+
+def region_year_uuid(grant_id: str, region: str, year: int) -> UUID:
+    return uuid5(NAMESPACE, f"region-year/{grant_id}/{region}/{year}")
+
+
+@attrs.frozen
+class Report:
+    """A filed yearly follow-up report (uppföljning)."""
+
+    filed_on: datetime.date
+    to: str
+    covers: tuple[str, ...]
+    patient_units: bool | None
+    employee_reps: bool | None
+    ref: str
+
+
+class RegionYear(Aggregate):
+    """Funds, commitments and reservations of one grant, region and year."""
+
+    TOPIC = "grants:RegionYear"
+
+    class Created(Aggregate.Created):
+        """The library's generic creation event; unused, named so stored topics stay stable."""
+
+        TOPIC = "grants:RegionYear.Created"
+
+    @staticmethod
+    def create_id(grant_id: str, region: str, year: int) -> UUID:
+        return region_year_uuid(grant_id, region, year)
+
+    @event("Opened", topic="grants:RegionYear.Opened/v1")
+    def __init__(self, grant_id: str, region: str, year: int) -> None:
+        self.grant_id = grant_id
+        self.region = region
+        self.year = year
+        self.allocations: dict[str, int] = {}
+        self.allocation_sources: dict[str, str] = {}
+        self.frame: int | None = None
+        self.requisitions: dict[str, int] = {}
+        self.repaid_by_pot: dict[str, int] = {}
+        self.commitments: dict[str, int] = {}
+        self.reservations: dict[str, int] = {}
+        self.reports: list[Report] = []
+        self.closed = False
+
+    # ------------------------------------------------------------------ figures
+
+    @property
+    def label(self) -> str:
+        return f"{Region(self.region)} {self.year}"
+
+    @property
+    def is_allocated(self) -> bool:
+        return bool(self.allocations)
+
+    def pot_allocated(self, pot: str) -> Amount:
+        return Amount(self.allocations.get(pot, 0) - self.repaid_by_pot.get(pot, 0))
+
+    def pot_requisitioned(self, pot: str) -> Amount:
+        """Requisitioned and kept: what was repaid out of paid money no longer counts."""
+        return Amount(min(self.requisitions.get(pot, 0), self.pot_allocated(pot).ore))
+
+    @property
+    def allocated(self) -> Amount:
+        return Amount(sum(self.allocations.values()) - sum(self.repaid_by_pot.values()))
+
+    @property
+    def repaid(self) -> Amount:
+        return Amount(sum(self.repaid_by_pot.values()))
+
+    @property
+    def requisitioned(self) -> Amount:
+        return Amount(sum(self.pot_requisitioned(p).ore for p in self.allocations))
+
+    @property
+    def funds(self) -> Amount:
+        """The allocation once the year is allocated, the planning frame before that."""
+        if self.is_allocated:
+            return self.allocated
+        return Amount(self.frame or 0)
+
+    @property
+    def committed(self) -> Amount:
+        return Amount(sum(self.commitments.values()))
+
+    @property
+    def reserved(self) -> Amount:
+        return Amount(sum(self.reservations.values()))
+
+    def reserved_for(self, purpose: str) -> Amount:
+        return Amount(self.reservations.get(purpose, 0))
+
+    @property
+    def available(self) -> Amount:
+        return Amount(max(0, self._headroom()))
+
+    @property
+    def shortfall(self) -> Amount:
+        return Amount(max(0, -self._headroom()))
+
+    def _headroom(self) -> int:
+        return self.funds.ore - self.committed.ore - self.reserved.ore
+
+    def commitment(self, decision_id: str) -> Amount:
+        return Amount(self.commitments.get(decision_id, 0))
+
+    # ------------------------------------------------------------------ guards
+
+    def check_open(self, doing: str) -> None:
+        """Nothing new in a closed year: it needs an explicit reopening first."""
+        if self.closed:
+            raise Closed(f"{self.label} is closed; cannot {doing} (reopen it first)")
+
+    def _check_no_shortfall(self, doing: str) -> None:
+        if self.shortfall:
+            raise Shortfall(
+                f"{self.label} has a shortfall of {self.shortfall} outstanding; cannot {doing} "
+                "until decisions are amended or revoked"
+            )
+
+    def _check_available(self, amount: Amount, doing: str) -> None:
+        if amount > self.available:
+            raise Insufficient(
+                f"cannot {doing}: {self.available} available in {self.label}; "
+                f"would leave {self.year} available at {self.available - amount}"
+            )
+
+    @staticmethod
+    def _check_positive(amount: Amount, what: str) -> None:
+        if amount.ore <= 0:
+            raise Malformed(f"{what} must be more than zero, not {amount}")
+
+    # ------------------------------------------------------------------ the state's facts
+
+    def allocate(self, pot: str, amount: Amount, source: str, recorded_by: str) -> bool:
+        """Record the region's share of a pot; an identical repeat records nothing.
+
+        An allocation is the state's decision: it is recorded even when it falls below
+        what the region committed against its planning frame (the year then shows a
+        shortfall).
+        """
+        self.check_open("allocate")
+        self._check_positive(amount, "an allocation")
+        if pot in self.allocations:
+            if self.allocations[pot] == amount.ore:
+                return False
+            raise Duplicate(
+                f"{self.label} already has {Amount(self.allocations[pot])} allocated from pot {pot!r}"
+            )
+        self._allocated(pot=pot, amount=amount.ore, source=source, recorded_by=recorded_by)
+        return True
+
+    @event("Allocated", topic="grants:RegionYear.Allocated/v1")
+    def _allocated(self, pot: str, amount: int, source: str, recorded_by: str) -> None:
+        self.allocations[pot] = amount
+        self.allocation_sources[pot] = source
+
+    # ------------------------------------------------------------------ the region's facts
+
+    def set_frame(self, amount: Amount, on: datetime.date | None, recorded_by: str) -> None:
+        """Set the planning frame of a year not yet allocated."""
+        self.check_open("set a planning frame")
+        if amount.is_negative:
+            raise Malformed(f"a planning frame cannot be negative ({amount})")
+        if self.is_allocated:
+            raise Refused(
+                f"{self.label} is already allocated ({self.allocated}); a planning frame "
+                "applies only before allocation"
+            )
+        needed = self.committed + self.reserved
+        if amount < needed:
+            raise Insufficient(
+                f"cannot lower the planning frame to {amount}: {needed} is committed or reserved "
+                f"in {self.label}; would leave {self.year} available at {amount - needed}"
+            )
+        self._frame_set(amount=amount.ore, on=on, recorded_by=recorded_by)
+
+    @event("PlanningFrameSet", topic="grants:RegionYear.PlanningFrameSet/v1")
+    def _frame_set(self, amount: int, on: datetime.date | None, recorded_by: str) -> None:
+        self.frame = amount
+
+    def requisition(
+        self, pot: str, amount: Amount, on: datetime.date, ref: str, recorded_by: str
+    ) -> None:
+        """Ask the paying authority for (part of) the allocation of one pot."""
+        self.check_open("requisition")
+        self._check_positive(amount, "a requisition")
+        if pot not in self.allocations:
+            raise NotFound(f"{self.label} has no allocation from pot {pot!r} to requisition")
+        room = self.pot_allocated(pot) - self.pot_requisitioned(pot)
+        if amount > room:
+            raise Insufficient(
+                f"cannot requisition {amount} from pot {pot!r}: {self.pot_allocated(pot)} allocated, "
+                f"{self.pot_requisitioned(pot)} already requisitioned; would exceed the allocation "
+                f"by {amount - room}"
+            )
+        self._requisitioned(pot=pot, amount=amount.ore, on=on, ref=ref, recorded_by=recorded_by)
+
+    @event("Requisitioned", topic="grants:RegionYear.Requisitioned/v1")
+    def _requisitioned(
+        self, pot: str, amount: int, on: datetime.date, ref: str, recorded_by: str
+    ) -> None:
+        self.requisitions[pot] = self.requisitions.get(pot, 0) + amount
+
+    def set_commitment(
+        self, decision_id: str, amount: Amount, on: datetime.date, recorded_by: str
+    ) -> bool:
+        """Set what a decision commits in this year (decided, amended, revoked, reversed).
+
+        An increase is a new commitment: refused while a shortfall is outstanding and
+        beyond what is available. A decrease is always allowed in an open year.
+        Returns False when nothing changes.
+        """
+        current = self.commitment(decision_id)
+        if amount == current:
+            return False
+        self.check_open(f"change decision {decision_id}'s {self.year} commitment")
+        if amount.is_negative:
+            raise Malformed(f"a commitment cannot be negative ({amount})")
+        if amount > current:
+            increase = amount - current
+            more = " more" if current else ""
+            doing = f"commit {increase}{more} for decision {decision_id}"
+            self._check_no_shortfall(doing)
+            self._check_available(increase, doing)
+        self._commitment_set(
+            decision_id=decision_id, amount=amount.ore, on=on, recorded_by=recorded_by
+        )
+        return True
+
+    @event("CommitmentSet", topic="grants:RegionYear.CommitmentSet/v1")
+    def _commitment_set(
+        self, decision_id: str, amount: int, on: datetime.date, recorded_by: str
+    ) -> None:
+        if amount:
+            self.commitments[decision_id] = amount
+        else:
+            self.commitments.pop(decision_id, None)
+
+    def reserve(self, purpose: str, amount: Amount, on: datetime.date, recorded_by: str) -> None:
+        """Set part of the year's uncommitted money aside for a purpose."""
+        self.check_open("reserve")
+        self._check_positive(amount, "a reservation")
+        doing = f"reserve {amount} for {purpose}"
+        self._check_no_shortfall(doing)
+        self._check_available(amount, doing)
+        self._reserved(purpose=purpose, amount=amount.ore, on=on, recorded_by=recorded_by)
+
+    @event("Reserved", topic="grants:RegionYear.Reserved/v1")
+    def _reserved(self, purpose: str, amount: int, on: datetime.date, recorded_by: str) -> None:
+        self.reservations[purpose] = self.reservations.get(purpose, 0) + amount
+
+    def repay(
+        self, pot: str, amount: Amount, on: datetime.date, ref: str, recorded_by: str
+    ) -> None:
+        """Return uncommitted money to the paying authority (only up to `available`)."""
+        self.check_open("repay")
+        self._check_positive(amount, "a repayment")
+        if pot not in self.allocations:
+            raise NotFound(f"{self.label} has no allocation from pot {pot!r} to repay")
+        if amount > self.pot_allocated(pot):
+            raise Insufficient(
+                f"cannot repay {amount} to pot {pot!r}: only {self.pot_allocated(pot)} is allocated from it"
+            )
+        self._check_available(amount, f"repay {amount} (revoke or amend decisions first)")
+        self._repaid(pot=pot, amount=amount.ore, on=on, ref=ref, recorded_by=recorded_by)
+
+    @event("Repaid", topic="grants:RegionYear.Repaid/v1")
+    def _repaid(
+        self, pot: str, amount: int, on: datetime.date, ref: str, recorded_by: str
+    ) -> None:
+        self.repaid_by_pot[pot] = self.repaid_by_pot.get(pot, 0) + amount
+
+    def file_report(
+        self,
+        filed_on: datetime.date,
+        to: str,
+        covers: list[str],
+        patient_units: bool | None,
+        employee_reps: bool | None,
+        ref: str,
+        recorded_by: str,
+    ) -> bool:
+        """File the yearly report; the same report filed again records nothing."""
+        self.check_open("file a report")
+        report = Report(filed_on, to, tuple(covers), patient_units, employee_reps, ref)
+        if report in self.reports:
+            return False
+        self._report_filed(
+            filed_on=filed_on, to=to, covers=list(covers), patient_units=patient_units,
+            employee_reps=employee_reps, ref=ref, recorded_by=recorded_by,
+        )
+        return True
+
+    @event("ReportFiled", topic="grants:RegionYear.ReportFiled/v1")
+    def _report_filed(
+        self, filed_on: datetime.date, to: str, covers: list, patient_units: bool | None,
+        employee_reps: bool | None, ref: str, recorded_by: str,
+    ) -> None:
+        self.reports.append(
+            Report(filed_on, to, tuple(covers), patient_units, employee_reps, ref)
+        )
+
+    def close(self, on: datetime.date, recorded_by: str) -> None:
+        """Lock the year; later facts about it need an explicit reopening."""
+        if self.closed:
+            raise Closed(f"{self.label} is already closed")
+        self._closed(on=on, recorded_by=recorded_by)
+
+    @event("YearClosed", topic="grants:RegionYear.YearClosed/v1")
+    def _closed(self, on: datetime.date, recorded_by: str) -> None:
+        self.closed = True
+
+    def reopen(self, on: datetime.date, reason: str, recorded_by: str) -> None:
+        """Reopen a closed year, with the reason recorded."""
+        if not self.closed:
+            raise Refused(f"{self.label} is not closed")
+        if not reason.strip():
+            raise Malformed("reopening a year needs a --reason")
+        self._reopened(on=on, reason=reason, recorded_by=recorded_by)
+
+    @event("YearReopened", topic="grants:RegionYear.YearReopened/v1")
+    def _reopened(self, on: datetime.date, reason: str, recorded_by: str) -> None:
+        self.closed = False

@@ -1,0 +1,311 @@
+"""The Decision aggregate: one decision (beslut) of a health-care director, and its bookings.
+
+It owns the schedule (what the decision grants each year), its amendments and
+revocation, and the rule that bookings per year never exceed the decision's amount for
+that year. The Voucher aggregate is a tiny index that makes voucher ids unique within a
+grant and lets `reverse` find a booking by its voucher alone.
+"""
+
+from __future__ import annotations
+
+import datetime
+from uuid import UUID, uuid5
+
+import attrs
+from eventsourcing.domain import Aggregate, event
+
+from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused
+from ledger.grant import NAMESPACE
+from ledger.values import Amount
+
+LIVE, AMENDED, REVOKED = "live", "amended", "revoked"
+
+
+def decision_uuid(grant_id: str, decision_id: str) -> UUID:
+    return uuid5(NAMESPACE, f"decision/{grant_id}/{decision_id}")
+
+
+def voucher_uuid(grant_id: str, voucher: str) -> UUID:
+    return uuid5(NAMESPACE, f"voucher/{grant_id}/{voucher}")
+
+
+def schedule_pairs(schedule: dict[int, Amount]) -> list[list[int]]:
+    """A schedule as stored in events: [[year, öre], ...] in year order."""
+    return [[year, amount.ore] for year, amount in sorted(schedule.items())]
+
+
+@attrs.frozen
+class Booking:
+    """A cost booked against the decision for one year, on an accounting object."""
+
+    voucher: str
+    year: int
+    amount: int
+    booked_on: datetime.date
+    object: str
+    text: str
+    reversed_on: datetime.date | None = None
+    reversal_reason: str = ""
+
+    def same_booking(self, other: Booking) -> bool:
+        keys = ("voucher", "year", "amount", "booked_on", "object", "text")
+        return all(getattr(self, k) == getattr(other, k) for k in keys)
+
+    @property
+    def is_reversed(self) -> bool:
+        return self.reversed_on is not None
+
+
+class Decision(Aggregate):
+    """A decision granting money to an activity for one purpose, over one or more years."""
+
+    TOPIC = "grants:Decision"
+
+    class Created(Aggregate.Created):
+        """The library's generic creation event; unused, named so stored topics stay stable."""
+
+        TOPIC = "grants:Decision.Created"
+
+    @staticmethod
+    def create_id(grant_id: str, decision_id: str) -> UUID:
+        return decision_uuid(grant_id, decision_id)
+
+    @classmethod
+    def decide(
+        cls,
+        grant_id: str,
+        decision_id: str,
+        region: str,
+        decided_by: str,
+        decided_on: datetime.date,
+        area: str,
+        activity: str,
+        purpose: str,
+        schedule: dict[int, Amount],
+        continuation: str,
+        ref: str,
+        recorded_by: str,
+    ) -> Decision:
+        """A new decision; the schedule needs at least one year and no negative amounts."""
+        cls._check_schedule(schedule)
+        if not sum(a.ore for a in schedule.values()):
+            raise Malformed("a decision must grant more than zero (--amount YEAR=AMOUNT)")
+        if not area.strip() or not activity.strip():
+            raise Malformed("a decision needs its business area (--area) and activity (--activity)")
+        return cls(
+            grant_id=grant_id, decision_id=decision_id, region=region, decided_by=decided_by,
+            decided_on=decided_on, area=area, activity=activity, purpose=purpose,
+            schedule=schedule_pairs(schedule), continuation=continuation, ref=ref,
+            recorded_by=recorded_by,
+        )
+
+    @staticmethod
+    def _check_schedule(schedule: dict[int, Amount]) -> None:
+        if not schedule:
+            raise Malformed("a schedule needs at least one --amount YEAR=AMOUNT")
+        for year, amount in schedule.items():
+            if amount.is_negative:
+                raise Malformed(f"the amount for {year} cannot be negative ({amount})")
+
+    @event("Decided", topic="grants:Decision.Decided/v1")
+    def __init__(
+        self,
+        grant_id: str,
+        decision_id: str,
+        region: str,
+        decided_by: str,
+        decided_on: datetime.date,
+        area: str,
+        activity: str,
+        purpose: str,
+        schedule: list,
+        continuation: str,
+        ref: str,
+        recorded_by: str,
+    ) -> None:
+        self.grant_id = grant_id
+        self.decision_id = decision_id
+        self.region = region
+        self.decided_by = decided_by
+        self.decided_on = decided_on
+        self.area = area
+        self.activity = activity
+        self.purpose = purpose
+        self.schedule: dict[int, int] = {int(y): int(a) for y, a in schedule}
+        self.original_schedule = dict(self.schedule)
+        self.continuation = continuation
+        self.ref = ref
+        self.status = LIVE
+        self.bookings: dict[str, Booking] = {}
+        self.spent_by_year: dict[int, int] = {}
+
+    # ------------------------------------------------------------------ figures
+
+    def same_decision(
+        self, region: str, decided_by: str, decided_on: datetime.date, area: str,
+        activity: str, purpose: str, schedule: dict[int, Amount], continuation: str, ref: str,
+    ) -> bool:
+        """True when a repeated `decide` says exactly what was first decided (a safe retry)."""
+        return (
+            (self.region, self.decided_by, self.decided_on, self.area, self.activity,
+             self.purpose, self.continuation, self.ref)
+            == (region, decided_by, decided_on, area, activity, purpose, continuation, ref)
+            and self.original_schedule == {y: a.ore for y, a in schedule.items()}
+        )
+
+    @property
+    def years(self) -> list[int]:
+        return sorted(set(self.schedule) | set(self.spent_by_year))
+
+    def granted_for(self, year: int) -> Amount:
+        """The schedule's amount for the year (as decided or last amended)."""
+        return Amount(self.schedule.get(year, 0))
+
+    def spent_for(self, year: int) -> Amount:
+        return Amount(self.spent_by_year.get(year, 0))
+
+    def committed_for(self, year: int) -> Amount:
+        """What the decision commits in a year: the schedule, or only what was spent once revoked."""
+        if self.status == REVOKED:
+            return self.spent_for(year)
+        return self.granted_for(year)
+
+    def remaining_for(self, year: int) -> Amount:
+        return self.committed_for(year) - self.spent_for(year)
+
+    # ------------------------------------------------------------------ amend and revoke
+
+    def amend(
+        self, schedule: dict[int, Amount], decided_by: str, on: datetime.date, reason: str,
+        recorded_by: str,
+    ) -> None:
+        """Replace the whole schedule; no year may fall below what is already booked on it."""
+        self._check_live("amend")
+        self._check_schedule(schedule)
+        if not reason.strip():
+            raise Malformed("an amendment needs a --reason")
+        for year in sorted(set(self.spent_by_year) | set(schedule)):
+            new = schedule.get(year, Amount(0))
+            if new < self.spent_for(year):
+                raise Insufficient(
+                    f"cannot amend decision {self.decision_id}: {self.spent_for(year)} is already "
+                    f"booked on {year}, more than the new {new}"
+                )
+        self._amended(
+            schedule=schedule_pairs(schedule), decided_by=decided_by, on=on, reason=reason,
+            recorded_by=recorded_by,
+        )
+
+    @event("Amended", topic="grants:Decision.Amended/v1")
+    def _amended(
+        self, schedule: list, decided_by: str, on: datetime.date, reason: str, recorded_by: str
+    ) -> None:
+        self.schedule = {int(y): int(a) for y, a in schedule}
+        self.status = AMENDED
+
+    def revoke(self, decided_by: str, on: datetime.date, reason: str, recorded_by: str) -> None:
+        """Revoke the decision: what is unspent is released, what is booked stays committed."""
+        self._check_live("revoke")
+        if not reason.strip():
+            raise Malformed("a revocation needs a --reason")
+        self._revoked(decided_by=decided_by, on=on, reason=reason, recorded_by=recorded_by)
+
+    @event("Revoked", topic="grants:Decision.Revoked/v1")
+    def _revoked(self, decided_by: str, on: datetime.date, reason: str, recorded_by: str) -> None:
+        self.status = REVOKED
+
+    def _check_live(self, doing: str) -> None:
+        if self.status == REVOKED:
+            raise Refused(f"decision {self.decision_id} is revoked; cannot {doing} it")
+
+    # ------------------------------------------------------------------ bookings
+
+    def spend(
+        self, voucher: str, year: int, amount: Amount, booked_on: datetime.date, object: str,
+        text: str, recorded_by: str,
+    ) -> bool:
+        """Book a cost; the same voucher with the same content again records nothing."""
+        booking = Booking(voucher, year, amount.ore, booked_on, object, text)
+        if voucher in self.bookings:
+            if self.bookings[voucher].same_booking(booking):
+                return False
+            raise Duplicate(
+                f"voucher {voucher} is already booked on decision {self.decision_id} with other content"
+            )
+        if self.status == REVOKED:
+            raise Refused(f"decision {self.decision_id} is revoked; cannot book on it")
+        if amount.ore <= 0:
+            raise Malformed(f"a booking must be more than zero, not {amount}")
+        if year not in self.schedule or not self.schedule[year]:
+            years = ", ".join(str(y) for y, a in sorted(self.schedule.items()) if a)
+            raise Refused(
+                f"decision {self.decision_id} grants nothing for {year} (its years: {years})"
+            )
+        remaining = self.remaining_for(year)
+        if amount > remaining:
+            raise Insufficient(
+                f"cannot book {amount} on decision {self.decision_id} for {year}: "
+                f"{self.granted_for(year)} granted, {self.spent_for(year)} already booked; "
+                f"would leave {year} remaining at {remaining - amount}"
+            )
+        self._spent(
+            voucher=voucher, year=year, amount=amount.ore, booked_on=booked_on, object=object,
+            text=text, recorded_by=recorded_by,
+        )
+        return True
+
+    @event("Spent", topic="grants:Decision.Spent/v1")
+    def _spent(
+        self, voucher: str, year: int, amount: int, booked_on: datetime.date, object: str,
+        text: str, recorded_by: str,
+    ) -> None:
+        self.bookings[voucher] = Booking(voucher, year, amount, booked_on, object, text)
+        self.spent_by_year[year] = self.spent_by_year.get(year, 0) + amount
+
+    def booking(self, voucher: str) -> Booking:
+        try:
+            return self.bookings[voucher]
+        except KeyError:
+            raise NotFound(f"no booking with voucher {voucher} on decision {self.decision_id}") from None
+
+    def reverse(self, voucher: str, on: datetime.date, reason: str, recorded_by: str) -> bool:
+        """Reverse a booking; reversing it again with the same date and reason records nothing."""
+        booking = self.booking(voucher)
+        if booking.is_reversed:
+            if (booking.reversed_on, booking.reversal_reason) == (on, reason):
+                return False
+            raise Refused(
+                f"voucher {voucher} was already reversed on {booking.reversed_on.isoformat()}"
+            )
+        if not reason.strip():
+            raise Malformed("a reversal needs a --reason")
+        self._reversed(voucher=voucher, on=on, reason=reason, recorded_by=recorded_by)
+        return True
+
+    @event("Reversed", topic="grants:Decision.Reversed/v1")
+    def _reversed(self, voucher: str, on: datetime.date, reason: str, recorded_by: str) -> None:
+        booking = self.bookings[voucher]
+        self.bookings[voucher] = attrs.evolve(booking, reversed_on=on, reversal_reason=reason)
+        self.spent_by_year[booking.year] -= booking.amount
+
+
+class Voucher(Aggregate):
+    """Index: a voucher id, unique within the grant, and the decision it is booked on."""
+
+    TOPIC = "grants:Voucher"
+
+    class Created(Aggregate.Created):
+        """The library's generic creation event; unused, named so stored topics stay stable."""
+
+        TOPIC = "grants:Voucher.Created"
+
+    @staticmethod
+    def create_id(grant_id: str, voucher: str) -> UUID:
+        return voucher_uuid(grant_id, voucher)
+
+    @event("Registered", topic="grants:Voucher.Registered/v1")
+    def __init__(self, grant_id: str, voucher: str, decision_id: str) -> None:
+        self.grant_id = grant_id
+        self.voucher = voucher
+        self.decision_id = decision_id
+

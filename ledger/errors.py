@@ -1,0 +1,51 @@
+"""The ledger's errors. Each carries a one-line message with the figures.
+
+The CLI maps them to exit codes in one place (``commands.cli``):
+``Refused`` and its kinds -> 1, ``Malformed`` -> 2, ``Conflict`` -> 3.
+"""
+
+
+class LedgerError(Exception):
+    """Base class of every error the ledger reports to its user."""
+
+    exit_code = 1
+
+
+class Refused(LedgerError):
+    """The command is well-formed but the ledger's state forbids it."""
+
+
+class NotFound(Refused):
+    """An unknown grant, decision, voucher, agreement or pot."""
+
+
+class Duplicate(Refused):
+    """An id that is already used for something with other content."""
+
+
+class Unauthorised(Refused):
+    """The decider is not authorised for the region on that date."""
+
+
+class Closed(Refused):
+    """The region's year is closed."""
+
+
+class Shortfall(Refused):
+    """The region's year has a shortfall outstanding."""
+
+
+class Insufficient(Refused):
+    """Would take a balance below zero."""
+
+
+class Malformed(LedgerError, ValueError):
+    """Input that cannot be understood: an amount, a date, a region, a file."""
+
+    exit_code = 2
+
+
+class Conflict(LedgerError):
+    """A concurrent writer kept changing the same data; nothing was recorded."""
+
+    exit_code = 3

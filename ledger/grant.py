@@ -1,0 +1,289 @@
+"""The Grant aggregate: the grant's definition, its yearly agreements, and who may decide.
+
+Small and rarely written: one definition, one agreement a year, a few authorisations.
+Allocations, commitments and bookings live in the smaller RegionYear and Decision
+aggregates, so the grant is never a hot spot.
+"""
+
+from __future__ import annotations
+
+import datetime
+from uuid import UUID, uuid5
+
+import attrs
+from eventsourcing.domain import Aggregate, event
+
+from ledger.errors import Duplicate, Malformed, NotFound, Refused, Unauthorised
+from ledger.values import Amount, Region, total
+
+NAMESPACE = UUID("6f1d2a7e-3b0c-4c55-9a53-0f6a1c3e2b10")
+
+
+def grant_uuid(grant_id: str) -> UUID:
+    return uuid5(NAMESPACE, f"grant/{grant_id}")
+
+
+@attrs.frozen
+class Agreement:
+    """One year's agreement (överenskommelse) between the state and SKL."""
+
+    year: int
+    signed_on: datetime.date
+    pots: dict[str, int]  # pot name -> öre, in agreement order
+    earmarks: dict[str, str]  # pot -> purpose
+    report_due: datetime.date
+    payer: str
+    report_to: str
+    population_date: datetime.date | None
+    ref: str
+
+    @property
+    def total(self) -> Amount:
+        return total(Amount(v) for v in self.pots.values())
+
+    def pot_amount(self, pot: str) -> Amount:
+        return Amount(self.pots[pot])
+
+    def earmarked_pots(self) -> dict[str, str]:
+        return dict(self.earmarks)
+
+
+@attrs.frozen
+class Authorisation:
+    """A person allowed to take decisions that commit the grant for one region."""
+
+    region: str
+    person: str
+    role: str
+    valid_from: datetime.date | None
+    valid_until: datetime.date | None
+
+    def covers(self, person: str, on: datetime.date) -> bool:
+        return (
+            self.person.casefold() == person.strip().casefold()
+            and (self.valid_from is None or self.valid_from <= on)
+            and (self.valid_until is None or on <= self.valid_until)
+        )
+
+
+class Grant(Aggregate):
+    """An earmarked state grant: its period, purposes, agreements and authorised deciders."""
+
+    TOPIC = "grants:Grant"
+
+    class Created(Aggregate.Created):
+        """The library's generic creation event; unused, named so stored topics stay stable."""
+
+        TOPIC = "grants:Grant.Created"
+
+    @staticmethod
+    def create_id(grant_id: str) -> UUID:
+        return grant_uuid(grant_id)
+
+    # ------------------------------------------------------------------ definition
+
+    @classmethod
+    def define(
+        cls,
+        grant_id: str,
+        name: str,
+        first_year: int,
+        last_year: int,
+        purposes: list[list[str]],
+        category: str,
+        accounting_object: str,
+        recorded_by: str,
+    ) -> Grant:
+        """Define a grant, refusing an empty name, an inverted period or no purposes."""
+        if not name.strip():
+            raise Malformed("the grant needs a name (--name)")
+        if last_year < first_year:
+            raise Malformed(f"the grant's period {first_year}-{last_year} is inverted")
+        if not purposes:
+            raise Malformed("the grant needs at least one purpose (--purpose CODE=TEXT)")
+        codes = [p[0] for p in purposes]
+        if len(set(codes)) != len(codes):
+            raise Malformed(f"purpose codes repeat: {', '.join(codes)}")
+        return cls(
+            grant_id=grant_id,
+            name=name.strip(),
+            first_year=first_year,
+            last_year=last_year,
+            purposes=[[c, t] for c, t in purposes],
+            category=category,
+            accounting_object=accounting_object,
+            recorded_by=recorded_by,
+        )
+
+    @event("Defined", topic="grants:Grant.Defined/v1")
+    def __init__(
+        self,
+        grant_id: str,
+        name: str,
+        first_year: int,
+        last_year: int,
+        purposes: list,
+        category: str,
+        accounting_object: str,
+        recorded_by: str,
+    ) -> None:
+        self.grant_id = grant_id
+        self.name = name
+        self.first_year = first_year
+        self.last_year = last_year
+        self.purposes: dict[str, str] = {c: t for c, t in purposes}
+        self.category = category
+        self.accounting_object = accounting_object
+        self.agreements: dict[int, Agreement] = {}
+        self.authorisations: list[Authorisation] = []
+
+    def same_definition(
+        self, name: str, first_year: int, last_year: int, purposes: list[list[str]],
+        category: str, accounting_object: str,
+    ) -> bool:
+        """True when a repeated `define` says exactly what is already defined."""
+        return (
+            self.name == name.strip()
+            and (self.first_year, self.last_year) == (first_year, last_year)
+            and self.purposes == {c: t for c, t in purposes}
+            and self.category == category
+            and self.accounting_object == accounting_object
+        )
+
+    @property
+    def years(self) -> range:
+        return range(self.first_year, self.last_year + 1)
+
+    # ------------------------------------------------------------------ checks others rely on
+
+    def check_year(self, year: int) -> None:
+        if year not in self.years:
+            raise Refused(
+                f"{self.grant_id} runs {self.first_year}-{self.last_year}; {year} is outside its period"
+            )
+
+    def check_purpose(self, purpose: str) -> None:
+        if purpose not in self.purposes:
+            raise Refused(
+                f"{purpose!r} is not a purpose of {self.grant_id} "
+                f"(its purposes: {', '.join(self.purposes)})"
+            )
+
+    def agreement(self, year: int) -> Agreement:
+        try:
+            return self.agreements[year]
+        except KeyError:
+            raise NotFound(f"no agreement is signed for {self.grant_id} {year}") from None
+
+    def check_pot(self, year: int, pot: str) -> Agreement:
+        agreement = self.agreement(year)
+        if pot not in agreement.pots:
+            raise NotFound(
+                f"{self.grant_id} {year} has no pot {pot!r} (its pots: {', '.join(agreement.pots)})"
+            )
+        return agreement
+
+    def is_authorised(self, region: str, person: str, on: datetime.date) -> bool:
+        return any(a.region == region and a.covers(person, on) for a in self.authorisations)
+
+    def check_decider(self, region: str, person: str, on: datetime.date) -> None:
+        """Only an authorised health-care director of the region may commit the grant."""
+        if not self.is_authorised(region, person, on):
+            known = [a.person for a in self.authorisations if a.region == region]
+            who = f" (authorised for {Region(region)}: {', '.join(known)})" if known else ""
+            raise Unauthorised(
+                f"{person} is not authorised to decide for {Region(region)} on {on.isoformat()}{who}"
+            )
+
+    # ------------------------------------------------------------------ agreements
+
+    def sign_agreement(
+        self,
+        year: int,
+        signed_on: datetime.date,
+        pots: list[list],
+        earmarks: list[list[str]],
+        report_due: datetime.date,
+        payer: str,
+        report_to: str,
+        population_date: datetime.date | None,
+        ref: str,
+        recorded_by: str,
+    ) -> bool:
+        """Record the year's agreement; an identical repeat records nothing (returns False)."""
+        self.check_year(year)
+        if not pots:
+            raise Malformed("an agreement needs at least one pot (--pot NAME=AMOUNT)")
+        names = [p[0] for p in pots]
+        if len(set(names)) != len(names):
+            raise Malformed(f"pot names repeat: {', '.join(names)}")
+        for name, amount in pots:
+            if amount <= 0:
+                raise Malformed(f"pot {name!r} must be a positive amount, not {Amount(amount)}")
+        pot_names = set(names)
+        for pot, purpose in earmarks:
+            if pot not in pot_names:
+                raise Malformed(f"--earmark names pot {pot!r}, which the agreement lacks")
+            self.check_purpose(purpose)
+        if len({p for p, _ in earmarks}) != len(earmarks):
+            raise Malformed("a pot can be earmarked to one purpose only")
+        candidate = Agreement(
+            year, signed_on, {n: a for n, a in pots}, {p: u for p, u in earmarks},
+            report_due, payer, report_to, population_date, ref,
+        )
+        if year in self.agreements:
+            if self.agreements[year] == candidate:
+                return False
+            raise Duplicate(
+                f"{self.grant_id} {year} already has an agreement signed on "
+                f"{self.agreements[year].signed_on.isoformat()} with other content"
+            )
+        self._agreement_signed(
+            year=year, signed_on=signed_on, pots=[[n, a] for n, a in pots],
+            earmarks=[[p, u] for p, u in earmarks], report_due=report_due, payer=payer,
+            report_to=report_to, population_date=population_date, ref=ref,
+            recorded_by=recorded_by,
+        )
+        return True
+
+    @event("AgreementSigned", topic="grants:Grant.AgreementSigned/v1")
+    def _agreement_signed(
+        self, year: int, signed_on: datetime.date, pots: list, earmarks: list,
+        report_due: datetime.date, payer: str, report_to: str,
+        population_date: datetime.date | None, ref: str, recorded_by: str,
+    ) -> None:
+        self.agreements[year] = Agreement(
+            year, signed_on, {n: a for n, a in pots}, {p: u for p, u in earmarks},
+            report_due, payer, report_to, population_date, ref,
+        )
+
+    # ------------------------------------------------------------------ authorisations
+
+    def authorise(
+        self,
+        region: str,
+        person: str,
+        role: str,
+        valid_from: datetime.date | None,
+        valid_until: datetime.date | None,
+        recorded_by: str,
+    ) -> bool:
+        """Authorise a person to decide for a region; an identical repeat records nothing."""
+        if valid_from and valid_until and valid_until < valid_from:
+            raise Malformed(
+                f"--until {valid_until.isoformat()} comes before --from {valid_from.isoformat()}"
+            )
+        if Authorisation(region, person, role, valid_from, valid_until) in self.authorisations:
+            return False
+        self._authorised(
+            region=region, person=person, role=role, valid_from=valid_from,
+            valid_until=valid_until, recorded_by=recorded_by,
+        )
+        return True
+
+    @event("DeciderAuthorised", topic="grants:Grant.DeciderAuthorised/v1")
+    def _authorised(
+        self, region: str, person: str, role: str, valid_from: datetime.date | None,
+        valid_until: datetime.date | None, recorded_by: str,
+    ) -> None:
+        self.authorisations.append(Authorisation(region, person, role, valid_from, valid_until))

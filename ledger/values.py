@@ -1,0 +1,282 @@
+"""Value objects: exact SEK amounts, the 21 regions, years, purposes.
+
+All are frozen attrs classes, validated on construction, with a ``parse`` for
+user input that raises :class:`ledger.errors.Malformed` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import unicodedata
+
+import attrs
+
+from ledger.errors import Malformed
+
+# --------------------------------------------------------------------------- Amount
+
+_AMOUNT_RE = re.compile(
+    r"""^\s*
+    (?P<sign>-)?
+    (?P<int>\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)   # 8357305 or 8 357 305
+    (?:[.,](?P<frac>\d{1,2}))?                        # .50 or ,5
+    \s*(?:kr|sek|kronor)?\.?\s*$""",
+    re.VERBOSE | re.IGNORECASE,
+)
+
+
+def _group(n: int) -> str:
+    """Digits of ``n`` in groups of three separated by spaces: 2228598 -> '2 228 598'."""
+    return f"{n:,}".replace(",", " ")
+
+
+@attrs.frozen(order=True)
+class Amount:
+    """An exact amount of Swedish kronor, held as a whole number of öre."""
+
+    ore: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+    @ore.validator
+    def _not_bool(self, attribute: attrs.Attribute, value: int) -> None:
+        if isinstance(value, bool):
+            raise TypeError("Amount takes a whole number of öre, not a bool")
+
+    @classmethod
+    def kronor(cls, kr: int) -> Amount:
+        """An amount of whole kronor."""
+        return cls(kr * 100)
+
+    @classmethod
+    def parse(cls, text: str) -> Amount:
+        """Parse ``8357305``, ``8 357 305``, ``8357305.50``, ``8 357 305,50`` or ``8357305 kr``.
+
+        Negative amounts parse (``-120``), so callers decide whether they accept them.
+        More than two decimals, exponents, NaN, infinities and non-numbers are refused.
+        """
+        if not isinstance(text, str):
+            raise Malformed(f"amount {text!r} is not text")
+        m = _AMOUNT_RE.match(text)
+        if not m:
+            raise Malformed(
+                f"amount {text.strip()!r} is not an amount in SEK "
+                "(e.g. 8357305, 8 357 305, 8357305.50, 8 357 305,50, 8357305 kr; "
+                "at most two decimals)"
+            )
+        whole = int(re.sub(r"\D", "", m["int"]))
+        frac = int((m["frac"] or "0").ljust(2, "0"))
+        ore = whole * 100 + frac
+        return cls(-ore if m["sign"] else ore)
+
+    def __add__(self, other: Amount) -> Amount:
+        return Amount(self.ore + other.ore)
+
+    def __sub__(self, other: Amount) -> Amount:
+        return Amount(self.ore - other.ore)
+
+    def __neg__(self) -> Amount:
+        return Amount(-self.ore)
+
+    def __bool__(self) -> bool:
+        return self.ore != 0
+
+    @property
+    def is_negative(self) -> bool:
+        return self.ore < 0
+
+    def plain(self) -> str:
+        """Machine form with exactly two decimals: ``2228598.00``."""
+        sign = "-" if self.ore < 0 else ""
+        whole, ore = divmod(abs(self.ore), 100)
+        return f"{sign}{whole}.{ore:02d}"
+
+    def pretty(self) -> str:
+        """Human form, grouped: ``2 228 598`` (whole kronor) or ``2 228 598,50``."""
+        sign = "-" if self.ore < 0 else ""
+        whole, ore = divmod(abs(self.ore), 100)
+        text = _group(whole)
+        return f"{sign}{text},{ore:02d}" if ore else f"{sign}{text}"
+
+    def figure(self) -> str:
+        """Form used in messages: grouped, always two decimals: ``-120 000.00``."""
+        sign = "-" if self.ore < 0 else ""
+        whole, ore = divmod(abs(self.ore), 100)
+        return f"{sign}{_group(whole)}.{ore:02d}"
+
+    def __str__(self) -> str:
+        return self.figure()
+
+
+ZERO = Amount(0)
+
+
+def total(amounts) -> Amount:
+    """The sum of an iterable of amounts (ZERO when empty)."""
+    return Amount(sum(a.ore for a in amounts))
+
+
+# --------------------------------------------------------------------------- Region
+
+
+def _fold(text: str) -> str:
+    """Case- and diacritic-insensitive key: 'Jämtland Härjedalen' -> 'jamtland harjedalen'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    words = re.sub(r"[^0-9a-z]+", " ", stripped.casefold()).split()
+    return " ".join(w for w in words if w not in _NOISE)
+
+
+_NOISE = {"region", "regionen", "landstinget", "landsting", "lans", "lan", "i", "county"}
+
+# County code -> (name, official region name, extra aliases)
+_COUNTIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "01": ("Stockholm", "Region Stockholm", ("Stockholms läns landsting", "SLL")),
+    "03": ("Uppsala", "Region Uppsala", ()),
+    "04": ("Södermanland", "Region Sörmland", ("Sörmland",)),
+    "05": ("Östergötland", "Region Östergötland", ()),
+    "06": ("Jönköping", "Region Jönköpings län", ()),
+    "07": ("Kronoberg", "Region Kronoberg", ()),
+    "08": ("Kalmar", "Region Kalmar län", ()),
+    "09": ("Gotland", "Region Gotland", ()),
+    "10": ("Blekinge", "Region Blekinge", ()),
+    "12": ("Skåne", "Region Skåne", ()),
+    "13": ("Halland", "Region Halland", ()),
+    "14": ("Västra Götaland", "Västra Götalandsregionen", ("VGR",)),
+    "17": ("Värmland", "Region Värmland", ()),
+    "18": ("Örebro", "Region Örebro län", ()),
+    "19": ("Västmanland", "Region Västmanland", ()),
+    "20": ("Dalarna", "Region Dalarna", ()),
+    "21": ("Gävleborg", "Region Gävleborg", ()),
+    "22": ("Västernorrland", "Region Västernorrland", ()),
+    "23": ("Jämtland", "Region Jämtland Härjedalen", ("Jämtland Härjedalen",)),
+    "24": ("Västerbotten", "Region Västerbotten", ()),
+    "25": ("Norrbotten", "Region Norrbotten", ()),
+}
+
+_REGION_KEYS: dict[str, str] = {}
+for _code, (_name, _official, _aliases) in _COUNTIES.items():
+    for _alias in (_name, _official, *_aliases):
+        _REGION_KEYS[_fold(_alias)] = _code
+
+
+@attrs.frozen(order=True)
+class Region:
+    """One of Sweden's 21 regions, identified by its two-digit county code (länskod)."""
+
+    code: str = attrs.field()
+
+    @code.validator
+    def _known(self, attribute: attrs.Attribute, value: str) -> None:
+        if value not in _COUNTIES:
+            raise Malformed(f"unknown county code {value!r}")
+
+    @property
+    def name(self) -> str:
+        return _COUNTIES[self.code][0]
+
+    @property
+    def official_name(self) -> str:
+        return _COUNTIES[self.code][1]
+
+    @classmethod
+    def all(cls) -> list[Region]:
+        return [cls(code) for code in _COUNTIES]
+
+    @classmethod
+    def parse(cls, text: str) -> Region:
+        """A county code (``23``, ``1`` = ``01``) or a name, case- and diacritic-insensitive."""
+        raw = str(text).strip()
+        if raw.isdigit():
+            code = raw.zfill(2)
+            if code in _COUNTIES:
+                return cls(code)
+            raise Malformed(f"unknown region {raw!r}: no county has code {code}")
+        key = _fold(raw)
+        for candidate in (key, key[:-1] if key.endswith("s") else None):
+            if candidate and candidate in _REGION_KEYS:
+                return cls(_REGION_KEYS[candidate])
+        raise Malformed(
+            f"unknown region {raw!r}: give a county code (01-25) or a name such as 'Jämtland'"
+        )
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+# --------------------------------------------------------------------------- Year, Purpose, dates
+
+MIN_YEAR, MAX_YEAR = 1900, 2199
+
+
+def parse_year(text: str | int) -> int:
+    """A four-digit calendar year."""
+    try:
+        year = int(str(text).strip())
+    except ValueError:
+        raise Malformed(f"year {text!r} is not a year (e.g. 2018)") from None
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise Malformed(f"year {year} is out of range ({MIN_YEAR}-{MAX_YEAR})")
+    return year
+
+
+def parse_year_range(text: str) -> tuple[int, int]:
+    """``2016-2018`` -> (2016, 2018); a single year ``2016`` -> (2016, 2016)."""
+    parts = str(text).strip().split("-")
+    if len(parts) == 1:
+        year = parse_year(parts[0])
+        return year, year
+    if len(parts) != 2:
+        raise Malformed(f"years {text!r} are not FIRST-LAST (e.g. 2016-2018)")
+    first, last = parse_year(parts[0]), parse_year(parts[1])
+    if last < first:
+        raise Malformed(f"years {text!r}: the last year comes before the first")
+    return first, last
+
+
+def parse_date(text: str) -> datetime.date:
+    """An ISO date ``YYYY-MM-DD``."""
+    raw = str(text).strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+        raise Malformed(f"date {raw!r} is not YYYY-MM-DD")
+    try:
+        return datetime.date.fromisoformat(raw)
+    except ValueError as e:
+        raise Malformed(f"date {raw!r} is not a real date ({e})") from None
+
+
+_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def parse_code(text: str, what: str = "code") -> str:
+    """An identifier such as a grant id, purpose or pot: lower-case letters, digits, . _ -."""
+    raw = str(text).strip()
+    if not _CODE_RE.fullmatch(raw):
+        raise Malformed(
+            f"{what} {raw!r} must be lower-case letters, digits, '.', '_' or '-' "
+            "(e.g. professionsmiljarden)"
+        )
+    return raw
+
+
+@attrs.frozen
+class Purpose:
+    """A purpose money may be used for: a short code and its description."""
+
+    code: str = attrs.field(converter=lambda c: parse_code(c, "purpose"))
+    text: str = attrs.field(validator=attrs.validators.instance_of(str))
+
+    @classmethod
+    def parse(cls, spec: str) -> Purpose:
+        """``CODE=TEXT``."""
+        code, sep, text = str(spec).partition("=")
+        if not sep or not text.strip():
+            raise Malformed(f"purpose {spec!r} is not CODE=TEXT")
+        return cls(code.strip(), text.strip())
+
+
+def parse_identifier(text: str, what: str) -> str:
+    """A free-form id (decision id, voucher, reference): non-empty, one line, trimmed."""
+    raw = str(text).strip()
+    if not raw or "\n" in raw or len(raw) > 200:
+        raise Malformed(f"{what} {text!r} must be one non-empty line of at most 200 characters")
+    return raw

@@ -110,12 +110,12 @@ class GrantLedger(Application):
     def grant(self, grant_id: str) -> Grant:
         return self._load(grant_uuid(grant_id), f"unknown grant {grant_id!r} (define it with 'grants grant define')")
 
-    def region_year(self, grant_id: str, region: str, year: int) -> RegionYear:
+    def region_year(self, grant_id: str, region: str, year: int, recorded_by: str = "") -> RegionYear:
         """The region's year, new (not yet saved) when nothing was recorded for it yet."""
         try:
             return self.repository.get(region_year_uuid(grant_id, region, year))
         except AggregateNotFoundError:
-            return RegionYear(grant_id=grant_id, region=region, year=year)
+            return RegionYear(grant_id=grant_id, region=region, year=year, recorded_by=recorded_by)
 
     def decision(self, grant_id: str, decision_id: str) -> Decision:
         return self._load(
@@ -171,7 +171,7 @@ class GrantLedger(Application):
         grant.check_pot(year, pot)
         touched = []
         for region, amount in shares.items():
-            region_year = self.region_year(grant_id, region, year)
+            region_year = self.region_year(grant_id, region, year, recorded_by)
             if region_year.allocate(pot, amount, source, recorded_by):
                 touched.append(region_year)
         self.save(*touched)
@@ -187,7 +187,7 @@ class GrantLedger(Application):
     def set_frame(self, grant_id: str, region: str, year: int, amount: Amount,
                   on: datetime.date | None, recorded_by: str) -> bool:
         self.grant(grant_id).check_year(year)
-        region_year = self.region_year(grant_id, region, year)
+        region_year = self.region_year(grant_id, region, year, recorded_by)
         region_year.set_frame(amount, on, recorded_by)
         self.save(region_year)
         return True
@@ -196,7 +196,7 @@ class GrantLedger(Application):
     def requisition(self, grant_id: str, region: str, year: int, pot: str, amount: Amount,
                     on: datetime.date, ref: str, recorded_by: str) -> bool:
         self.grant(grant_id).check_pot(year, pot)
-        region_year = self.region_year(grant_id, region, year)
+        region_year = self.region_year(grant_id, region, year, recorded_by)
         region_year.requisition(pot, amount, on, ref, recorded_by)
         self.save(region_year)
         return True
@@ -207,7 +207,7 @@ class GrantLedger(Application):
         grant = self.grant(grant_id)
         grant.check_year(year)
         grant.check_purpose(purpose)
-        region_year = self.region_year(grant_id, region, year)
+        region_year = self.region_year(grant_id, region, year, recorded_by)
         region_year.reserve(purpose, amount, on, recorded_by)
         self.save(region_year)
         return True
@@ -221,7 +221,7 @@ class GrantLedger(Application):
             open_pots = [p for p in agreement.pots if p not in agreement.earmarks]
             pot = (open_pots or list(agreement.pots))[0]
         grant.check_pot(year, pot)
-        region_year = self.region_year(grant_id, region, year)
+        region_year = self.region_year(grant_id, region, year, recorded_by)
         region_year.repay(pot, amount, on, ref, recorded_by)
         self.save(region_year)
         return True
@@ -233,7 +233,7 @@ class GrantLedger(Application):
         """Bring each year's commitment in line with the decision; the years check the rules."""
         touched = []
         for year in sorted(years):
-            region_year = self.region_year(grant_id, decision.region, year)
+            region_year = self.region_year(grant_id, decision.region, year, recorded_by)
             if region_year.set_commitment(decision.decision_id, decision.committed_for(year),
                                           on, recorded_by):
                 touched.append(region_year)
@@ -302,10 +302,11 @@ class GrantLedger(Application):
                 )
         decision = self.decision(grant_id, decision_id)
         if voucher not in decision.bookings:
-            self.region_year(grant_id, decision.region, year).check_open("book costs")
+            self.region_year(grant_id, decision.region, year, recorded_by).check_open("book costs")
         if not decision.spend(voucher, year, amount, booked_on, object, text, recorded_by):
             return False
-        index = Voucher(grant_id=grant_id, voucher=voucher, decision_id=decision_id)
+        index = Voucher(grant_id=grant_id, voucher=voucher, decision_id=decision_id,
+                        recorded_by=recorded_by)
         self.save(decision, index)
         return True
 
@@ -316,7 +317,7 @@ class GrantLedger(Application):
         decision = self.decision_of_voucher(grant_id, voucher)
         booking = decision.booking(voucher)
         if not booking.is_reversed:
-            self.region_year(grant_id, decision.region, booking.year).check_open("reverse a booking")
+            self.region_year(grant_id, decision.region, booking.year, recorded_by).check_open("reverse a booking")
         if not decision.reverse(voucher, on, reason, recorded_by):
             return False
         touched = self._commit_schedule(grant_id, decision, {booking.year}, on, recorded_by)
@@ -335,7 +336,7 @@ class GrantLedger(Application):
             grant.check_purpose(purpose)
         if to is None:
             to = grant.agreements[year].report_to if year in grant.agreements else ""
-        region_year = self.region_year(grant_id, region, year)
+        region_year = self.region_year(grant_id, region, year, recorded_by)
         recorded = region_year.file_report(filed_on, to, covers, patient_units, employee_reps,
                                            ref, recorded_by)
         if recorded:
@@ -346,7 +347,7 @@ class GrantLedger(Application):
     def close_year(self, grant_id: str, region: str, year: int, on: datetime.date,
               recorded_by: str) -> bool:
         self.grant(grant_id).check_year(year)
-        region_year = self.region_year(grant_id, region, year)
+        region_year = self.region_year(grant_id, region, year, recorded_by)
         region_year.close(on, recorded_by)
         self.save(region_year)
         return True
@@ -355,7 +356,7 @@ class GrantLedger(Application):
     def reopen_year(self, grant_id: str, region: str, year: int, on: datetime.date, reason: str,
                recorded_by: str) -> bool:
         self.grant(grant_id).check_year(year)
-        region_year = self.region_year(grant_id, region, year)
+        region_year = self.region_year(grant_id, region, year, recorded_by)
         region_year.reopen(on, reason, recorded_by)
         self.save(region_year)
         return True

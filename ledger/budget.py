@@ -51,7 +51,7 @@ class RegionYear(Aggregate):
         return region_year_uuid(grant_id, region, year)
 
     @event("Opened", topic="grants:RegionYear.Opened/v1")
-    def __init__(self, grant_id: str, region: str, year: int) -> None:
+    def __init__(self, grant_id: str, region: str, year: int, recorded_by: str) -> None:
         self.grant_id = grant_id
         self.region = region
         self.year = year
@@ -100,6 +100,10 @@ class RegionYear(Aggregate):
         if self.is_allocated:
             return self.allocated
         return Amount(self.frame or 0)
+
+    @property
+    def frame_amount(self) -> Amount | None:
+        return None if self.frame is None else Amount(self.frame)
 
     @property
     def committed(self) -> Amount:

@@ -304,7 +304,7 @@ class Voucher(Aggregate):
         return voucher_uuid(grant_id, voucher)
 
     @event("Registered", topic="grants:Voucher.Registered/v1")
-    def __init__(self, grant_id: str, voucher: str, decision_id: str) -> None:
+    def __init__(self, grant_id: str, voucher: str, decision_id: str, recorded_by: str) -> None:
         self.grant_id = grant_id
         self.voucher = voucher
         self.decision_id = decision_id

@@ -1,0 +1,761 @@
+"""The `grants` command line: parse, call the application, render.
+
+Errors are mapped to exit codes in exactly one place, :meth:`GrantsGroup.main`:
+one ``error:`` line on stderr, never a traceback (see ../shared/spec/cli.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import getpass
+import io
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import click
+from eventsourcing.persistence import PersistenceError
+
+from commands import params as p
+from commands.render import render
+from ledger.application import GrantLedger, store_env
+from ledger.errors import LedgerError, Malformed
+from ledger.values import Amount, Region
+from projections.balances import balance_rows
+from projections.commitments import commitment_rows
+from projections.compliance import compliance_rows
+from projections.fold import LedgerView, entries_of, fold
+from projections.history import export_lines, history_rows
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class GrantsGroup(click.Group):
+    """A click group that reports every error as one ``error:`` line with cli.md's exit code."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
+        except click.ClickException as e:
+            hint = ""
+            if isinstance(e, click.UsageError) and e.ctx is not None:
+                hint = f" (see '{e.ctx.command_path} --help')"
+            _fail(e.format_message() + hint, e.exit_code)
+        except click.Abort:
+            _fail("aborted", 1)
+        except LedgerError as e:
+            _fail(str(e), e.exit_code)
+        except PersistenceError as e:
+            detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            _fail(f"cannot use the store: {detail}", 2)
+        if isinstance(result, int) and result:
+            sys.exit(result)
+        sys.exit(0)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@attrs.define
+class Session:
+    """The context object: global options, and the ledger opened on first use."""
+
+    db: str
+    user: str
+    fmt: str
+    ctx: click.Context
+    _app: GrantLedger | None = None
+
+    @property
+    def app(self) -> GrantLedger:
+        if self._app is None:
+            self._app = GrantLedger(env=store_env(self.db))
+            self.ctx.call_on_close(self._app.close)
+        return self._app
+
+    def view(self, keep_entries: bool = False) -> LedgerView:
+        return fold(entries_of(self.app), keep_entries=keep_entries)
+
+    def out(self, rows: list[dict[str, Any]], columns: list[tuple[str, str]], empty: str) -> None:
+        click.echo(render(rows, self.fmt, columns, empty))
+
+
+pass_session = click.make_pass_decorator(Session)
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name on this machine (e.g. a container without one)
+        return "unknown"
+
+
+@click.group(cls=GrantsGroup, context_settings=CONTEXT)
+@click.option("--db", envvar="GRANTS_DB", default="grants.sqlite", show_default=True,
+              help="SQLite file path, or postgresql://user@host:port/dbname. Env: GRANTS_DB.")
+@click.option("--user", envvar="GRANTS_USER", default=None,
+              help="Who records; stored on every event. Env: GRANTS_USER. Default: your login name.")
+@click.option("--format", "fmt", envvar="GRANTS_FORMAT", default="table", show_default=True,
+              type=click.Choice(["table", "json", "csv"]), help="How queries print. Env: GRANTS_FORMAT.")
+@click.version_option(package_name="grants")
+@click.pass_context
+def cli(ctx: click.Context, db: str, user: str | None, fmt: str) -> None:
+    """grants: an event-sourced ledger for earmarked state grants to Sweden's regions.
+
+    Every fact is recorded once, as an immutable event; balances, commitments and
+    compliance are computed from the events. Global options go before the command.
+
+    \b
+    Start here:
+      grants demo                                  # load Professionsmiljarden, show Jämtland 2018
+      grants balance professionsmiljarden --region Jämtland --year 2018
+      grants --format json compliance professionsmiljarden --year 2018
+
+    Exit codes: 0 done, 1 refused by the ledger, 2 malformed input,
+    3 gave up on a concurrent writer.
+    """
+    ctx.obj = Session(db=db, user=user or _default_user(), fmt=fmt, ctx=ctx)
+
+
+def _done(recorded: bool, what: str) -> None:
+    if recorded:
+        click.echo(f"recorded: {what}")
+    else:
+        click.echo(f"unchanged: {what} (already recorded, nothing new)")
+
+
+def _opt(name: str) -> str:
+    return name.strip() if name else ""
+
+
+# --------------------------------------------------------------------------- grant / agreement
+
+
+@cli.group(context_settings=CONTEXT)
+def grant() -> None:
+    """Define a grant."""
+
+
+@grant.command("define")
+@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@click.option("--name", required=True, help="The grant's name, e.g. Professionsmiljarden.")
+@click.option("--years", required=True, type=p.YEARS, help="Its period, FIRST-LAST, e.g. 2016-2018.")
+@click.option("--purpose", "purposes", required=True, multiple=True, type=p.PURPOSE,
+              help="CODE=TEXT, a purpose money may be used for (repeatable).")
+@click.option("--category", default="", help="The region's handling category, e.g. 3.")
+@click.option("--accounting-object", default="", help="The accounting object costs are booked on, e.g. 9902.")
+@pass_session
+def grant_define(s: Session, grant_id: str, name: str, years: tuple[int, int], purposes,
+                 category: str, accounting_object: str) -> None:
+    """Define GRANT: its name, period and purposes.
+
+    \b
+    Example:
+      grants grant define professionsmiljarden --name Professionsmiljarden \\
+        --years 2016-2018 --purpose it-admin="IT support and processes" \\
+        --purpose competence-use="Smarter use of competence" --accounting-object 9902
+    """
+    recorded = s.app.define_grant(
+        grant_id, name, years[0], years[1], [[pp.code, pp.text] for pp in purposes],
+        category.strip(), accounting_object.strip(), s.user,
+    )
+    _done(recorded, f"grant {grant_id} ({name}, {years[0]}-{years[1]}, {len(purposes)} purposes)")
+
+
+@cli.group(context_settings=CONTEXT)
+def agreement() -> None:
+    """Sign a year's agreement (överenskommelse)."""
+
+
+@agreement.command("sign")
+@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@click.option("--year", required=True, type=p.YEAR, help="The year the agreement is for.")
+@click.option("--signed-on", required=True, type=p.DATE, help="Date signed, YYYY-MM-DD.")
+@click.option("--pot", "pots", required=True, multiple=True, type=p.POT_AMOUNT,
+              help="NAME=AMOUNT, a pot of money (repeatable), e.g. stimulus=651000000.")
+@click.option("--report-due", required=True, type=p.DATE, help="When the yearly report is due.")
+@click.option("--earmark", "earmarks", multiple=True, type=p.EARMARK,
+              help="POT=PURPOSE: the pot is earmarked to that purpose (repeatable).")
+@click.option("--payer", default="", help="Who pays, e.g. Kammarkollegiet or SKL.")
+@click.option("--report-to", default="", help="Who receives the report, e.g. Socialstyrelsen.")
+@click.option("--population-date", type=p.DATE, default=None, help="Population date allocation uses.")
+@click.option("--ref", default="", help="The agreement's reference.")
+@pass_session
+def agreement_sign(s: Session, grant_id: str, year: int, signed_on, pots, report_due, earmarks,
+                   payer: str, report_to: str, population_date, ref: str) -> None:
+    """Record GRANT's agreement for one year, with its pots and earmarks.
+
+    \b
+    Example:
+      grants agreement sign professionsmiljarden --year 2018 --signed-on 2017-12-14 \\
+        --pot stimulus=651000000 --pot nurse-education=300000000 \\
+        --earmark nurse-education=nurse-specialist-education \\
+        --report-due 2019-02-15 --report-to Socialstyrelsen --payer SKL
+    """
+    recorded = s.app.sign_agreement(
+        grant_id, year, signed_on=signed_on, pots=[[n, a.ore] for n, a in pots],
+        earmarks=[list(e) for e in earmarks], report_due=report_due, payer=payer.strip(),
+        report_to=report_to.strip(), population_date=population_date, ref=ref.strip(),
+        recorded_by=s.user,
+    )
+    total = Amount(sum(a.ore for _, a in pots))
+    _done(recorded, f"{grant_id} {year} agreement, {total.pretty()} in {len(pots)} pots")
+
+
+# --------------------------------------------------------------------------- allocate
+
+
+def _read_csv(path: str, value_column: str, parse: Callable[[str], Any]) -> dict[str, Any]:
+    """Read ``region,<value_column>`` rows (header optional, extra columns ignored)."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            text = f.read()
+    except OSError as e:
+        raise Malformed(f"cannot read {path}: {e.strerror}") from None
+    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    if not rows:
+        raise Malformed(f"{path} is empty")
+    header = [c.strip().lower() for c in rows[0]]
+    if "region" in header:
+        if value_column not in header:
+            raise Malformed(f"{path} has no '{value_column}' column")
+        ri, vi, body, first = header.index("region"), header.index(value_column), rows[1:], 2
+    else:
+        ri, vi, body, first = 0, 1, rows, 1
+    values: dict[str, Any] = {}
+    for n, row in enumerate(body, start=first):
+        try:
+            region = Region.parse(row[ri]).code
+            value = parse(row[vi])
+        except IndexError:
+            raise Malformed(f"{path} line {n}: expected region,{value_column}") from None
+        except Malformed as e:
+            raise Malformed(f"{path} line {n}: {e}") from None
+        if region in values:
+            raise Malformed(f"{path} line {n}: region {Region(region)} appears twice")
+        values[region] = value
+    if not values:
+        raise Malformed(f"{path} has no rows")
+    return values
+
+
+def _population(text: str) -> int:
+    raw = text.strip().replace(" ", "").replace("\u00a0", "")
+    if not raw.isdigit():
+        raise Malformed(f"population {text!r} is not a whole number")
+    return int(raw)
+
+
+def _positive_amount(text: str) -> Amount:
+    return p.AmountType().parse(text)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@click.option("--year", required=True, type=p.YEAR)
+@click.option("--pot", required=True, type=p.CodeType("pot"), help="The agreement's pot.")
+@click.option("--region", type=p.REGION, help="One region (with --amount).")
+@click.option("--amount", type=p.AMOUNT, help="Its share; with --by-population, the sum to apportion.")
+@click.option("--table", "table_file", type=click.Path(dir_okay=False),
+              help="CSV of region,amount: an official table.")
+@click.option("--by-population", "population_file", type=click.Path(dir_okay=False),
+              help="CSV of region,population: apportion by the largest remainder method.")
+@pass_session
+def allocate(s: Session, grant_id: str, year: int, pot: str, region: str | None,
+             amount: Amount | None, table_file: str | None, population_file: str | None) -> None:
+    """Allocate a pot of GRANT's year to regions, in one atomic write.
+
+    Give one of: --region R --amount A; --table FILE (CSV region,amount);
+    --by-population FILE (CSV region,population), which splits the pot (or
+    --amount) to the whole krona by the largest remainder method; the shares
+    always sum exactly, ties go to the larger population, then the lower code.
+
+    \b
+    Examples:
+      grants allocate professionsmiljarden --year 2018 --pot stimulus --region 23 --amount 8357305
+      grants allocate professionsmiljarden --year 2016 --pot stimulus --table allocation-2016.csv
+      grants allocate professionsmiljarden --year 2018 --pot stimulus --by-population pop.csv
+    """
+    ways = [bool(region), bool(table_file), bool(population_file)]
+    if sum(ways) != 1:
+        raise click.UsageError("give exactly one of --region, --table or --by-population")
+    if region and amount is None:
+        raise click.UsageError("--region needs --amount")
+    if table_file and amount is not None:
+        raise click.UsageError("--amount goes with --region or --by-population, not --table")
+    if region:
+        shares, source = {region: amount}, "entered"
+    elif table_file:
+        shares, source = _read_csv(table_file, "amount", _positive_amount), "table"
+    else:
+        populations = _read_csv(population_file, "population", _population)
+        shares = s.app.apportion(grant_id, year, pot, amount, populations)
+        source = "by-population"
+    new = s.app.allocate(grant_id, year, pot, shares, source, s.user)
+    total = Amount(sum(a.ore for a in shares.values()))
+    what = (f"{grant_id} {year} pot {pot}: {total.pretty()} to {len(shares)} region(s)"
+            + (f", {len(shares) - new} already allocated" if new and new < len(shares) else ""))
+    _done(bool(new), what)
+    if len(shares) > 1 and s.fmt == "table":
+        rows = [{"region": r, "region_name": Region(r).name, "amount": a} for r, a in sorted(shares.items())]
+        s.out(rows, [("region", "region"), ("region_name", "name"), ("amount", "amount")], "")
+
+
+# --------------------------------------------------------------------------- region's money
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@click.option("--region", required=True, type=p.REGION)
+@click.option("--year", required=True, type=p.YEAR)
+@click.option("--amount", required=True, type=p.AMOUNT)
+@click.option("--on", type=p.DATE, default=None, help="When the frame was set.")
+@pass_session
+def frame(s: Session, grant_id: str, region: str, year: int, amount: Amount, on) -> None:
+    """Set a region's planning frame for a year not yet allocated.
+
+    Decisions for that year are checked against the frame until the allocation
+    arrives; an allocation below what was committed shows as a shortfall.
+
+    \b
+    Example:
+      grants frame professionsmiljarden --region Jämtland --year 2018 --amount 12000000 --on 2016-03-01
+    """
+    s.app.set_frame(grant_id, region, year, amount, on, s.user)
+    _done(True, f"{Region(region)} {year} planning frame {amount.pretty()}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@click.option("--region", required=True, type=p.REGION)
+@click.option("--year", required=True, type=p.YEAR)
+@click.option("--pot", required=True, type=p.CodeType("pot"))
+@click.option("--amount", required=True, type=p.AMOUNT)
+@click.option("--on", required=True, type=p.DATE)
+@click.option("--ref", default="", help="The requisition's reference.")
+@pass_session
+def requisition(s: Session, grant_id: str, region: str, year: int, pot: str, amount: Amount,
+                on, ref: str) -> None:
+    """Requisition (part of) a region's allocation of one pot; never beyond it.
+
+    \b
+    Example:
+      grants requisition professionsmiljarden --region 23 --year 2018 --pot stimulus \\
+        --amount 8357305 --on 2018-03-01
+    """
+    s.app.requisition(grant_id, region, year, pot, amount, on, ref.strip(), s.user)
+    _done(True, f"{Region(region)} {year} requisitioned {amount.pretty()} from pot {pot}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@click.option("--region", required=True, type=p.REGION)
+@click.option("--person", required=True, help="The health-care director's name.")
+@click.option("--role", default="hälso- och sjukvårdsdirektör", show_default=True)
+@click.option("--from", "valid_from", type=p.DATE, default=None, help="First day of the authority.")
+@click.option("--until", "valid_until", type=p.DATE, default=None, help="Last day of the authority.")
+@pass_session
+def authorise(s: Session, grant_id: str, region: str, person: str, role: str, valid_from,
+              valid_until) -> None:
+    """Authorise a person to take the region's decisions on GRANT.
+
+    Only an authorised person's decisions, amendments and revocations are accepted.
+
+    \b
+    Example:
+      grants authorise professionsmiljarden --region Jämtland --person "Anna Berg" --from 2016-01-01
+    """
+    if not person.strip():
+        raise click.BadParameter("needs a name", param_hint="'--person'")
+    recorded = s.app.authorise(grant_id, region, person.strip(), role.strip(), valid_from,
+                               valid_until, s.user)
+    _done(recorded, f"{person.strip()} may decide for {Region(region)}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@click.option("--region", required=True, type=p.REGION)
+@click.option("--decision", "decision_id", required=True, type=p.IdType("decision id"))
+@click.option("--decided-by", required=True, help="The authorised person who decided.")
+@click.option("--on", required=True, type=p.DATE, help="The decision's date.")
+@click.option("--area", required=True, help="Business area (verksamhetsområde).")
+@click.option("--activity", required=True, help="The activity that gets money.")
+@click.option("--purpose", required=True, type=p.CodeType("purpose"), help="One of the grant's purposes.")
+@click.option("--amount", "amounts", required=True, multiple=True, type=p.YEAR_AMOUNT,
+              help="YEAR=AMOUNT, one per year of the schedule (repeatable).")
+@click.option("--continuation", default="", help="How the work continues after the grant ends.")
+@click.option("--ref", default="", help="The decision's reference (diarienummer).")
+@pass_session
+def decide(s: Session, grant_id: str, region: str, decision_id: str, decided_by: str, on,
+           area: str, activity: str, purpose: str, amounts, continuation: str, ref: str) -> None:
+    """Record a decision that grants money to an activity, for one or more years.
+
+    Refused beyond a year's available money, while a shortfall is outstanding, in a
+    closed year, or by a person not authorised. Sending the same decision again
+    records nothing; the same id with other content is refused.
+
+    \b
+    Example:
+      grants decide professionsmiljarden --region 23 --decision JH-2016-07 \\
+        --decided-by "Anna Berg" --on 2016-05-10 --area "Hud, infektion, medicin" \\
+        --activity "Mobilt närvårdsteam" --purpose competence-use \\
+        --amount 2017=2500000 --amount 2018=2500000
+    """
+    schedule = p.schedule_of(amounts)
+    recorded = s.app.decide(grant_id, decision_id, region, decided_by.strip(), on, area.strip(),
+                            activity.strip(), purpose, schedule, continuation.strip(), ref.strip(),
+                            s.user)
+    plan = ", ".join(f"{y}: {a.pretty()}" for y, a in sorted(schedule.items()))
+    _done(recorded, f"decision {decision_id} for {Region(region)} ({plan})")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@click.option("--decision", "decision_id", required=True, type=p.IdType("decision id"))
+@click.option("--amount", "amounts", required=True, multiple=True, type=p.YEAR_AMOUNT,
+              help="YEAR=AMOUNT: the whole new schedule (repeatable); years left out become 0.")
+@click.option("--decided-by", required=True)
+@click.option("--on", required=True, type=p.DATE)
+@click.option("--reason", required=True)
+@pass_session
+def amend(s: Session, grant_id: str, decision_id: str, amounts, decided_by: str, on,
+          reason: str) -> None:
+    """Replace a decision's schedule with a new one.
+
+    A year may not fall below what is already booked on it; increases are checked
+    like a new decision.
+
+    \b
+    Example:
+      grants amend professionsmiljarden --decision JH-2016-07 --amount 2017=2500000 \\
+        --amount 2018=2000000 --decided-by "Anna Berg" --on 2017-09-01 --reason "smaller team"
+    """
+    schedule = p.schedule_of(amounts)
+    s.app.amend(grant_id, decision_id, schedule, decided_by.strip(), on, reason.strip(), s.user)
+    plan = ", ".join(f"{y}: {a.pretty()}" for y, a in sorted(schedule.items()))
+    _done(True, f"decision {decision_id} amended ({plan})")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@click.option("--decision", "decision_id", required=True, type=p.IdType("decision id"))
+@click.option("--decided-by", required=True)
+@click.option("--on", required=True, type=p.DATE)
+@click.option("--reason", required=True)
+@pass_session
+def revoke(s: Session, grant_id: str, decision_id: str, decided_by: str, on, reason: str) -> None:
+    """Revoke a decision: its unspent rest is released, what is booked stays committed.
+
+    \b
+    Example:
+      grants revoke professionsmiljarden --decision JH-2016-07 --decided-by "Anna Berg" \\
+        --on 2018-06-01 --reason "activity stopped"
+    """
+    s.app.revoke(grant_id, decision_id, decided_by.strip(), on, reason.strip(), s.user)
+    _done(True, f"decision {decision_id} revoked")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@click.option("--decision", "decision_id", required=True, type=p.IdType("decision id"))
+@click.option("--year", required=True, type=p.YEAR, help="The decision's year the cost belongs to.")
+@click.option("--amount", required=True, type=p.AMOUNT)
+@click.option("--booked-on", required=True, type=p.DATE)
+@click.option("--object", "object_code", required=True, help="The accounting object, e.g. 9902.")
+@click.option("--voucher", required=True, type=p.IdType("voucher"), help="Voucher id, unique within the grant.")
+@click.option("--text", default="", help="What the cost was.")
+@pass_session
+def spend(s: Session, grant_id: str, decision_id: str, year: int, amount: Amount, booked_on,
+          object_code: str, voucher: str, text: str) -> None:
+    """Book a cost against a decision for one year.
+
+    Refused beyond the decision's amount for that year. The same voucher sent again
+    with the same content records nothing; with other content it is refused.
+
+    \b
+    Example:
+      grants spend professionsmiljarden --decision JH-2016-07 --year 2018 --amount 125000 \\
+        --booked-on 2018-03-31 --object 9902 --voucher V-2018-0412
+    """
+    recorded = s.app.spend(grant_id, decision_id, year, amount, booked_on, object_code.strip(),
+                           voucher, text.strip(), s.user)
+    _done(recorded, f"{amount.pretty()} booked on decision {decision_id} for {year}, voucher {voucher}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@click.option("--voucher", required=True, type=p.IdType("voucher"))
+@click.option("--on", required=True, type=p.DATE)
+@click.option("--reason", required=True)
+@pass_session
+def reverse(s: Session, grant_id: str, voucher: str, on, reason: str) -> None:
+    """Reverse a wrong booking (it is never deleted).
+
+    \b
+    Example:
+      grants reverse professionsmiljarden --voucher V-2018-0412 --on 2018-04-02 --reason "wrong object"
+    """
+    recorded = s.app.reverse(grant_id, voucher, on, reason.strip(), s.user)
+    _done(recorded, f"voucher {voucher} reversed")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@click.option("--region", required=True, type=p.REGION)
+@click.option("--year", required=True, type=p.YEAR)
+@click.option("--amount", required=True, type=p.AMOUNT)
+@click.option("--purpose", required=True, type=p.CodeType("purpose"))
+@click.option("--on", required=True, type=p.DATE)
+@pass_session
+def reserve(s: Session, grant_id: str, region: str, year: int, amount: Amount, purpose: str,
+            on) -> None:
+    """Set part of a year's available money aside for a purpose.
+
+    \b
+    Example:
+      grants reserve professionsmiljarden --region 23 --year 2018 --amount 2228598 \\
+        --purpose nurse-specialist-education --on 2018-04-06
+    """
+    s.app.reserve(grant_id, region, year, amount, purpose, on, s.user)
+    _done(True, f"{Region(region)} {year}: {amount.pretty()} reserved for {purpose}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@click.option("--region", required=True, type=p.REGION)
+@click.option("--year", required=True, type=p.YEAR)
+@click.option("--amount", required=True, type=p.AMOUNT)
+@click.option("--on", required=True, type=p.DATE)
+@click.option("--ref", default="")
+@click.option("--pot", type=p.CodeType("pot"), default=None,
+              help="The pot repaid to (default: the first pot not earmarked).")
+@pass_session
+def repay(s: Session, grant_id: str, region: str, year: int, amount: Amount, on, ref: str,
+          pot: str | None) -> None:
+    """Return uncommitted money to the paying authority; never beyond what is available.
+
+    \b
+    Example:
+      grants repay professionsmiljarden --region 23 --year 2018 --amount 100000 --on 2019-03-01
+    """
+    s.app.repay(grant_id, region, year, amount, on, ref.strip(), s.user, pot=pot)
+    _done(True, f"{Region(region)} {year}: {amount.pretty()} repaid")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@click.option("--region", required=True, type=p.REGION)
+@click.option("--year", required=True, type=p.YEAR)
+@click.option("--filed-on", required=True, type=p.DATE)
+@click.option("--covers", multiple=True, type=p.CodeType("purpose"),
+              help="A purpose the report covers (repeatable).")
+@click.option("--patient-units/--no-patient-units", default=None,
+              help="Does it state how patient-near units were involved?")
+@click.option("--employee-reps/--no-employee-reps", default=None,
+              help="Does it state how employee representatives were involved?")
+@click.option("--to", default=None, help="Recipient (default: the agreement's).")
+@click.option("--ref", default="")
+@pass_session
+def report(s: Session, grant_id: str, region: str, year: int, filed_on, covers, patient_units,
+           employee_reps, to: str | None, ref: str) -> None:
+    """File a region's yearly follow-up report.
+
+    \b
+    Example:
+      grants report professionsmiljarden --region 23 --year 2018 --filed-on 2019-02-10 \\
+        --covers it-admin --covers competence-use --patient-units --employee-reps
+    """
+    recorded = s.app.report(grant_id, region, year, filed_on, list(covers), patient_units,
+                            employee_reps, to.strip() if to else None, ref.strip(), s.user)
+    _done(recorded, f"{Region(region)} {year} report filed {filed_on.isoformat()}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@click.option("--region", required=True, type=p.REGION)
+@click.option("--year", required=True, type=p.YEAR)
+@click.option("--on", required=True, type=p.DATE)
+@pass_session
+def close(s: Session, grant_id: str, region: str, year: int, on) -> None:
+    """Close a region's year: nothing new is accepted until it is reopened.
+
+    \b
+    Example:
+      grants close professionsmiljarden --region 23 --year 2018 --on 2019-03-31
+    """
+    s.app.close_year(grant_id, region, year, on, s.user)
+    _done(True, f"{Region(region)} {year} closed")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@click.option("--region", required=True, type=p.REGION)
+@click.option("--year", required=True, type=p.YEAR)
+@click.option("--on", required=True, type=p.DATE)
+@click.option("--reason", required=True)
+@pass_session
+def reopen(s: Session, grant_id: str, region: str, year: int, on, reason: str) -> None:
+    """Reopen a closed year, with the reason recorded.
+
+    \b
+    Example:
+      grants reopen professionsmiljarden --region 23 --year 2018 --on 2019-04-15 \\
+        --reason "late invoice from supplier"
+    """
+    s.app.reopen_year(grant_id, region, year, on, reason.strip(), s.user)
+    _done(True, f"{Region(region)} {year} reopened")
+
+
+# --------------------------------------------------------------------------- queries
+
+BALANCE_COLUMNS = [
+    ("region", "region"), ("region_name", "name"), ("year", "year"), ("allocated", "allocated"),
+    ("requisitioned", "requisitioned"), ("committed", "committed"), ("reserved", "reserved"),
+    ("spent", "spent"), ("available", "available"), ("shortfall", "shortfall"),
+]
+COMMITMENT_COLUMNS = [
+    ("decision", "decision"), ("region", "region"), ("year", "year"), ("area", "area"),
+    ("activity", "activity"), ("purpose", "purpose"), ("amount", "amount"), ("spent", "spent"),
+    ("remaining", "remaining"), ("status", "status"),
+]
+COMPLIANCE_COLUMNS = [
+    ("region", "region"), ("region_name", "name"), ("year", "year"), ("report_due", "report due"),
+    ("report_status", "report"), ("earmarked_used_elsewhere", "earmarked used elsewhere"),
+    ("money_at_risk", "at risk"), ("status", "status"),
+]
+HISTORY_COLUMNS = [
+    ("position", "pos"), ("recorded_at", "recorded at (UTC)"), ("recorded_by", "by"),
+    ("type", "type"), ("effective", "effective"), ("summary", "summary"),
+]
+
+
+def _require_grant(view: LedgerView, grant_id: str) -> None:
+    if grant_id not in view.grants:
+        from ledger.errors import NotFound
+
+        raise NotFound(f"unknown grant {grant_id!r} (define it with 'grants grant define')")
+
+
+def _query_options(f: Callable) -> Callable:
+    f = click.option("--year", type=p.YEAR, default=None, help="Only this year.")(f)
+    f = click.option("--region", type=p.REGION, default=None, help="Only this region.")(f)
+    return click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))(f)
+
+
+@cli.command(context_settings=CONTEXT)
+@_query_options
+@pass_session
+def balance(s: Session, grant_id: str, region: str | None, year: int | None) -> None:
+    """Balances per region and year: allocated, requisitioned, committed, reserved,
+    spent, available, shortfall.
+
+    \b
+    Example:
+      grants balance professionsmiljarden --region Jämtland --year 2018
+      grants --format json balance professionsmiljarden
+    """
+    view = s.view()
+    _require_grant(view, grant_id)
+    s.out(balance_rows(view, grant_id, region, year), BALANCE_COLUMNS, "(no balances recorded)")
+
+
+@cli.command(context_settings=CONTEXT)
+@_query_options
+@pass_session
+def commitments(s: Session, grant_id: str, region: str | None, year: int | None) -> None:
+    """Each decision's commitment per year: amount, spent, remaining, status
+    (live, amended, revoked).
+
+    \b
+    Example:
+      grants commitments professionsmiljarden --region 23 --year 2018
+    """
+    view = s.view()
+    _require_grant(view, grant_id)
+    s.out(commitment_rows(view, grant_id, region, year), COMMITMENT_COLUMNS, "(no decisions recorded)")
+
+
+@cli.command(context_settings=CONTEXT)
+@_query_options
+@click.option("--on", "judge_on", type=p.DATE, default=None,
+              help="Judge as on that day (default: today).")
+@pass_session
+def compliance(s: Session, grant_id: str, region: str | None, year: int | None, judge_on) -> None:
+    """What it takes to keep each year's money: the report, its content,
+    traceability, earmarks, requisitions, and the money at risk, with reasons.
+
+    \b
+    Example:
+      grants compliance professionsmiljarden --region 23 --year 2018 --on 2019-01-31
+    """
+    view = s.view()
+    _require_grant(view, grant_id)
+    rows = compliance_rows(view, grant_id, judge_on or datetime.date.today(), region, year)
+    s.out(rows, COMPLIANCE_COLUMNS, "(no region-years recorded)")
+    if s.fmt == "table":
+        for row in rows:
+            if row["findings"]:
+                click.echo(f"\n{row['region']} {row['region_name']} {row['year']}:")
+                for finding in row["findings"]:
+                    click.echo(f"  - {finding}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@click.option("--region", type=p.REGION, default=None, help="Only events about this region.")
+@click.option("--decision", "decision_id", type=p.IdType("decision id"), default=None,
+              help="Only events about this decision.")
+@pass_session
+def history(s: Session, grant_id: str, region: str | None, decision_id: str | None) -> None:
+    """Every event of GRANT in recording order: position, when and by whom it was
+    recorded, its type, its effective date and what it said.
+
+    \b
+    Example:
+      grants history professionsmiljarden --region 23
+      grants history professionsmiljarden --decision JH-2016-07
+    """
+    view = s.view(keep_entries=True)
+    _require_grant(view, grant_id)
+    s.out(history_rows(view, grant_id, region, decision_id), HISTORY_COLUMNS, "(no events)")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write to this file instead of standard output.")
+@pass_session
+def export(s: Session, output: str | None) -> None:
+    """Write every event, in recording order, as JSON Lines (one event a line, with
+    its position, recorded time, recorder, type and data).
+
+    \b
+    Example:
+      grants export --output ledger.jsonl
+    """
+    lines = export_lines(entries_of(s.app))
+    if output is None:
+        for line in lines:
+            click.echo(line)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as f:
+            for line in lines:
+                f.write(line + "\n")
+    except OSError as e:
+        raise Malformed(f"cannot write {output}: {e.strerror}") from None
+
+
+from commands.demo import demo  # noqa: E402  (registers `grants demo`)
+
+cli.add_command(demo)
+
+
+def main() -> None:
+    cli.main(prog_name="grants")

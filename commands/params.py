@@ -1,0 +1,156 @@
+"""click parameter types for the ledger's values: bad input is a usage error (exit 2)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import click
+
+from ledger.errors import Malformed
+from ledger.values import (
+    Amount,
+    Purpose,
+    Region,
+    parse_code,
+    parse_date,
+    parse_identifier,
+    parse_year,
+    parse_year_range,
+)
+
+
+class _LedgerType(click.ParamType):
+    """Wraps a ledger parser; its Malformed message becomes click's 'Invalid value'."""
+
+    parse: Any  # each subclass defines parse(value) -> the value
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return self.parse(value)
+        except Malformed as e:
+            self.fail(str(e), param, ctx)
+
+
+class AmountType(_LedgerType):
+    name = "amount"
+
+    def parse(self, value: str) -> Amount:
+        amount = Amount.parse(value)
+        if amount.is_negative:
+            raise Malformed(f"amount {value!r} is negative; give a positive amount")
+        return amount
+
+
+class RegionType(_LedgerType):
+    name = "region"
+
+    def parse(self, value: str) -> str:
+        return Region.parse(value).code
+
+
+class DateType(_LedgerType):
+    name = "date"
+
+    def parse(self, value: str) -> datetime.date:
+        return parse_date(value)
+
+
+class YearType(_LedgerType):
+    name = "year"
+
+    def parse(self, value: str) -> int:
+        return parse_year(value)
+
+
+class YearRangeType(_LedgerType):
+    name = "first-last"
+
+    def parse(self, value: str) -> tuple[int, int]:
+        return parse_year_range(value)
+
+
+class CodeType(_LedgerType):
+    name = "code"
+
+    def __init__(self, what: str = "code") -> None:
+        self.what = what
+
+    def parse(self, value: str) -> str:
+        return parse_code(value, self.what)
+
+
+class IdType(_LedgerType):
+    name = "id"
+
+    def __init__(self, what: str = "id") -> None:
+        self.what = what
+
+    def parse(self, value: str) -> str:
+        return parse_identifier(value, self.what)
+
+
+class PurposeType(_LedgerType):
+    name = "code=text"
+
+    def parse(self, value: str) -> Purpose:
+        return Purpose.parse(value)
+
+
+class YearAmountType(_LedgerType):
+    """``YEAR=AMOUNT``, as in ``--amount 2018=2 500 000``."""
+
+    name = "year=amount"
+
+    def parse(self, value: str) -> tuple[int, Amount]:
+        year, sep, amount = value.partition("=")
+        if not sep:
+            raise Malformed(f"{value!r} is not YEAR=AMOUNT (e.g. 2018=2500000)")
+        return parse_year(year), AmountType().parse(amount)
+
+
+class PotAmountType(_LedgerType):
+    """``NAME=AMOUNT``, as in ``--pot stimulus=651000000``."""
+
+    name = "pot=amount"
+
+    def parse(self, value: str) -> tuple[str, Amount]:
+        pot, sep, amount = value.partition("=")
+        if not sep:
+            raise Malformed(f"{value!r} is not NAME=AMOUNT (e.g. stimulus=651000000)")
+        return parse_code(pot, "pot"), AmountType().parse(amount)
+
+
+class PairType(_LedgerType):
+    """``A=B`` of two codes, as in ``--earmark POT=PURPOSE``."""
+
+    name = "pot=purpose"
+
+    def parse(self, value: str) -> tuple[str, str]:
+        left, sep, right = value.partition("=")
+        if not sep:
+            raise Malformed(f"{value!r} is not POT=PURPOSE")
+        return parse_code(left, "pot"), parse_code(right, "purpose")
+
+
+AMOUNT = AmountType()
+REGION = RegionType()
+DATE = DateType()
+YEAR = YearType()
+YEARS = YearRangeType()
+YEAR_AMOUNT = YearAmountType()
+POT_AMOUNT = PotAmountType()
+EARMARK = PairType()
+PURPOSE = PurposeType()
+
+
+def schedule_of(pairs: tuple[tuple[int, Amount], ...]) -> dict[int, Amount]:
+    """Repeated ``--amount YEAR=AMOUNT`` as a schedule; a year given twice is an error."""
+    schedule: dict[int, Amount] = {}
+    for year, amount in pairs:
+        if year in schedule:
+            raise click.BadParameter(f"year {year} is given twice", param_hint="'--amount'")
+        schedule[year] = amount
+    return schedule

@@ -1,0 +1,95 @@
+"""Rows to text: an aligned table for people, JSON and CSV for scripts.
+
+Amounts: tables group digits (``2 228 598``); JSON and CSV give strings with exactly
+two decimals (``"2228598.00"``). Dates are ISO strings; missing values are null/empty.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ledger.values import Amount
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready value."""
+    if isinstance(value, Amount):
+        return value.plain()
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def cell(value: Any) -> str:
+    """A table cell."""
+    if value is None:
+        return "-"
+    if isinstance(value, Amount):
+        return value.pretty()
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(v) for v in value)
+    return str(value)
+
+
+def as_json(rows: Any) -> str:
+    return json.dumps(plain(rows), ensure_ascii=False, indent=2)
+
+
+def as_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+    columns = list(columns or (rows[0].keys() if rows else []))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        values = []
+        for c in columns:
+            v = plain(row.get(c))
+            values.append("; ".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v))
+        writer.writerow(values)
+    return out.getvalue().rstrip("\n")
+
+
+def as_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]],
+             empty: str = "(nothing recorded)") -> str:
+    """Aligned columns; ``columns`` are (key, heading). Numbers are right-aligned."""
+    if not rows:
+        return empty
+    cells = [[cell(row.get(key)) for key, _ in columns] for row in rows]
+    headings = [heading for _, heading in columns]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headings)]
+    right = [
+        all(isinstance(row.get(key), (Amount, int)) and not isinstance(row.get(key), bool)
+            for row in rows if row.get(key) is not None)
+        for key, _ in columns
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(headings), line(["-" * w for w in widths]), *(line(c) for c in cells)])
+
+
+def render(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[tuple[str, str]],
+           empty: str = "(nothing recorded)") -> str:
+    if fmt == "json":
+        return as_json(list(rows))
+    if fmt == "csv":
+        return as_csv(rows, [k for k, _ in columns] + [k for k in (rows[0] if rows else {})
+                                                        if k not in {c for c, _ in columns}])
+    return as_table(rows, columns, empty)

@@ -1,0 +1,255 @@
+"""Compliance: what it takes for a region to keep a year's money.
+
+Each check is a small function of one region-year's facts that returns findings as
+data (in the manner of beancount's validation). ``CHECKS`` lists them; adding a rule
+is adding a function. The row's `money_at_risk` is what the region could have to
+repay if the year stays as it is, with the reasons in words.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from ledger.budget import RegionYear
+from ledger.decision import Decision
+from ledger.grant import Agreement, Grant
+from ledger.values import ZERO, Amount, Region, total
+from projections.fold import LedgerView
+
+BREACH, RISK, NOTE = "breach", "risk", "note"
+
+
+@attrs.frozen
+class Finding:
+    """One thing a check found: a code, a sentence with the figures, and the money it puts at risk."""
+
+    check: str
+    message: str
+    at_risk: Amount = ZERO
+    severity: str = RISK
+
+
+@attrs.frozen
+class YearFacts:
+    """What the checks look at: one region-year, its grant and agreement, its decisions, the day."""
+
+    grant: Grant
+    region_year: RegionYear
+    agreement: Agreement | None
+    decisions: list[Decision]
+    on: datetime.date
+
+    @property
+    def year(self) -> int:
+        return self.region_year.year
+
+    @property
+    def year_is_over(self) -> bool:
+        return self.on > datetime.date(self.year, 12, 31)
+
+    def reports_by_then(self):
+        return [r for r in self.region_year.reports if r.filed_on <= self.on]
+
+    def decided_in_year(self) -> list[Decision]:
+        return [d for d in self.decisions if d.committed_for(self.year)]
+
+
+def report_status(facts: YearFacts) -> str:
+    """`due`, `filed-on-time`, `filed-late` or `overdue`, as on the judging day."""
+    reports = facts.reports_by_then()
+    due = facts.agreement.report_due if facts.agreement else None
+    if reports:
+        first = min(r.filed_on for r in reports)
+        return "filed-late" if due and first > due else "filed-on-time"
+    if due and facts.on > due:
+        return "overdue"
+    return "due"
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_report_on_time(facts: YearFacts) -> list[Finding]:
+    """The yearly report must reach its recipient by the agreement's due date."""
+    allocated = facts.region_year.allocated
+    if facts.agreement is None:
+        return [Finding("report", f"no agreement is signed for {facts.year}: the report's due date is not known", severity=NOTE)]
+    due = facts.agreement.report_due.isoformat()
+    to = f" to {facts.agreement.report_to}" if facts.agreement.report_to else ""
+    status = report_status(facts)
+    if status == "due":
+        return [Finding("report", f"no report filed, due {due}{to}", allocated, RISK)]
+    if status == "overdue":
+        return [Finding("report", f"no report filed, was due {due}{to}", allocated, BREACH)]
+    if status == "filed-late":
+        first = min(r.filed_on for r in facts.reports_by_then()).isoformat()
+        return [Finding("report", f"report filed late on {first}, was due {due}", allocated, BREACH)]
+    return []
+
+
+def check_report_content(facts: YearFacts) -> list[Finding]:
+    """A filed report covers every purpose money was decided for, and states both involvements."""
+    reports = facts.reports_by_then()
+    if not reports:
+        return []
+    covered = {p for r in reports for p in r.covers}
+    findings = []
+    uncovered: dict[str, Amount] = {}
+    for decision in facts.decided_in_year():
+        if decision.purpose not in covered:
+            uncovered[decision.purpose] = uncovered.get(decision.purpose, ZERO) + decision.committed_for(facts.year)
+    for purpose, amount in sorted(uncovered.items()):
+        findings.append(Finding(
+            "report-content", f"the report does not cover {purpose}, for which {amount} was decided",
+            amount, BREACH))
+    if not any(r.patient_units for r in reports):
+        findings.append(Finding(
+            "report-content", "the report does not state how patient-near units were involved",
+            severity=BREACH))
+    if not any(r.employee_reps for r in reports):
+        findings.append(Finding(
+            "report-content", "the report does not state how employee representatives were involved",
+            severity=BREACH))
+    return findings
+
+
+def check_traceability(facts: YearFacts) -> list[Finding]:
+    """Every decision by an authorised director, for a purpose of the grant; every booking on its object."""
+    findings = []
+    grant, year = facts.grant, facts.year
+    for d in facts.decided_in_year():
+        amount = d.committed_for(year)
+        if not grant.is_authorised(d.region, d.decided_by, d.decided_on):
+            findings.append(Finding(
+                "traceability",
+                f"decision {d.decision_id} ({amount}) was taken by {d.decided_by}, "
+                f"not authorised on {d.decided_on.isoformat()}", amount, BREACH))
+        if d.purpose not in grant.purposes:
+            findings.append(Finding(
+                "traceability", f"decision {d.decision_id} ({amount}) is for {d.purpose!r}, "
+                "not a purpose of the grant", amount, BREACH))
+    if grant.accounting_object:
+        for d in facts.decisions:
+            for b in d.bookings.values():
+                if b.year == year and not b.is_reversed and b.object != grant.accounting_object:
+                    findings.append(Finding(
+                        "traceability",
+                        f"voucher {b.voucher} ({Amount(b.amount)}) is booked on object {b.object}, "
+                        f"not the grant's {grant.accounting_object}", Amount(b.amount), BREACH))
+    return findings
+
+
+def earmarked_used_elsewhere(facts: YearFacts) -> dict[str, Amount]:
+    """Per earmarked pot: max(0, pot − decided for its purpose − reserved for it − available)."""
+    if facts.agreement is None:
+        return {}
+    ry = facts.region_year
+    used: dict[str, Amount] = {}
+    for pot, purpose in facts.agreement.earmarks.items():
+        if pot not in ry.allocations:
+            continue
+        decided = total(d.committed_for(facts.year) for d in facts.decisions if d.purpose == purpose)
+        rest = ry.pot_allocated(pot) - decided - ry.reserved_for(purpose) - ry.available
+        used[pot] = max(ZERO, rest)
+    return used
+
+
+def check_earmarks(facts: YearFacts) -> list[Finding]:
+    """Money earmarked to a purpose must be decided for it, reserved for it, or still uncommitted."""
+    findings = []
+    for pot, amount in earmarked_used_elsewhere(facts).items():
+        if amount:
+            purpose = facts.agreement.earmarks[pot]
+            findings.append(Finding(
+                "earmark",
+                f"earmarked money used elsewhere: {amount} of the {facts.region_year.pot_allocated(pot)} "
+                f"earmarked for {purpose} (pot {pot})", amount, RISK))
+    return findings
+
+
+def check_requisitions(facts: YearFacts) -> list[Finding]:
+    """After the year, every allocated pot should have been requisitioned, or the right may lapse."""
+    if not facts.year_is_over:
+        return []
+    ry = facts.region_year
+    findings = []
+    for pot in ry.allocations:
+        missing = ry.pot_allocated(pot) - ry.pot_requisitioned(pot)
+        if missing:
+            findings.append(Finding(
+                "requisition", f"{missing} of pot {pot} was not requisitioned by the end of {facts.year}",
+                missing, RISK))
+    return findings
+
+
+def check_year_end(facts: YearFacts) -> list[Finding]:
+    """Unspent money at year end must be carried by a decision, reserved, or repaid."""
+    if not facts.year_is_over:
+        return []
+    available = facts.region_year.available
+    if not available:
+        return []
+    return [Finding(
+        "year-end", f"{available} left undecided and unreserved at the end of {facts.year}: "
+        "decide, reserve or repay it", available, RISK)]
+
+
+CHECKS: list[Callable[[YearFacts], list[Finding]]] = [
+    check_report_on_time,
+    check_report_content,
+    check_traceability,
+    check_earmarks,
+    check_requisitions,
+    check_year_end,
+]
+
+
+def judge(facts: YearFacts) -> dict[str, Any]:
+    """Run every check on one region-year and sum up: status, money at risk and why."""
+    findings = [f for check in CHECKS for f in check(facts)]
+    ry = facts.region_year
+    risky = [f for f in findings if f.at_risk]
+    at_risk = min(ry.allocated, total(f.at_risk for f in risky)) if risky else ZERO
+    if any(f.severity == BREACH for f in findings):
+        status = "non-compliant"
+    elif at_risk or any(f.severity == RISK for f in findings):
+        status = "at-risk"
+    else:
+        status = "ok"
+    used = earmarked_used_elsewhere(facts)
+    return {
+        "region": ry.region,
+        "region_name": Region(ry.region).name,
+        "year": ry.year,
+        "report_due": facts.agreement.report_due if facts.agreement else None,
+        "report_status": report_status(facts),
+        "earmarked_used_elsewhere": total(used.values()),
+        "money_at_risk": at_risk,
+        "risk_reason": "; ".join(f"{f.at_risk} at risk: {f.message}" for f in risky),
+        "status": status,
+        "findings": [f.message for f in findings],
+        "judged_on": facts.on,
+    }
+
+
+def compliance_rows(view: LedgerView, grant_id: str, on: datetime.date,
+                    region: str | None = None, year: int | None = None) -> list[dict[str, Any]]:
+    grant = view.grants.get(grant_id)
+    if grant is None:
+        return []
+    by_region = view.decisions_by_region(grant_id)
+    rows = []
+    for ry in view.years_of(grant_id, region, year):
+        facts = YearFacts(
+            grant=grant,
+            region_year=ry,
+            agreement=grant.agreements.get(ry.year),
+            decisions=[d for d in by_region.get(ry.region, ()) if ry.year in d.years],
+            on=on,
+        )
+        rows.append(judge(facts))
+    return rows

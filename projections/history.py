@@ -1,0 +1,173 @@
+"""History and export: every event in recording order, named and summarised in one line."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from ledger.values import Amount, Region
+from projections.fold import Entry, LedgerView
+
+# topic -> the event's name in history, export and the docs' event catalogue
+EVENT_TYPES: dict[str, str] = {
+    "grants:Grant.Defined/v1": "grant-defined",
+    "grants:Grant.AgreementSigned/v1": "agreement-signed",
+    "grants:Grant.DeciderAuthorised/v1": "decider-authorised",
+    "grants:RegionYear.Opened/v1": "region-year-opened",
+    "grants:RegionYear.Allocated/v1": "allocated",
+    "grants:RegionYear.PlanningFrameSet/v1": "planning-frame-set",
+    "grants:RegionYear.Requisitioned/v1": "requisitioned",
+    "grants:RegionYear.CommitmentSet/v1": "commitment-set",
+    "grants:RegionYear.Reserved/v1": "reserved",
+    "grants:RegionYear.Repaid/v1": "repaid",
+    "grants:RegionYear.ReportFiled/v1": "report-filed",
+    "grants:RegionYear.YearClosed/v1": "year-closed",
+    "grants:RegionYear.YearReopened/v1": "year-reopened",
+    "grants:Decision.Decided/v1": "decided",
+    "grants:Decision.Amended/v1": "amended",
+    "grants:Decision.Revoked/v1": "revoked",
+    "grants:Decision.Spent/v1": "spent",
+    "grants:Decision.Reversed/v1": "reversed",
+    "grants:Voucher.Registered/v1": "voucher-registered",
+}
+
+# Fields that say when a fact took effect (as opposed to when it was recorded).
+EFFECTIVE_FIELDS = ("decided_on", "signed_on", "booked_on", "filed_on", "on")
+
+
+def event_type(event: Any) -> str:
+    return EVENT_TYPES.get(type(event).TOPIC, type(event).__name__)
+
+
+def effective_date(event: Any) -> datetime.date | None:
+    for name in EFFECTIVE_FIELDS:
+        value = getattr(event, name, None)
+        if isinstance(value, datetime.date):
+            return value
+    return None
+
+
+def _money(ore: int) -> str:
+    return Amount(ore).pretty()
+
+
+def _schedule(pairs: list) -> str:
+    return ", ".join(f"{y}: {_money(a)}" for y, a in pairs) or "nothing"
+
+
+def summary(event: Any, aggregate: Any) -> str:
+    """One line that says what the event recorded, with its figures."""
+    kind = event_type(event)
+    e, a = event, aggregate
+    where = f"{Region(a.region)} {a.year}" if hasattr(a, "year") and hasattr(a, "region") else ""
+    match kind:
+        case "grant-defined":
+            return f"{e.grant_id}: {e.name}, {e.first_year}-{e.last_year}, purposes {', '.join(c for c, _ in e.purposes)}"
+        case "agreement-signed":
+            pots = ", ".join(f"{n} {_money(v)}" for n, v in e.pots)
+            return f"{e.year} agreement signed {e.signed_on}: {pots}; report due {e.report_due}"
+        case "decider-authorised":
+            return f"{e.person} ({e.role or 'decider'}) may decide for {Region(e.region)}"
+        case "region-year-opened":
+            return f"{Region(e.region)} {e.year} opened"
+        case "allocated":
+            return f"{where}: {_money(e.amount)} allocated from pot {e.pot}"
+        case "planning-frame-set":
+            return f"{where}: planning frame {_money(e.amount)}"
+        case "requisitioned":
+            return f"{where}: {_money(e.amount)} requisitioned from pot {e.pot}"
+        case "commitment-set":
+            return f"{where}: decision {e.decision_id} commits {_money(e.amount)}"
+        case "reserved":
+            return f"{where}: {_money(e.amount)} reserved for {e.purpose}"
+        case "repaid":
+            return f"{where}: {_money(e.amount)} repaid to pot {e.pot}"
+        case "report-filed":
+            return f"{where}: report filed {e.filed_on} to {e.to or 'recipient not given'}"
+        case "year-closed":
+            return f"{where}: closed"
+        case "year-reopened":
+            return f"{where}: reopened ({e.reason})"
+        case "decided":
+            return (f"decision {e.decision_id} by {e.decided_by} for {Region(e.region)}: "
+                    f"{e.area} / {e.activity} ({e.purpose}); {_schedule(e.schedule)}")
+        case "amended":
+            return f"decision {a.decision_id} amended by {e.decided_by}: {_schedule(e.schedule)} ({e.reason})"
+        case "revoked":
+            return f"decision {a.decision_id} revoked by {e.decided_by} ({e.reason})"
+        case "spent":
+            return f"decision {a.decision_id}: {_money(e.amount)} booked for {e.year}, voucher {e.voucher}, object {e.object}"
+        case "reversed":
+            return f"decision {a.decision_id}: voucher {e.voucher} reversed ({e.reason})"
+        case "voucher-registered":
+            return f"voucher {e.voucher} belongs to decision {e.decision_id}"
+    return kind
+
+
+def _region_of(aggregate: Any, event: Any) -> str | None:
+    return getattr(event, "region", None) or getattr(aggregate, "region", None)
+
+
+def history_rows(view: LedgerView, grant_id: str, region: str | None = None,
+                 decision: str | None = None) -> list[dict[str, Any]]:
+    """The grant's events in recording order (needs a view folded with ``keep_entries``)."""
+    rows = []
+    for entry in view.entries or ():
+        event = entry.event
+        aggregate = view.by_id[event.originator_id]
+        if getattr(aggregate, "grant_id", None) != grant_id:
+            continue
+        if region is not None:
+            owner = aggregate
+            if hasattr(aggregate, "decision_id") and not hasattr(aggregate, "region"):
+                owner = view.decisions.get((grant_id, aggregate.decision_id))
+            if _region_of(owner, event) != region:
+                continue
+        if decision is not None and decision not in (
+            getattr(aggregate, "decision_id", None), getattr(event, "decision_id", None)
+        ):
+            continue
+        rows.append(history_row(entry, aggregate))
+    return rows
+
+
+def history_row(entry: Entry, aggregate: Any) -> dict[str, Any]:
+    return {
+        "position": entry.position,
+        "recorded_at": entry.recorded_at,
+        "recorded_by": entry.recorded_by,
+        "type": event_type(entry.event),
+        "effective": effective_date(entry.event),
+        "summary": summary(entry.event, aggregate),
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def export_lines(entries: Iterable[Entry]) -> Iterable[str]:
+    """JSON Lines: one event a line, in recording order, with its recorded time and recorder."""
+    skip = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+    for entry in entries:
+        event = entry.event
+        data = {k: _plain(v) for k, v in vars(event).items() if k not in skip}
+        yield json.dumps({
+            "position": entry.position,
+            "recorded_at": entry.recorded_at.isoformat(),
+            "recorded_by": entry.recorded_by,
+            "type": event_type(event),
+            "topic": type(event).TOPIC,
+            "originator_id": str(event.originator_id),
+            "originator_version": event.originator_version,
+            "originator_topic": getattr(event, "originator_topic", None),
+            "data": data,
+        }, ensure_ascii=False, sort_keys=False)

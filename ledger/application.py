@@ -41,8 +41,11 @@ class DateAsISO(Transcoding):
 
 
 def store_env(target: str) -> dict[str, str]:
-    """The eventsourcing environment for a store: an SQLite file path or a postgresql:// URL."""
-    from urllib.parse import unquote, urlsplit
+    """The eventsourcing environment for a store: an SQLite file path or a postgresql:// URL.
+
+    A URL may name a schema (which must exist): ``postgresql://u@h:5432/db?schema=grants``.
+    """
+    from urllib.parse import parse_qs, unquote, urlsplit
 
     if target.startswith(("postgresql://", "postgres://")):
         url = urlsplit(target)
@@ -53,8 +56,10 @@ def store_env(target: str) -> dict[str, str]:
             port = url.port or 5432
         except ValueError:
             raise Malformed(f"--db {target!r} has an invalid port") from None
+        schema = parse_qs(url.query).get("schema", [""])[0]
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_SCHEMA": schema,
             "POSTGRES_DBNAME": dbname,
             "POSTGRES_HOST": url.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(port),

@@ -19,9 +19,9 @@ from ledger.errors import Malformed
 _AMOUNT_RE = re.compile(
     r"""^\s*
     (?P<sign>-)?
-    (?P<int>\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)   # 8357305 or 8 357 305
-    (?:[.,](?P<frac>\d{1,2}))?                        # .50 or ,5
-    \s*(?:kr|sek|kronor)?\.?\s*$""",
+    (?P<int>[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+|[0-9]+)   # 8357305 or 8 357 305
+    (?:[.,](?P<frac>[0-9]{1,2}))?                           # .50 or ,5
+    (?:\s*(?:kr|sek|kronor)\.?)?\s*$""",
     re.VERBOSE | re.IGNORECASE,
 )
 
@@ -63,7 +63,7 @@ class Amount:
                 "(e.g. 8357305, 8 357 305, 8357305.50, 8 357 305,50, 8357305 kr; "
                 "at most two decimals)"
             )
-        whole = int(re.sub(r"\D", "", m["int"]))
+        whole = int(re.sub(r"[^0-9]", "", m["int"]))
         frac = int((m["frac"] or "0").ljust(2, "0"))
         ore = whole * 100 + frac
         return cls(-ore if m["sign"] else ore)

@@ -1,0 +1,81 @@
+"""Shared fixtures: a ledger on a fresh SQLite file, and PostgreSQL where one is reachable."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import uuid
+
+import pytest
+
+from ledger.application import GrantLedger, store_env
+from ledger.values import Amount
+
+PG_URL = os.environ.get("GRANTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+D = datetime.date
+kr = Amount.kronor
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return str(tmp_path / "ledger.sqlite")
+
+
+@pytest.fixture
+def app(db_path):
+    ledger = GrantLedger(env=store_env(db_path))
+    yield ledger
+    ledger.close()
+
+
+def _postgres_admin():
+    """A psycopg connection to the test server, or None with the reason."""
+    try:
+        import psycopg
+
+        return psycopg.connect(PG_URL, autocommit=True, connect_timeout=3), None
+    except Exception as e:  # any failure to connect means: no server here
+        return None, f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+
+
+@pytest.fixture
+def pg_url():
+    """A URL to a fresh, empty schema on the local PostgreSQL, dropped afterwards.
+
+    Skips with the reason on a machine without a server; in CI (CI=true) a missing
+    server fails instead, so the PostgreSQL tests can never silently not run there.
+    """
+    conn, why = _postgres_admin()
+    if conn is None:
+        message = f"no PostgreSQL at {PG_URL} ({why})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI must run the PostgreSQL tests")
+        pytest.skip(message)
+    schema = f"grants_test_{uuid.uuid4().hex[:12]}"
+    conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{PG_URL}?schema={schema}"
+    finally:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.close()
+
+
+def setup_jamtland(ledger: GrantLedger, user: str = "tester") -> None:
+    """The grant, the 2018 agreement, Jämtland's allocations and its director (no decisions)."""
+    ledger.define_grant(
+        "pm", "Professionsmiljarden", 2016, 2018,
+        [["it-admin", "IT"], ["competence-use", "use"], ["competence-supply", "supply"],
+         ["nurse-specialist-education", "nurses"]],
+        "3", "9902", user,
+    )
+    ledger.sign_agreement(
+        "pm", 2018, signed_on=D(2018, 1, 25),
+        pots=[["stimulus", kr(651_000_000).ore], ["nurse-education", kr(300_000_000).ore]],
+        earmarks=[["nurse-education", "nurse-specialist-education"]], report_due=D(2019, 2, 15),
+        payer="SKL", report_to="Socialstyrelsen", population_date=D(2017, 11, 1), ref="",
+        recorded_by=user,
+    )
+    ledger.allocate("pm", 2018, "stimulus", {"23": kr(8_357_305)}, "entered", user)
+    ledger.allocate("pm", 2018, "nurse-education", {"23": kr(3_851_293)}, "entered", user)
+    ledger.authorise("pm", "23", "Director", "hsd", D(2016, 1, 1), None, user)

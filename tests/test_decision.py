@@ -1,0 +1,104 @@
+"""Decision: schedule, amendments, revocation and bookings, each rule at its boundary."""
+
+import datetime
+
+import pytest
+
+from ledger.decision import AMENDED, LIVE, REVOKED, Decision
+from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused
+from ledger.values import Amount
+
+D = datetime.date(2017, 5, 1)
+ORE = Amount(1)
+kr = Amount.kronor
+
+
+def decision(schedule=None) -> Decision:
+    return Decision.decide("g", "D1", "23", "Director", D, "Area", "Activity", "it-admin",
+                           schedule or {2017: kr(100), 2018: kr(200)}, "", "", "t")
+
+
+def test_booking_up_to_the_years_amount_and_not_one_ore_more():
+    """Bookings for a year reach the decision's amount for it, never beyond."""
+    d = decision()
+    with pytest.raises(Insufficient, match="remaining at -0.01"):
+        d.spend("V1", 2018, kr(200) + ORE, D, "9902", "", "t")
+    assert d.spend("V1", 2018, kr(200), D, "9902", "", "t")
+    assert d.remaining_for(2018) == Amount(0)
+    with pytest.raises(Insufficient):
+        d.spend("V2", 2018, ORE, D, "9902", "", "t")
+
+
+def test_booking_only_in_years_of_the_schedule():
+    """A booking for a year the decision does not fund is refused."""
+    with pytest.raises(Refused, match="grants nothing for 2016"):
+        decision().spend("V1", 2016, ORE, D, "9902", "", "t")
+
+
+def test_same_voucher_same_content_is_a_noop_other_content_refused():
+    """A retried booking records nothing; the voucher with other content is refused."""
+    d = decision()
+    assert d.spend("V1", 2017, kr(10), D, "9902", "x", "t")
+    assert not d.spend("V1", 2017, kr(10), D, "9902", "x", "t")
+    with pytest.raises(Duplicate):
+        d.spend("V1", 2017, kr(11), D, "9902", "x", "t")
+    assert d.spent_for(2017) == kr(10)
+
+
+def test_reversal_gives_the_money_back_once():
+    """A reversal lowers spent; reversing again with other content is refused."""
+    d = decision()
+    d.spend("V1", 2017, kr(100), D, "9902", "", "t")
+    assert d.reverse("V1", D, "wrong object", "t")
+    assert d.spent_for(2017) == Amount(0)
+    assert not d.reverse("V1", D, "wrong object", "t")
+    with pytest.raises(Refused):
+        d.reverse("V1", D, "other reason", "t")
+    with pytest.raises(NotFound):
+        d.reverse("V9", D, "x", "t")
+
+
+def test_amendment_cannot_go_below_what_is_booked():
+    """A year's new amount may equal what is booked on it, not one öre less."""
+    d = decision()
+    d.spend("V1", 2018, kr(150), D, "9902", "", "t")
+    with pytest.raises(Insufficient, match="already booked"):
+        d.amend({2017: kr(100), 2018: kr(150) - ORE}, "Director", D, "cut", "t")
+    d.amend({2018: kr(150)}, "Director", D, "cut", "t")
+    assert (d.status, d.granted_for(2017), d.granted_for(2018)) == (AMENDED, Amount(0), kr(150))
+
+
+def test_revocation_keeps_only_what_was_spent():
+    """Once revoked, a decision commits only its bookings, and takes no more."""
+    d = decision()
+    d.spend("V1", 2017, kr(30), D, "9902", "", "t")
+    d.revoke("Director", D, "stopped", "t")
+    assert d.status == REVOKED
+    assert (d.committed_for(2017), d.committed_for(2018)) == (kr(30), Amount(0))
+    with pytest.raises(Refused, match="revoked"):
+        d.spend("V2", 2017, ORE, D, "9902", "", "t")
+    with pytest.raises(Refused):
+        d.amend({2017: kr(30)}, "Director", D, "x", "t")
+    with pytest.raises(Refused):
+        d.revoke("Director", D, "again", "t")
+    d.reverse("V1", D, "wrong", "t")
+    assert d.committed_for(2017) == Amount(0)
+
+
+def test_schedules_must_make_sense():
+    """No empty, all-zero or negative schedules; area and activity are required."""
+    for schedule in ({}, {2018: Amount(0)}, {2018: Amount(-1)}):
+        with pytest.raises(Malformed):
+            Decision.decide("g", "D", "23", "x", D, "A", "B", "p", schedule, "", "", "t")
+    with pytest.raises(Malformed):
+        Decision.decide("g", "D", "23", "x", D, " ", "B", "p", {2018: ORE}, "", "", "t")
+
+
+def test_identical_retry_is_recognised():
+    """The original decision's content is what a retry is compared with, even after amendment."""
+    d = decision()
+    same = ("23", "Director", D, "Area", "Activity", "it-admin", {2017: kr(100), 2018: kr(200)}, "", "")
+    assert d.same_decision(*same)
+    d.amend({2018: kr(200)}, "Director", D, "x", "t")
+    assert d.same_decision(*same)
+    assert d.status != LIVE

@@ -59,17 +59,31 @@ def as_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None)
         values = []
         for c in columns:
             v = plain(row.get(c))
+            if isinstance(v, bool):
+                v = "true" if v else "false"
             values.append("; ".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v))
         writer.writerow(values)
     return out.getvalue().rstrip("\n")
 
 
+MAX_CELL = 44  # wider text is cut in tables (JSON and CSV keep it whole)
+
+
+def _fit(text: str, last: bool) -> str:
+    return text if last or len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
 def as_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]],
              empty: str = "(nothing recorded)") -> str:
-    """Aligned columns; ``columns`` are (key, heading). Numbers are right-aligned."""
+    """Aligned columns; ``columns`` are (key, heading). Numbers are right-aligned.
+
+    Long text is cut to fit a terminal, except in the last column.
+    """
     if not rows:
         return empty
-    cells = [[cell(row.get(key)) for key, _ in columns] for row in rows]
+    last = len(columns) - 1
+    cells = [[_fit(cell(row.get(key)), i == last) for i, (key, _) in enumerate(columns)]
+             for row in rows]
     headings = [heading for _, heading in columns]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headings)]
     right = [

@@ -34,7 +34,7 @@ EVENT_TYPES: dict[str, str] = {
 }
 
 # Fields that say when a fact took effect (as opposed to when it was recorded).
-EFFECTIVE_FIELDS = ("decided_on", "signed_on", "booked_on", "filed_on", "on")
+EFFECTIVE_FIELDS = ("decided_on", "signed_on", "booked_on", "filed_on", "on", "valid_from")
 
 
 def event_type(event: Any) -> str:

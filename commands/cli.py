@@ -438,9 +438,10 @@ def amend(s: Session, grant_id: str, decision_id: str, amounts, decided_by: str,
         --amount 2018=2000000 --decided-by "Anna Berg" --on 2017-09-01 --reason "smaller team"
     """
     schedule = p.schedule_of(amounts)
-    s.app.amend(grant_id, decision_id, schedule, decided_by.strip(), on, reason.strip(), s.user)
+    recorded = s.app.amend(grant_id, decision_id, schedule, decided_by.strip(), on, reason.strip(),
+                           s.user)
     plan = ", ".join(f"{y}: {a.pretty()}" for y, a in sorted(schedule.items()))
-    _done(True, f"decision {decision_id} amended ({plan})")
+    _done(recorded, f"decision {decision_id} amended ({plan})")
 
 
 @cli.command(context_settings=CONTEXT)

@@ -43,7 +43,10 @@ def load(app: Any, user: str) -> int:
         app.define_grant(GRANT, "Professionsmiljarden", 2016, 2018, PURPOSES, "3", "9902", user),
         app.sign_agreement(
             GRANT, 2016, signed_on=D(2016, 1, 28),
-            pots=[["stimulus", Amount.kronor(950_000_000).ore], ["national", Amount.kronor(50_000_000).ore]],
+            # SKL's published table distributes the whole billion to the regions, so the demo
+            # records one pot of 1 000 000 000 (the government's text keeps 50 000 000 of it
+            # for national work; see docs/concepts.md, "What the sources leave open").
+            pots=[["stimulus", Amount.kronor(1_000_000_000).ore]],
             earmarks=[], report_due=D(2017, 3, 31),  # ILLUSTRATIVE day: the source says "March 2017"
             payer="Kammarkollegiet", report_to="", population_date=None, ref="", recorded_by=user,
         ),

@@ -179,7 +179,8 @@ class GrantLedger(Application):
             region_year = self.region_year(grant_id, region, year, recorded_by)
             if region_year.allocate(pot, amount, source, recorded_by):
                 touched.append(region_year)
-        self.save(*touched)
+        grant.allocate(year, pot, {ry.region: Amount(ry.allocations[pot]) for ry in touched}, recorded_by)
+        self.save(grant, *touched)
         return len(touched)
 
     def apportion(self, grant_id: str, year: int, pot: str, amount: Amount | None,
@@ -239,8 +240,8 @@ class GrantLedger(Application):
         touched = []
         for year in sorted(years):
             region_year = self.region_year(grant_id, decision.region, year, recorded_by)
-            if region_year.set_commitment(decision.decision_id, decision.committed_for(year),
-                                          on, recorded_by):
+            if region_year.set_commitment(decision.decision_id, decision.purpose,
+                                          decision.committed_for(year), on, recorded_by):
                 touched.append(region_year)
         return touched
 
@@ -275,7 +276,8 @@ class GrantLedger(Application):
             grant.check_year(year)
         grant.check_decider(decision.region, decided_by, on)
         old_years = set(decision.schedule)
-        decision.amend(schedule, decided_by, on, reason, recorded_by)
+        if not decision.amend(schedule, decided_by, on, reason, recorded_by):
+            return False
         touched = self._commit_schedule(grant_id, decision, old_years | set(schedule), on, recorded_by)
         self.save(decision, *touched)
         return True
@@ -336,11 +338,11 @@ class GrantLedger(Application):
                covers: list[str], patient_units: bool | None, employee_reps: bool | None,
                to: str | None, ref: str, recorded_by: str) -> bool:
         grant = self.grant(grant_id)
-        grant.check_year(year)
+        agreement = grant.agreement(year)
         for purpose in covers:
             grant.check_purpose(purpose)
         if to is None:
-            to = grant.agreements[year].report_to if year in grant.agreements else ""
+            to = agreement.report_to
         region_year = self.region_year(grant_id, region, year, recorded_by)
         recorded = region_year.file_report(filed_on, to, covers, patient_units, employee_reps,
                                            ref, recorded_by)

@@ -229,12 +229,14 @@ class RegionYear(Aggregate):
         self.requisitions[pot] = self.requisitions.get(pot, 0) + amount
 
     def set_commitment(
-        self, decision_id: str, amount: Amount, on: datetime.date, recorded_by: str
+        self, decision_id: str, purpose: str, amount: Amount, on: datetime.date, recorded_by: str
     ) -> bool:
         """Set what a decision commits in this year (decided, amended, revoked, reversed).
 
-        An increase is a new commitment: refused while a shortfall is outstanding and
-        beyond what is available. A decrease is always allowed in an open year.
+        An increase is drawn first from money reserved for the decision's purpose; the
+        rest is a new commitment, refused while a shortfall is outstanding and beyond
+        what is available. A decrease is always allowed in an open year; the money it
+        frees becomes available (it does not return to a reservation).
         Returns False when nothing changes.
         """
         current = self.commitment(decision_id)
@@ -243,25 +245,34 @@ class RegionYear(Aggregate):
         self.check_open(f"change decision {decision_id}'s {self.year} commitment")
         if amount.is_negative:
             raise Malformed(f"a commitment cannot be negative ({amount})")
+        drawn = Amount(0)
         if amount > current:
             increase = amount - current
-            more = " more" if current else ""
-            doing = f"commit {increase}{more} for decision {decision_id}"
-            self._check_no_shortfall(doing)
-            self._check_available(increase, doing)
+            drawn = min(increase, self.reserved_for(purpose))
+            rest = increase - drawn
+            if rest:
+                more = " more" if current else ""
+                reserve = f" beyond the {drawn} reserved for {purpose}" if drawn else ""
+                doing = f"commit {increase}{more} for decision {decision_id}{reserve}"
+                self._check_no_shortfall(doing)
+                self._check_available(rest, doing)
         self._commitment_set(
-            decision_id=decision_id, amount=amount.ore, on=on, recorded_by=recorded_by
+            decision_id=decision_id, purpose=purpose, amount=amount.ore,
+            from_reserve=drawn.ore, on=on, recorded_by=recorded_by,
         )
         return True
 
     @event("CommitmentSet", topic="grants:RegionYear.CommitmentSet/v1")
     def _commitment_set(
-        self, decision_id: str, amount: int, on: datetime.date, recorded_by: str
+        self, decision_id: str, purpose: str, amount: int, from_reserve: int,
+        on: datetime.date, recorded_by: str,
     ) -> None:
         if amount:
             self.commitments[decision_id] = amount
         else:
             self.commitments.pop(decision_id, None)
+        if from_reserve:
+            self.reservations[purpose] -= from_reserve
 
     def reserve(self, purpose: str, amount: Amount, on: datetime.date, recorded_by: str) -> None:
         """Set part of the year's uncommitted money aside for a purpose."""

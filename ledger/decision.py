@@ -133,6 +133,8 @@ class Decision(Aggregate):
         self.purpose = purpose
         self.schedule: dict[int, int] = {int(y): int(a) for y, a in schedule}
         self.original_schedule = dict(self.schedule)
+        self.changed_on = decided_on
+        self.last_amendment: tuple | None = None
         self.continuation = continuation
         self.ref = ref
         self.status = LIVE
@@ -178,12 +180,19 @@ class Decision(Aggregate):
     def amend(
         self, schedule: dict[int, Amount], decided_by: str, on: datetime.date, reason: str,
         recorded_by: str,
-    ) -> None:
-        """Replace the whole schedule; no year may fall below what is already booked on it."""
+    ) -> bool:
+        """Replace the whole schedule; no year may fall below what is already booked on it.
+
+        The same amendment sent again (same schedule, decider, date, reason) records nothing.
+        """
         self._check_live("amend")
         self._check_schedule(schedule)
         if not reason.strip():
             raise Malformed("an amendment needs a --reason")
+        pairs = schedule_pairs(schedule)
+        if self.last_amendment == (pairs, decided_by, on, reason):
+            return False
+        self._check_date(on, "amend")
         for year in sorted(set(self.spent_by_year) | set(schedule)):
             new = schedule.get(year, Amount(0))
             if new < self.spent_for(year):
@@ -191,10 +200,17 @@ class Decision(Aggregate):
                     f"cannot amend decision {self.decision_id}: {self.spent_for(year)} is already "
                     f"booked on {year}, more than the new {new}"
                 )
-        self._amended(
-            schedule=schedule_pairs(schedule), decided_by=decided_by, on=on, reason=reason,
-            recorded_by=recorded_by,
-        )
+        self._amended(schedule=pairs, decided_by=decided_by, on=on, reason=reason,
+                      recorded_by=recorded_by)
+        return True
+
+    def _check_date(self, on: datetime.date, doing: str) -> None:
+        """A change cannot be dated before the decision, or before its last change."""
+        if on < self.changed_on:
+            raise Refused(
+                f"cannot {doing} decision {self.decision_id} as of {on.isoformat()}: it was "
+                f"decided or last changed on {self.changed_on.isoformat()}"
+            )
 
     @event("Amended", topic="grants:Decision.Amended/v1")
     def _amended(
@@ -202,17 +218,21 @@ class Decision(Aggregate):
     ) -> None:
         self.schedule = {int(y): int(a) for y, a in schedule}
         self.status = AMENDED
+        self.changed_on = on
+        self.last_amendment = ([list(p) for p in schedule], decided_by, on, reason)
 
     def revoke(self, decided_by: str, on: datetime.date, reason: str, recorded_by: str) -> None:
         """Revoke the decision: what is unspent is released, what is booked stays committed."""
         self._check_live("revoke")
         if not reason.strip():
             raise Malformed("a revocation needs a --reason")
+        self._check_date(on, "revoke")
         self._revoked(decided_by=decided_by, on=on, reason=reason, recorded_by=recorded_by)
 
     @event("Revoked", topic="grants:Decision.Revoked/v1")
     def _revoked(self, decided_by: str, on: datetime.date, reason: str, recorded_by: str) -> None:
         self.status = REVOKED
+        self.changed_on = on
 
     def _check_live(self, doing: str) -> None:
         if self.status == REVOKED:

@@ -13,7 +13,7 @@ from uuid import UUID, uuid5
 import attrs
 from eventsourcing.domain import Aggregate, event
 
-from ledger.errors import Duplicate, Malformed, NotFound, Refused, Unauthorised
+from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused, Unauthorised
 from ledger.values import Amount, Region, total
 
 NAMESPACE = UUID("6f1d2a7e-3b0c-4c55-9a53-0f6a1c3e2b10")
@@ -136,6 +136,7 @@ class Grant(Aggregate):
         self.accounting_object = accounting_object
         self.agreements: dict[int, Agreement] = {}
         self.authorisations: list[Authorisation] = []
+        self.pot_allocated: dict[tuple[int, str], int] = {}
 
     def same_definition(
         self, name: str, first_year: int, last_year: int, purposes: list[list[str]],
@@ -256,6 +257,34 @@ class Grant(Aggregate):
             year, signed_on, {n: a for n, a in pots}, {p: u for p, u in earmarks},
             report_due, payer, report_to, population_date, ref,
         )
+
+    # ------------------------------------------------------------------ allocations per pot
+
+    def allocated_from(self, year: int, pot: str) -> Amount:
+        """How much of a pot has been allocated to regions so far."""
+        return Amount(self.pot_allocated.get((year, pot), 0))
+
+    def allocate(self, year: int, pot: str, shares: dict[str, Amount], recorded_by: str) -> None:
+        """Record new shares of a pot; all regions' shares together never exceed the pot."""
+        agreement = self.check_pot(year, pot)
+        if not shares:
+            return
+        size = agreement.pot_amount(pot)
+        after = self.allocated_from(year, pot) + Amount(sum(a.ore for a in shares.values()))
+        if after > size:
+            raise Insufficient(
+                f"allocations from pot {pot!r} of {self.grant_id} {year} would reach {after}, "
+                f"beyond the pot's {size} by {after - size}"
+            )
+        self._pot_allocated(
+            year=year, pot=pot, shares=[[r, a.ore] for r, a in sorted(shares.items())],
+            recorded_by=recorded_by,
+        )
+
+    @event("PotAllocated", topic="grants:Grant.PotAllocated/v1")
+    def _pot_allocated(self, year: int, pot: str, shares: list, recorded_by: str) -> None:
+        key = (year, pot)
+        self.pot_allocated[key] = self.pot_allocated.get(key, 0) + sum(a for _, a in shares)
 
     # ------------------------------------------------------------------ authorisations
 

@@ -15,6 +15,7 @@ EVENT_TYPES: dict[str, str] = {
     "grants:Grant.Defined/v1": "grant-defined",
     "grants:Grant.AgreementSigned/v1": "agreement-signed",
     "grants:Grant.DeciderAuthorised/v1": "decider-authorised",
+    "grants:Grant.PotAllocated/v1": "pot-allocated",
     "grants:RegionYear.Opened/v1": "region-year-opened",
     "grants:RegionYear.Allocated/v1": "allocated",
     "grants:RegionYear.PlanningFrameSet/v1": "planning-frame-set",
@@ -68,6 +69,9 @@ def summary(event: Any, aggregate: Any) -> str:
         case "agreement-signed":
             pots = ", ".join(f"{n} {_money(v)}" for n, v in e.pots)
             return f"{e.year} agreement signed {e.signed_on}: {pots}; report due {e.report_due}"
+        case "pot-allocated":
+            given = sum(a for _, a in e.shares)
+            return f"{e.year} pot {e.pot}: {_money(given)} allocated to {len(e.shares)} region(s)"
         case "decider-authorised":
             return f"{e.person} ({e.role or 'decider'}) may decide for {Region(e.region)}"
         case "region-year-opened":
@@ -79,7 +83,8 @@ def summary(event: Any, aggregate: Any) -> str:
         case "requisitioned":
             return f"{where}: {_money(e.amount)} requisitioned from pot {e.pot}"
         case "commitment-set":
-            return f"{where}: decision {e.decision_id} commits {_money(e.amount)}"
+            drawn = f" ({_money(e.from_reserve)} from the {e.purpose} reservation)" if e.from_reserve else ""
+            return f"{where}: decision {e.decision_id} commits {_money(e.amount)}{drawn}"
         case "reserved":
             return f"{where}: {_money(e.amount)} reserved for {e.purpose}"
         case "repaid":

@@ -25,15 +25,15 @@ def test_commitment_up_to_available_and_not_one_ore_more():
     """A commitment may take available to exactly zero, not one öre below."""
     ry = year()
     with pytest.raises(Insufficient, match="would leave 2018 available at -0.01"):
-        ry.set_commitment("d1", Amount.kronor(1000) + ORE, D, "t")
-    assert ry.set_commitment("d1", Amount.kronor(1000), D, "t")
+        ry.set_commitment("d1", "it", Amount.kronor(1000) + ORE, D, "t")
+    assert ry.set_commitment("d1", "it", Amount.kronor(1000), D, "t")
     assert ry.available == Amount(0)
 
 
 def test_reservation_boundary():
     """A reservation may use all of available, not one öre more."""
     ry = year()
-    ry.set_commitment("d1", Amount.kronor(400), D, "t")
+    ry.set_commitment("d1", "it", Amount.kronor(400), D, "t")
     with pytest.raises(Insufficient):
         ry.reserve("p", Amount.kronor(600) + ORE, D, "t")
     ry.reserve("p", Amount.kronor(600), D, "t")
@@ -43,7 +43,7 @@ def test_reservation_boundary():
 def test_repayment_only_of_uncommitted_money():
     """Repaying beyond available is refused; up to it, allocated falls by the amount."""
     ry = year()
-    ry.set_commitment("d1", Amount.kronor(700), D, "t")
+    ry.set_commitment("d1", "it", Amount.kronor(700), D, "t")
     with pytest.raises(Insufficient, match="revoke or amend"):
         ry.repay("stimulus", Amount.kronor(300) + ORE, D, "", "t")
     ry.repay("stimulus", Amount.kronor(300), D, "", "t")
@@ -74,8 +74,8 @@ def test_frame_is_the_funds_before_allocation():
     """Before allocation, commitments are checked against the planning frame."""
     ry = year(allocated_kr=None, frame_kr=500)
     with pytest.raises(Insufficient):
-        ry.set_commitment("d1", Amount.kronor(500) + ORE, D, "t")
-    ry.set_commitment("d1", Amount.kronor(500), D, "t")
+        ry.set_commitment("d1", "it", Amount.kronor(500) + ORE, D, "t")
+    ry.set_commitment("d1", "it", Amount.kronor(500), D, "t")
     with pytest.raises(Insufficient, match="planning frame"):
         ry.set_frame(Amount.kronor(500) - ORE, D, "t")
     ry.set_frame(Amount.kronor(500), D, "t")
@@ -84,18 +84,18 @@ def test_frame_is_the_funds_before_allocation():
 def test_allocation_below_commitments_shows_a_shortfall_and_blocks_new_commitments():
     """The state may allocate less than the frame; the year then has a shortfall."""
     ry = year(allocated_kr=None, frame_kr=1000)
-    ry.set_commitment("d1", Amount.kronor(900), D, "t")
+    ry.set_commitment("d1", "it", Amount.kronor(900), D, "t")
     ry.allocate("stimulus", Amount.kronor(800), "entered", "t")
     assert (ry.shortfall, ry.available) == (Amount.kronor(100), Amount(0))
     assert ry.funds + ry.shortfall == ry.committed + ry.reserved + ry.available
     with pytest.raises(Shortfall, match="shortfall of 100.00"):
-        ry.set_commitment("d2", ORE, D, "t")
+        ry.set_commitment("d2", "it", ORE, D, "t")
     with pytest.raises(Shortfall):
         ry.reserve("p", ORE, D, "t")
-    ry.set_commitment("d1", Amount.kronor(800), D, "t")  # amending down is allowed
+    ry.set_commitment("d1", "it", Amount.kronor(800), D, "t")  # amending down is allowed
     assert ry.shortfall == Amount(0)
     with pytest.raises(Insufficient):
-        ry.set_commitment("d2", ORE, D, "t")
+        ry.set_commitment("d2", "it", ORE, D, "t")
 
 
 def test_frame_refused_once_allocated():
@@ -119,7 +119,7 @@ def test_closed_year_accepts_nothing_new_until_reopened():
     ry = year()
     ry.close(D, "t")
     for action in (
-        lambda: ry.set_commitment("d1", ORE, D, "t"),
+        lambda: ry.set_commitment("d1", "it", ORE, D, "t"),
         lambda: ry.reserve("p", ORE, D, "t"),
         lambda: ry.requisition("stimulus", ORE, D, "", "t"),
         lambda: ry.repay("stimulus", ORE, D, "", "t"),
@@ -133,7 +133,7 @@ def test_closed_year_accepts_nothing_new_until_reopened():
     with pytest.raises(Malformed):
         ry.reopen(D, " ", "t")
     ry.reopen(D, "late invoice", "t")
-    ry.set_commitment("d1", ORE, D, "t")
+    ry.set_commitment("d1", "it", ORE, D, "t")
     with pytest.raises(Refused):
         ry.reopen(D, "again", "t")
 
@@ -156,3 +156,26 @@ def test_amounts_must_be_positive():
     ):
         with pytest.raises(Malformed):
             action()
+
+
+def test_a_decision_draws_first_on_money_reserved_for_its_purpose():
+    """Reserved money is used by a later decision for that purpose; the rest must be available."""
+    ry = year()
+    ry.reserve("nurses", Amount.kronor(600), D, "t")
+    assert ry.available == Amount.kronor(400)
+    with pytest.raises(Insufficient, match="beyond the 600.00 reserved for nurses"):
+        ry.set_commitment("n1", "nurses", Amount.kronor(1000) + ORE, D, "t")
+    ry.set_commitment("n1", "nurses", Amount.kronor(700), D, "t")
+    assert (ry.reserved, ry.committed, ry.available) == (Amount(0), Amount.kronor(700), Amount.kronor(300))
+    ry.set_commitment("n1", "nurses", Amount.kronor(100), D, "t")  # freed money becomes available
+    assert (ry.reserved, ry.available) == (Amount(0), Amount.kronor(900))
+
+
+def test_other_purposes_do_not_touch_the_reservation():
+    """A decision for another purpose may use only what is available, not the reservation."""
+    ry = year()
+    ry.reserve("nurses", Amount.kronor(600), D, "t")
+    with pytest.raises(Insufficient):
+        ry.set_commitment("x", "it", Amount.kronor(400) + ORE, D, "t")
+    ry.set_commitment("x", "it", Amount.kronor(400), D, "t")
+    assert ry.reserved == Amount.kronor(600)

@@ -39,7 +39,7 @@ class YearModel:
         self.repaid: dict[str, int] = {}
         self.reqs: dict[str, int] = {}
         self.frame: int | None = None
-        self.reserved = 0
+        self.reserved: dict[str, int] = {}
         self.commit: dict[str, int] = {}
         self.closed = False
 
@@ -49,7 +49,7 @@ class YearModel:
         return self.frame or 0
 
     def headroom(self) -> int:
-        return self.funds() - sum(self.commit.values()) - self.reserved
+        return self.funds() - sum(self.commit.values()) - sum(self.reserved.values())
 
     def pot_alloc(self, pot: str) -> int:
         return self.alloc.get(pot, 0) - self.repaid.get(pot, 0)
@@ -61,13 +61,20 @@ class YearModel:
         """A new commitment or reservation: open year, no shortfall, within available."""
         return not self.closed and self.headroom() >= 0 and increase <= self.headroom()
 
+    def can_commit(self, purpose: str, increase: int) -> bool:
+        """A commitment draws first on what is reserved for its purpose, then on available."""
+        rest = increase - min(increase, self.reserved.get(purpose, 0))
+        return not self.closed and (rest == 0 or self.can_raise(rest))
+
 
 class DecisionModel:
-    def __init__(self, region: str, schedule: dict[int, int]) -> None:
+    def __init__(self, region: str, purpose: str, schedule: dict[int, int]) -> None:
         self.region = region
+        self.purpose = purpose
         self.schedule = dict(schedule)
         self.revoked = False
         self.spent: dict[int, int] = {}
+        self.last_amendment: dict[int, int] | None = None
 
     def committed(self, year: int) -> int:
         return self.spent.get(year, 0) if self.revoked else self.schedule.get(year, 0)
@@ -129,7 +136,8 @@ class LedgerMachine(RuleBasedStateMachine):
             value = data.draw(amounts)
         return max(1, value)
 
-    def change_commitments(self, region: str, new: dict[int, int], old: dict[int, int]) -> bool:
+    def change_commitments(self, region: str, purpose: str, new: dict[int, int],
+                           old: dict[int, int]) -> bool:
         """Whether the model allows moving a decision's yearly commitments from old to new."""
         for year in set(new) | set(old):
             before, after = old.get(year, 0), new.get(year, 0)
@@ -138,15 +146,20 @@ class LedgerMachine(RuleBasedStateMachine):
             ym = self.years[(region, year)]
             if ym.closed:
                 return False
-            if after > before and not ym.can_raise(after - before):
+            if after > before and not ym.can_commit(purpose, after - before):
                 return False
         return True
 
-    def apply_commitments(self, did: str, region: str, new: dict[int, int]) -> None:
+    def apply_commitments(self, did: str, region: str, purpose: str, new: dict[int, int]) -> None:
         for year in YEARS:
             ym = self.years[(region, year)]
-            if new.get(year, 0):
-                ym.commit[did] = new[year]
+            before, after = ym.commit.get(did, 0), new.get(year, 0)
+            if after > before:
+                drawn = min(after - before, ym.reserved.get(purpose, 0))
+                if drawn:
+                    ym.reserved[purpose] -= drawn
+            if after:
+                ym.commit[did] = after
             else:
                 ym.commit.pop(did, None)
 
@@ -165,8 +178,9 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(region=st.sampled_from(REGIONS), year=st.sampled_from(YEARS), data=st.data())
     def set_frame(self, region, year, data):
         ym = self.years[(region, year)]
-        amount = self.near(data, sum(ym.commit.values()) + ym.reserved)
-        allowed = not ym.closed and not ym.alloc and amount >= sum(ym.commit.values()) + ym.reserved
+        needed = sum(ym.commit.values()) + sum(ym.reserved.values())
+        amount = self.near(data, needed)
+        allowed = not ym.closed and not ym.alloc and amount >= needed
         if self.expect(allowed, lambda: self.app.set_frame("g", region, year, Amount(amount), D, "t")):
             ym.frame = amount
 
@@ -187,7 +201,7 @@ class LedgerMachine(RuleBasedStateMachine):
         amount = self.near(data, ym.headroom())
         if self.expect(ym.can_raise(amount),
                        lambda: self.app.reserve("g", region, year, Amount(amount), purpose, D, "t")):
-            ym.reserved += amount
+            ym.reserved[purpose] = ym.reserved.get(purpose, 0) + amount
 
     @rule(region=st.sampled_from(REGIONS), year=st.sampled_from(YEARS), data=st.data())
     def repay(self, region, year, data):
@@ -198,21 +212,21 @@ class LedgerMachine(RuleBasedStateMachine):
         if self.expect(allowed, lambda: self.app.repay("g", region, year, Amount(amount), D, "", "t", pot="stim")):
             ym.repaid["stim"] = ym.repaid.get("stim", 0) + amount
 
-    @rule(target=decision_ids, region=st.sampled_from(REGIONS),
+    @rule(target=decision_ids, region=st.sampled_from(REGIONS), purpose=st.sampled_from(PURPOSES),
           years=st.sets(st.sampled_from(YEARS), min_size=1), data=st.data())
-    def decide(self, region, years, data):
+    def decide(self, region, purpose, years, data):
         schedule = {y: self.near(data, self.years[(region, y)].headroom()) for y in sorted(years)}
         self.counter += 1
         did = f"D{self.counter}"
-        allowed = self.change_commitments(region, schedule, {})
+        allowed = self.change_commitments(region, purpose, schedule, {})
         if self.expect(allowed, lambda: self.app.decide(
-                "g", did, region, "Director", D, "Area", "Act", "it",
+                "g", did, region, "Director", D, "Area", "Act", purpose,
                 {y: Amount(a) for y, a in schedule.items()}, "", "", "t")):
-            self.decisions[did] = DecisionModel(region, schedule)
-            self.apply_commitments(did, region, schedule)
+            self.decisions[did] = DecisionModel(region, purpose, schedule)
+            self.apply_commitments(did, region, purpose, schedule)
             # an identical retry is accepted and records nothing
             before = self.app.last_position()
-            assert self.app.decide("g", did, region, "Director", D, "Area", "Act", "it",
+            assert self.app.decide("g", did, region, "Director", D, "Area", "Act", purpose,
                                    {y: Amount(a) for y, a in schedule.items()}, "", "", "t") is False
             assert self.app.last_position() == before
             return did
@@ -235,13 +249,22 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def try_amend(self, did: str, new: dict[int, int]) -> None:
         dm = self.decisions[did]
+        if not dm.revoked and new == dm.last_amendment:
+            # the same amendment again is a safe retry: accepted, nothing recorded
+            before = self.app.last_position()
+            assert self.app.amend("g", did, {y: Amount(a) for y, a in new.items()}, "Director", D,
+                                  "change", "t") is False
+            assert self.app.last_position() == before
+            return
         allowed = (not dm.revoked
                    and all(new.get(y, 0) >= s for y, s in dm.spent.items())
-                   and self.change_commitments(dm.region, new, {y: dm.committed(y) for y in YEARS}))
+                   and self.change_commitments(dm.region, dm.purpose, new,
+                                               {y: dm.committed(y) for y in YEARS}))
         if self.expect(allowed, lambda: self.app.amend(
                 "g", did, {y: Amount(a) for y, a in new.items()}, "Director", D, "change", "t")):
             dm.schedule = {y: a for y, a in new.items()}
-            self.apply_commitments(did, dm.region, {y: dm.committed(y) for y in YEARS})
+            dm.last_amendment = dict(new)
+            self.apply_commitments(did, dm.region, dm.purpose, {y: dm.committed(y) for y in YEARS})
 
     @rule(did=decision_ids, data=st.data())
     def book_then_amend_to_the_booked_amount(self, did, data):
@@ -262,10 +285,10 @@ class LedgerMachine(RuleBasedStateMachine):
         dm = self.decisions[did]
         after = {y: dm.spent.get(y, 0) for y in YEARS}
         allowed = not dm.revoked and self.change_commitments(
-            dm.region, after, {y: dm.committed(y) for y in YEARS})
+            dm.region, dm.purpose, after, {y: dm.committed(y) for y in YEARS})
         if self.expect(allowed, lambda: self.app.revoke("g", did, "Director", D, "stop", "t")):
             dm.revoked = True
-            self.apply_commitments(did, dm.region, after)
+            self.apply_commitments(did, dm.region, dm.purpose, after)
 
     @rule(target=voucher_ids, did=decision_ids, data=st.data())
     def spend(self, did, data):
@@ -299,7 +322,7 @@ class LedgerMachine(RuleBasedStateMachine):
             dm.spent[year] -= amount
             self.vouchers[voucher] = (did, year, amount, True)
             if dm.revoked:
-                self.apply_commitments(did, dm.region, {y: dm.committed(y) for y in YEARS})
+                self.apply_commitments(did, dm.region, dm.purpose, {y: dm.committed(y) for y in YEARS})
 
     @rule(region=st.sampled_from(REGIONS), year=st.sampled_from(YEARS))
     def close_or_reopen(self, region, year):
@@ -334,7 +357,10 @@ class LedgerMachine(RuleBasedStateMachine):
             assert row["available"] == Amount(max(0, ym.headroom()))
             assert row["shortfall"] == Amount(max(0, -ym.headroom()))
             assert row["committed"] == Amount(sum(ym.commit.values()))
-            assert row["reserved"] == Amount(ym.reserved)
+            assert row["reserved"] == Amount(sum(ym.reserved.values()))
+            folded = view.region_years[("g", row["region"], row["year"])]
+            assert {p: a for p, a in folded.reservations.items() if a} == {
+                p: a for p, a in ym.reserved.items() if a}
             assert row["requisitioned"] == Amount(sum(ym.pot_req(p) for p in POTS))
             assert row["closed"] == ym.closed
         for row in commitment_rows(view, "g"):

@@ -10,6 +10,7 @@ import csv
 import datetime
 import getpass
 import io
+import sqlite3
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -20,8 +21,8 @@ from eventsourcing.persistence import PersistenceError
 
 from commands import params as p
 from commands.render import render
-from ledger.application import GrantLedger, store_env
-from ledger.errors import LedgerError, Malformed
+from ledger.application import GrantLedger, is_contention, open_ledger
+from ledger.errors import LedgerError, Malformed, NotFound
 from ledger.values import Amount, Region
 from projections.balances import balance_rows
 from projections.commitments import commitment_rows
@@ -41,6 +42,9 @@ class GrantsGroup(click.Group):
             result = super().main(*args, **kwargs)
         except click.exceptions.Exit as e:
             sys.exit(e.exit_code)
+        except click.exceptions.NoArgsIsHelpError as e:
+            click.echo(e.ctx.get_help())
+            sys.exit(0)
         except click.ClickException as e:
             hint = ""
             if isinstance(e, click.UsageError) and e.ctx is not None:
@@ -51,11 +55,19 @@ class GrantsGroup(click.Group):
         except LedgerError as e:
             _fail(str(e), e.exit_code)
         except PersistenceError as e:
-            detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            _fail(f"cannot use the store: {detail}", 2)
+            if is_contention(e):
+                _fail("another writer kept the store busy; gave up and recorded nothing", 3)
+            _fail(f"cannot use the store: {_first_line(e)}", 2)
+        except (sqlite3.Error, OSError) as e:
+            _fail(f"cannot use the store: {_first_line(e)}", 2)
         if isinstance(result, int) and result:
             sys.exit(result)
         sys.exit(0)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _fail(message: str, code: int) -> None:
@@ -75,13 +87,22 @@ class Session:
 
     @property
     def app(self) -> GrantLedger:
+        """The ledger, opened (and created if new) on first use."""
+        return self._open(must_exist=False)
+
+    @property
+    def reader(self) -> GrantLedger:
+        """The ledger for a query: a missing SQLite file is an error, never a new ledger."""
+        return self._open(must_exist=True)
+
+    def _open(self, must_exist: bool) -> GrantLedger:
         if self._app is None:
-            self._app = GrantLedger(env=store_env(self.db))
+            self._app = open_ledger(self.db, must_exist=must_exist)
             self.ctx.call_on_close(self._app.close)
         return self._app
 
     def view(self, keep_entries: bool = False) -> LedgerView:
-        return fold(entries_of(self.app), keep_entries=keep_entries)
+        return fold(entries_of(self.reader), keep_entries=keep_entries)
 
     def out(self, rows: list[dict[str, Any]], columns: list[tuple[str, str]], empty: str) -> None:
         click.echo(render(rows, self.fmt, columns, empty))
@@ -219,7 +240,12 @@ def _read_csv(path: str, value_column: str, parse: Callable[[str], Any]) -> dict
             text = f.read()
     except OSError as e:
         raise Malformed(f"cannot read {path}: {e.strerror}") from None
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    except UnicodeDecodeError:
+        raise Malformed(f"{path} is not UTF-8 text (save the CSV as UTF-8)") from None
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    except csv.Error as e:
+        raise Malformed(f"{path} is not a readable CSV file ({e})") from None
     if not rows:
         raise Malformed(f"{path} is empty")
     header = [c.strip().lower() for c in rows[0]]
@@ -248,8 +274,8 @@ def _read_csv(path: str, value_column: str, parse: Callable[[str], Any]) -> dict
 
 def _population(text: str) -> int:
     raw = text.strip().replace(" ", "").replace("\u00a0", "")
-    if not raw.isdigit():
-        raise Malformed(f"population {text!r} is not a whole number")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+        raise Malformed(f"population {text.strip()[:20]!r} is not a whole number of people")
     return int(raw)
 
 
@@ -639,8 +665,6 @@ HISTORY_COLUMNS = [
 
 def _require_grant(view: LedgerView, grant_id: str) -> None:
     if grant_id not in view.grants:
-        from ledger.errors import NotFound
-
         raise NotFound(f"unknown grant {grant_id!r} (define it with 'grants grant define')")
 
 
@@ -725,6 +749,8 @@ def history(s: Session, grant_id: str, region: str | None, decision_id: str | No
     """
     view = s.view(keep_entries=True)
     _require_grant(view, grant_id)
+    if decision_id is not None and (grant_id, decision_id) not in view.decisions:
+        raise NotFound(f"unknown decision {decision_id!r} in {grant_id}")
     s.out(history_rows(view, grant_id, region, decision_id), HISTORY_COLUMNS, "(no events)")
 
 
@@ -740,7 +766,7 @@ def export(s: Session, output: str | None) -> None:
     Example:
       grants export --output ledger.jsonl
     """
-    lines = export_lines(entries_of(s.app))
+    lines = export_lines(entries_of(s.reader))
     if output is None:
         for line in lines:
             click.echo(line)

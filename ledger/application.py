@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime
 import functools
+import os
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import JSONTranscoder, RecordConflictError, Transcoding
+from eventsourcing.persistence import JSONTranscoder, PersistenceError, RecordConflictError, Transcoding
 
 from ledger.apportion import apportion
 from ledger.budget import RegionYear, region_year_uuid
@@ -70,7 +72,20 @@ def store_env(target: str) -> dict[str, str]:
         }
     if "://" in target:
         raise Malformed(f"--db {target!r}: give an SQLite file path or a postgresql:// URL")
+    if not target.strip():
+        raise Malformed("--db is empty: give an SQLite file path or a postgresql:// URL")
     return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": target}
+
+
+CONTENTION = ("concurrently updated", "deadlock", "database is locked", "could not serialize",
+              "lock timeout", "canceling statement due to lock")
+
+
+def is_contention(error: BaseException) -> bool:
+    """A store error caused by another writer, worth retrying (not a broken store)."""
+    return isinstance(error, RecordConflictError) or (
+        isinstance(error, PersistenceError) and any(c in str(error).lower() for c in CONTENTION)
+    )
 
 
 def command(method: Callable[..., A]) -> Callable[..., A]:
@@ -78,17 +93,40 @@ def command(method: Callable[..., A]) -> Callable[..., A]:
 
     @functools.wraps(method)
     def wrapper(self: GrantLedger, *args: Any, **kwargs: Any) -> A:
-        for _ in range(self.max_attempts):
+        for attempt in range(self.max_attempts):
             try:
                 return method(self, *args, **kwargs)
-            except RecordConflictError:
-                continue
+            except PersistenceError as e:
+                if not is_contention(e):
+                    raise
+                time.sleep(0.05 * attempt)
         raise Conflict(
             f"another writer kept changing the same data; gave up after {self.max_attempts} "
             "attempts and recorded nothing"
         )
 
     return wrapper
+
+
+def open_ledger(target: str, must_exist: bool = False, attempts: int = 4) -> GrantLedger:
+    """Open the ledger at an SQLite path or PostgreSQL URL.
+
+    With ``must_exist``, an SQLite file that is not there is an error rather than a new,
+    empty ledger (queries never create one). Opening races with another process that is
+    creating the tables are retried.
+    """
+    env = store_env(target)
+    if must_exist and env["PERSISTENCE_MODULE"].endswith("sqlite") and not os.path.exists(target):
+        raise Malformed(f"no ledger at {target} (record something first, or give --db)")
+    attempt = 0
+    while True:
+        try:
+            return GrantLedger(env=env)
+        except PersistenceError as e:
+            attempt += 1
+            if not is_contention(e) or attempt >= attempts:
+                raise
+            time.sleep(0.1 * attempt)
 
 
 class GrantLedger(Application):

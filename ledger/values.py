@@ -63,7 +63,10 @@ class Amount:
                 "(e.g. 8357305, 8 357 305, 8357305.50, 8 357 305,50, 8357305 kr; "
                 "at most two decimals)"
             )
-        whole = int(re.sub(r"[^0-9]", "", m["int"]))
+        digits = re.sub(r"[^0-9]", "", m["int"])
+        if len(digits) > 15:
+            raise Malformed(f"amount {text.strip()[:24]!r}… is too large (at most 15 digits of kronor)")
+        whole = int(digits)
         frac = int((m["frac"] or "0").ljust(2, "0"))
         ore = whole * 100 + frac
         return cls(-ore if m["sign"] else ore)

@@ -190,12 +190,18 @@ def check_year_end(facts: YearFacts) -> list[Finding]:
     """Unspent money at year end must be carried by a decision, reserved, or repaid."""
     if not facts.year_is_over:
         return []
+    findings = []
     available = facts.region_year.available
-    if not available:
-        return []
-    return [Finding(
-        "year-end", f"{available} left undecided and unreserved at the end of {facts.year}: "
-        "decide, reserve or repay it", available, RISK)]
+    if available:
+        findings.append(Finding(
+            "year-end", f"{available} left undecided and unreserved at the end of {facts.year}: "
+            "decide, reserve or repay it", available, RISK))
+    unbooked = total(d.remaining_for(facts.year) for d in facts.decisions)
+    if unbooked:
+        findings.append(Finding(
+            "year-end", f"{unbooked} decided for {facts.year} is not booked: book the costs, "
+            "or amend the decisions to carry it into a later year", severity=NOTE))
+    return findings
 
 
 CHECKS: list[Callable[[YearFacts], list[Finding]]] = [

@@ -353,3 +353,92 @@ def test_help_is_complete_and_has_examples(grants):
         result = grants(*command.split(), "--help")
         assert "Example" in result.stdout, command
     assert "Exit codes" in grants("--help").stdout
+
+
+def test_no_arguments_shows_help(grants):
+    """`grants` alone prints its help and succeeds."""
+    result = CliRunner().invoke(cli, [], catch_exceptions=False)
+    assert result.exit_code == 0 and "Usage:" in result.stdout and not result.stderr
+
+
+def test_queries_never_create_a_ledger(tmp_path):
+    """A query on a mistyped SQLite path is an error, and no file appears."""
+    missing = tmp_path / "typo.sqlite"
+    r = Grants(str(missing))("balance", G, code=2)
+    assert "no ledger at" in r.stderr and not missing.exists()
+
+
+@pytest.mark.parametrize("content", [b"this is not a database, just text\n" * 100, b""])
+def test_a_file_that_is_not_a_ledger_is_a_clear_error(tmp_path, content):
+    """A --db that is not an SQLite ledger gives one error line and exit 2."""
+    path = tmp_path / "notes.txt"
+    path.write_bytes(content)
+    if content:
+        r = Grants(str(path))("balance", G, code=2)
+        assert "cannot use the store" in r.stderr
+    r = Grants("")("balance", G, code=2)
+    assert "--db is empty" in r.stderr
+
+
+def test_files_in_other_encodings_and_huge_numbers_are_malformed(grants, tmp_path):
+    """Latin-1 CSV, broken CSV and absurdly long numbers are exit 2, never a traceback."""
+    define(grants)
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("region,amount\nJämtland,100\n".encode("latin-1"))
+    assert "not UTF-8" in grants("allocate", G, "--year", "2018", "--pot", "stimulus", "--table",
+                                 str(latin1), code=2).stderr
+    pop = tmp_path / "pop.csv"
+    pop.write_text("region,population\n23," + "9" * 5000 + "\n", encoding="utf-8")
+    grants("allocate", G, "--year", "2018", "--pot", "stimulus", "--by-population", str(pop), code=2)
+    r = grants("allocate", G, "--year", "2018", "--pot", "stimulus", "--region", "23",
+               "--amount", "9" * 5000, code=2)
+    assert "too large" in r.stderr
+
+
+def test_pots_are_never_over_allocated(grants, tmp_path):
+    """All regions' allocations from a pot stay within the pot, to the öre."""
+    define(grants)
+    grants("allocate", G, "--year", "2018", "--pot", "nurse-education", "--region", "23",
+           "--amount", "299 999 999.99")
+    r = grants("allocate", G, "--year", "2018", "--pot", "nurse-education", "--region", "24",
+               "--amount", "0.02", code=1)
+    assert "beyond the pot's 300 000 000.00 by 0.01" in r.stderr
+    grants("allocate", G, "--year", "2018", "--pot", "nurse-education", "--region", "24", "--amount", "0.01")
+    pop = tmp_path / "pop.csv"
+    pop.write_text("region,population\n01,1\n03,1\n", encoding="utf-8")
+    r = grants("allocate", G, "--year", "2018", "--pot", "stimulus", "--by-population", str(pop),
+               "--amount", "999999999", code=1)
+    assert "beyond the pot's 651 000 000.00" in r.stderr
+
+
+def test_amendments_follow_the_decision_and_retry_safely(grants):
+    """An amendment dated before the decision is refused; the same amendment again records nothing."""
+    jamtland(grants)
+    args = ["amend", G, "--decision", "JH-PM-01", "--amount", "2018=2000000", "--decided-by",
+            "Anna Berg", "--on", "2018-05-01", "--reason", "smaller team"]
+    assert grants(*args).stdout.startswith("recorded:")
+    assert grants(*args).stdout.startswith("unchanged:")
+    r = grants("revoke", G, "--decision", "JH-PM-01", "--decided-by", "Anna Berg", "--on",
+               "2018-04-30", "--reason", "x", code=1)
+    assert "last changed on 2018-05-01" in r.stderr
+
+
+def test_a_decision_for_the_reserved_purpose_uses_the_reservation(grants):
+    """After reserving for nurse education, a nurse-education decision draws on the reservation."""
+    jamtland(grants)
+    grants("reserve", G, "--region", "23", "--year", "2018", "--amount", "2228598",
+           "--purpose", "nurse-specialist-education", "--on", "2018-04-06")
+    grants("decide", G, "--region", "23", "--decision", "JH-SSK", "--decided-by", "Anna Berg",
+           "--on", "2018-05-01", "--area", "Vård", "--activity", "Specialistutbildning",
+           "--purpose", "nurse-specialist-education", "--amount", "2018=1 000 000")
+    [b] = grants.json("balance", G, "--region", "23", "--year", "2018")
+    assert (b["reserved"], b["committed"], b["available"]) == ("1228598.00", "10980000.00", "0.00")
+    grants("decide", G, "--region", "23", "--decision", "JH-X", "--decided-by", "Anna Berg",
+           "--on", "2018-05-01", "--area", "a", "--activity", "b", "--purpose", "it-admin",
+           "--amount", "2018=1", code=1)
+
+
+def test_history_of_an_unknown_decision_is_refused(grants):
+    """Asking for the history of a decision that does not exist is exit 1."""
+    jamtland(grants)
+    assert "unknown decision" in grants("history", G, "--decision", "NOPE", code=1).stderr

@@ -61,6 +61,14 @@ def pg_url():
         conn.close()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path):
+    """A store target for scenarios that must hold on both: an SQLite path, then PostgreSQL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "scenario.sqlite")
+    return request.getfixturevalue("pg_url")
+
+
 def setup_jamtland(ledger: GrantLedger, user: str = "tester") -> None:
     """The grant, the 2018 agreement, Jämtland's allocations and its director (no decisions)."""
     ledger.define_grant(

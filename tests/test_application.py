@@ -1,6 +1,5 @@
 """The application service: atomic writes, safe retries, conflicts, multi-year decisions."""
 
-import datetime
 
 import pytest
 from eventsourcing.persistence import IntegrityError

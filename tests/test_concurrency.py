@@ -6,18 +6,10 @@ import json
 import subprocess
 import sys
 
-import pytest
 
 from tests.test_cli import G, Grants, jamtland
 
 RUN_GRANTS = "import sys; from commands.cli import main; sys.argv[0] = 'grants'; main()"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        return str(tmp_path / "race.sqlite")
-    return request.getfixturevalue("pg_url")
 
 
 def test_racing_decisions_never_overcommit(store):

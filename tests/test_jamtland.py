@@ -6,20 +6,10 @@ it for nurse specialist education, which still leaves 1 622 695 of earmarked mon
 elsewhere. Decision dates are illustrative (the memo gives none).
 """
 
-import pytest
-
 from ledger.application import GrantLedger, store_env
 from projections.balances import balance_rows
 from projections.fold import entries_of, fold
 from tests.test_cli import G, Grants, jamtland
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        return str(tmp_path / "jamtland.sqlite")
-    return request.getfixturevalue("pg_url")
-
 
 def test_jamtland_2018_end_to_end(store):
     """The example reproduces its figures, its refusals and its compliance on every store."""

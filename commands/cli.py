@@ -20,13 +20,14 @@ import click
 from eventsourcing.persistence import PersistenceError
 
 from commands import params as p
-from commands.render import render
+from commands.render import as_csv, as_json, as_table, render
 from ledger.application import GrantLedger, is_contention, open_ledger
 from ledger.errors import LedgerError, Malformed, NotFound
 from ledger.values import Amount, Region
 from projections.balances import balance_rows
 from projections.commitments import commitment_rows
 from projections.compliance import compliance_rows
+from projections.audit import Digest, audit as audit_year, digested, seal, upto
 from projections.fold import LedgerView, entries_of, fold
 from projections.history import export_lines, history_rows
 
@@ -101,8 +102,19 @@ class Session:
             self.ctx.call_on_close(self._app.close)
         return self._app
 
-    def view(self, keep_entries: bool = False) -> LedgerView:
-        return fold(entries_of(self.reader), keep_entries=keep_entries)
+    def view(self, keep_entries: bool = False, position: int | None = None,
+             as_of: datetime.datetime | None = None) -> LedgerView:
+        """The fold of the log, or of its prefix up to a position or a moment."""
+        return fold(upto(entries_of(self.reader, stop=position), position, as_of),
+                    keep_entries=keep_entries)
+
+    def replay(self, position: int | None = None, as_of: datetime.datetime | None = None,
+               app: GrantLedger | None = None) -> tuple[LedgerView, str]:
+        """The fold of a prefix of the log, with the digest of exactly what was replayed."""
+        digest = Digest()
+        entries = upto(entries_of(app or self.reader, stop=position), position, as_of)
+        view = fold(digested(entries, digest), keep_entries=True)
+        return view, digest.value
 
     def out(self, rows: list[dict[str, Any]], columns: list[tuple[str, str]], empty: str) -> None:
         click.echo(render(rows, self.fmt, columns, empty))
@@ -599,8 +611,13 @@ def report(s: Session, grant_id: str, region: str, year: int, filed_on, covers, 
       grants report professionsmiljarden --region 23 --year 2018 --filed-on 2019-02-10 \\
         --covers it-admin --covers competence-use --patient-units --employee-reps
     """
+    def sealed() -> tuple[dict[str, Amount], int, str]:
+        view, digest = s.replay(app=s.app)
+        return seal(view, digest, grant_id, region, year)
+
     recorded = s.app.report(grant_id, region, year, filed_on, list(covers), patient_units,
-                            employee_reps, to.strip() if to else None, ref.strip(), s.user)
+                            employee_reps, to.strip() if to else None, ref.strip(), s.user,
+                            seal=sealed)
     _done(recorded, f"{Region(region)} {year} report filed {filed_on.isoformat()}")
 
 
@@ -668,7 +685,22 @@ def _require_grant(view: LedgerView, grant_id: str) -> None:
         raise NotFound(f"unknown grant {grant_id!r} (define it with 'grants grant define')")
 
 
+def _time_options(f: Callable) -> Callable:
+    f = click.option("--position", type=click.IntRange(min=0), default=None,
+                     help="Replay only the first N positions of the log.")(f)
+    return click.option("--as-of", "as_of", type=p.TIMESTAMP, default=None,
+                        help="Replay only what was recorded by then: a date (its end, UTC) "
+                             "or an ISO date-time with offset.")(f)
+
+
+def _judging_day(judge_on: datetime.date | None, as_of: datetime.datetime | None) -> datetime.date:
+    if judge_on:
+        return judge_on
+    return as_of.date() if as_of else datetime.date.today()
+
+
 def _query_options(f: Callable) -> Callable:
+    f = _time_options(f)
     f = click.option("--year", type=p.YEAR, default=None, help="Only this year.")(f)
     f = click.option("--region", type=p.REGION, default=None, help="Only this region.")(f)
     return click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))(f)
@@ -677,16 +709,22 @@ def _query_options(f: Callable) -> Callable:
 @cli.command(context_settings=CONTEXT)
 @_query_options
 @pass_session
-def balance(s: Session, grant_id: str, region: str | None, year: int | None) -> None:
+def balance(s: Session, grant_id: str, region: str | None, year: int | None, as_of,
+            position: int | None) -> None:
     """Balances per region and year: allocated, requisitioned, committed, reserved,
     spent, available, shortfall.
 
     \b
+    With --as-of or --position, only what had been recorded by then is replayed:
+    the answer is what the ledger said at that moment.
+
+    \b
     Example:
       grants balance professionsmiljarden --region Jämtland --year 2018
-      grants --format json balance professionsmiljarden
+      grants balance professionsmiljarden --year 2018 --as-of 2019-02-15
+      grants --format json balance professionsmiljarden --position 120
     """
-    view = s.view()
+    view = s.view(position=position, as_of=as_of)
     _require_grant(view, grant_id)
     s.out(balance_rows(view, grant_id, region, year), BALANCE_COLUMNS, "(no balances recorded)")
 
@@ -694,7 +732,8 @@ def balance(s: Session, grant_id: str, region: str | None, year: int | None) -> 
 @cli.command(context_settings=CONTEXT)
 @_query_options
 @pass_session
-def commitments(s: Session, grant_id: str, region: str | None, year: int | None) -> None:
+def commitments(s: Session, grant_id: str, region: str | None, year: int | None, as_of,
+                position: int | None) -> None:
     """Each decision's commitment per year: amount, spent, remaining, status
     (live, amended, revoked).
 
@@ -702,7 +741,7 @@ def commitments(s: Session, grant_id: str, region: str | None, year: int | None)
     Example:
       grants commitments professionsmiljarden --region 23 --year 2018
     """
-    view = s.view()
+    view = s.view(position=position, as_of=as_of)
     _require_grant(view, grant_id)
     s.out(commitment_rows(view, grant_id, region, year), COMMITMENT_COLUMNS, "(no decisions recorded)")
 
@@ -710,9 +749,10 @@ def commitments(s: Session, grant_id: str, region: str | None, year: int | None)
 @cli.command(context_settings=CONTEXT)
 @_query_options
 @click.option("--on", "judge_on", type=p.DATE, default=None,
-              help="Judge as on that day (default: today).")
+              help="Judge as on that day (default: the --as-of day, else today).")
 @pass_session
-def compliance(s: Session, grant_id: str, region: str | None, year: int | None, judge_on) -> None:
+def compliance(s: Session, grant_id: str, region: str | None, year: int | None, as_of,
+               position: int | None, judge_on) -> None:
     """What it takes to keep each year's money: the report, its content,
     traceability, earmarks, requisitions, and the money at risk, with reasons.
 
@@ -720,9 +760,9 @@ def compliance(s: Session, grant_id: str, region: str | None, year: int | None, 
     Example:
       grants compliance professionsmiljarden --region 23 --year 2018 --on 2019-01-31
     """
-    view = s.view()
+    view = s.view(position=position, as_of=as_of)
     _require_grant(view, grant_id)
-    rows = compliance_rows(view, grant_id, judge_on or datetime.date.today(), region, year)
+    rows = compliance_rows(view, grant_id, _judging_day(judge_on, as_of), region, year)
     s.out(rows, COMPLIANCE_COLUMNS, "(no region-years recorded)")
     if s.fmt == "table":
         for row in rows:
@@ -752,6 +792,95 @@ def history(s: Session, grant_id: str, region: str | None, decision_id: str | No
     if decision_id is not None and (grant_id, decision_id) not in view.decisions:
         raise NotFound(f"unknown decision {decision_id!r} in {grant_id}")
     s.out(history_rows(view, grant_id, region, decision_id), HISTORY_COLUMNS, "(no events)")
+
+
+AUDIT_EVENT_COLUMNS = [
+    ("position", "pos"), ("recorded_at", "recorded at (UTC)"), ("recorded_by", "by"),
+    ("effective", "effective"), ("type", "type"), ("summary", "summary"),
+]
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@click.option("--year", required=True, type=p.YEAR, help="The year to audit.")
+@click.option("--region", type=p.REGION, default=None, help="Only this region.")
+@_time_options
+@click.option("--on", "judge_on", type=p.DATE, default=None,
+              help="Judge compliance as on that day (default: the --as-of day, else today).")
+@pass_session
+def audit(s: Session, grant_id: str, year: int, region: str | None, as_of, position: int | None,
+          judge_on) -> None:
+    """The controller's view of one year: every event that touched it (recorded time
+    and effective date apart), the opening position carried in from earlier years'
+    decisions, the closing balances, commitments and compliance, each filed report
+    beside the year as it stands now, a reconciliation of domain.md's identities, and
+    the digest of exactly the history replayed.
+
+    With --as-of or --position it answers as the ledger stood then; two auditors who
+    get the same digest replayed the same history.
+
+    \b
+    Example:
+      grants audit professionsmiljarden --year 2018 --region Jämtland
+      grants audit professionsmiljarden --year 2018 --as-of 2019-02-15T23:59:59+01:00
+      grants --format json audit professionsmiljarden --year 2018 --position 42
+    """
+    view, digest = s.replay(position=position, as_of=as_of)
+    _require_grant(view, grant_id)
+    result = audit_year(view, digest, grant_id, year, region, as_of, _judging_day(judge_on, as_of))
+    if s.fmt == "json":
+        click.echo(as_json(result))
+        return
+    if s.fmt == "csv":
+        click.echo(as_csv(result["events"], [k for k, _ in AUDIT_EVENT_COLUMNS] + ["region"]))
+        return
+    click.echo(_audit_text(result))
+
+
+def _audit_text(r: dict[str, Any]) -> str:
+    where = f"{Region(r['region'])}" if r["region"] else "all regions"
+    as_of = r["as_of"].strftime("%Y-%m-%d %H:%M:%S %Z") if r["as_of"] else "(empty ledger)"
+    out = [
+        f"Audit of {r['grant']} {r['year']}, {where}",
+        f"history replayed: positions 1-{r['position']}, last recorded {as_of}",
+        f"digest: {r['digest']}",
+        "",
+        f"Events that touched {r['year']} ({len(r['events'])}, in recording order):",
+        as_table(r["events"], AUDIT_EVENT_COLUMNS, "  (none)"),
+        "",
+        "Opening position (commitments carried in from decisions of earlier years):",
+        as_table(r["opening"], [("region", "region"), ("decision", "decision"),
+                                ("decided_on", "decided on"), ("amount", "amount")], "  (none)"),
+        "",
+        "Closing balances:",
+        as_table(r["balances"], BALANCE_COLUMNS, "  (none)"),
+        "",
+        "Commitments:",
+        as_table(r["commitments"], COMMITMENT_COLUMNS, "  (none)"),
+        "",
+        f"Compliance (judged on {r['compliance'][0]['judged_on'].isoformat() if r['compliance'] else '-'}):",
+        as_table(r["compliance"], COMPLIANCE_COLUMNS, "  (none)"),
+    ]
+    for row in r["compliance"]:
+        out.extend(f"  - {row['region']} {f}" for f in row["findings"])
+    out += ["", "Filed reports, as filed and as the year stands now:"]
+    if not r["reports"]:
+        out.append("  (no sealed report)")
+    for rep in r["reports"]:
+        state = "unchanged since filed" if not rep["changed"] else "CHANGED since filed"
+        out.append(f"  {Region(rep['region'])}: filed {rep['filed_on'].isoformat()} at position "
+                   f"{rep['position']} ({rep['digest'][:19]}…): {state}")
+        for key in rep["changed"]:
+            out.append(f"    {key}: {rep['as_filed'][key].pretty()} as filed, {rep['now'][key].pretty()} now")
+        for change in rep["changed_by"]:
+            out.append(f"    changed by position {change['position']} ({change['type']}): {change['summary']}")
+    failing = [c for c in r["reconciliation"] if not c["holds"]]
+    out += ["", f"Reconciliation: {len(r['reconciliation']) - len(failing)} of "
+                f"{len(r['reconciliation'])} checks hold"
+                + (" — the year adds up." if not failing else " — THE YEAR DOES NOT ADD UP:")]
+    out.extend(f"  - {c['check']}: {c['detail']}" for c in failing)
+    return "\n".join(out)
+
 
 
 @cli.command(context_settings=CONTEXT)

@@ -58,6 +58,27 @@ class DateType(_LedgerType):
         return parse_date(value)
 
 
+class TimestampType(_LedgerType):
+    """A date (the end of that day, UTC) or an ISO 8601 date-time with an offset."""
+
+    name = "timestamp"
+
+    def parse(self, value: str) -> datetime.datetime:
+        raw = value.strip()
+        if len(raw) == 10:
+            day = parse_date(raw)
+            return datetime.datetime.combine(day, datetime.time.max, tzinfo=datetime.timezone.utc)
+        try:
+            moment = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise Malformed(
+                f"timestamp {raw!r} is not a date (YYYY-MM-DD) or an ISO 8601 date-time with "
+                "offset (e.g. 2019-02-15T12:00:00+01:00)") from None
+        if moment.tzinfo is None:
+            raise Malformed(f"timestamp {raw!r} needs an offset (e.g. +01:00 or Z)")
+        return moment
+
+
 class YearType(_LedgerType):
     name = "year"
 
@@ -138,6 +159,7 @@ class PairType(_LedgerType):
 AMOUNT = AmountType()
 REGION = RegionType()
 DATE = DateType()
+TIMESTAMP = TimestampType()
 YEAR = YearType()
 YEARS = YearRangeType()
 YEAR_AMOUNT = YearAmountType()

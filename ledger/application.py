@@ -374,7 +374,10 @@ class GrantLedger(Application):
     @command
     def report(self, grant_id: str, region: str, year: int, filed_on: datetime.date,
                covers: list[str], patient_units: bool | None, employee_reps: bool | None,
-               to: str | None, ref: str, recorded_by: str) -> bool:
+               to: str | None, ref: str, recorded_by: str,
+               seal: Callable[[], tuple[dict[str, Amount], int, str]] | None = None) -> bool:
+        """File the year's report; ``seal`` gives the figures it reports and the history's
+        position and digest (computed by the read side just before the write)."""
         grant = self.grant(grant_id)
         agreement = grant.agreement(year)
         for purpose in covers:
@@ -382,8 +385,9 @@ class GrantLedger(Application):
         if to is None:
             to = agreement.report_to
         region_year = self.region_year(grant_id, region, year, recorded_by)
+        figures, position, digest = seal() if seal else ({}, 0, "")
         recorded = region_year.file_report(filed_on, to, covers, patient_units, employee_reps,
-                                           ref, recorded_by)
+                                           ref, recorded_by, figures, position, digest)
         if recorded:
             self.save(region_year)
         return recorded

@@ -26,7 +26,12 @@ def region_year_uuid(grant_id: str, region: str, year: int) -> UUID:
 
 @attrs.frozen
 class Report:
-    """A filed yearly follow-up report (uppföljning)."""
+    """A filed yearly follow-up report (uppföljning), sealed with what it reported.
+
+    The seal (not part of a report's identity) keeps the figures the report stated, in
+    öre, and the position and digest of the history they came from, so a later audit
+    can show the year as filed beside the year as it stands.
+    """
 
     filed_on: datetime.date
     to: str
@@ -34,6 +39,9 @@ class Report:
     patient_units: bool | None
     employee_reps: bool | None
     ref: str
+    figures: dict[str, int] = attrs.field(factory=dict, eq=False)
+    position: int = attrs.field(default=0, eq=False)
+    digest: str = attrs.field(default="", eq=False)
 
 
 class RegionYear(Aggregate):
@@ -317,26 +325,33 @@ class RegionYear(Aggregate):
         employee_reps: bool | None,
         ref: str,
         recorded_by: str,
+        figures: dict[str, Amount] | None = None,
+        position: int = 0,
+        digest: str = "",
     ) -> bool:
-        """File the yearly report; the same report filed again records nothing."""
+        """File the yearly report, sealed with its figures; the same report again records nothing."""
         self.check_open("file a report")
         report = Report(filed_on, to, tuple(covers), patient_units, employee_reps, ref)
         if report in self.reports:
             return False
         self._report_filed(
             filed_on=filed_on, to=to, covers=list(covers), patient_units=patient_units,
-            employee_reps=employee_reps, ref=ref, recorded_by=recorded_by,
+            employee_reps=employee_reps, ref=ref,
+            figures={k: v.ore for k, v in (figures or {}).items()}, position=position,
+            digest=digest, recorded_by=recorded_by,
         )
         return True
 
     @event("ReportFiled", topic="grants:RegionYear.ReportFiled/v1")
     def _report_filed(
         self, filed_on: datetime.date, to: str, covers: list, patient_units: bool | None,
-        employee_reps: bool | None, ref: str, recorded_by: str,
+        employee_reps: bool | None, ref: str, figures: dict, position: int, digest: str,
+        recorded_by: str,
     ) -> None:
-        self.reports.append(
-            Report(filed_on, to, tuple(covers), patient_units, employee_reps, ref)
-        )
+        self.reports.append(Report(
+            filed_on, to, tuple(covers), patient_units, employee_reps, ref,
+            dict(figures), position, digest,
+        ))
 
     def close(self, on: datetime.date, recorded_by: str) -> None:
         """Lock the year; later facts about it need an explicit reopening."""

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from ledger.values import Region, total
+from ledger.budget import RegionYear
+from ledger.decision import Decision
+from ledger.values import Amount, Region, total
 from projections.fold import LedgerView
+
+
+FIGURES = ("allocated", "requisitioned", "committed", "reserved", "spent", "available", "shortfall")
+
+
+def year_figures(ry: RegionYear, decisions: Iterable[Decision]) -> dict[str, Amount]:
+    """The balance figures of one region-year; ``decisions`` are the region's decisions."""
+    return {
+        "allocated": ry.allocated,
+        "requisitioned": ry.requisitioned,
+        "committed": ry.committed,
+        "reserved": ry.reserved,
+        "spent": total(d.spent_for(ry.year) for d in decisions),
+        "available": ry.available,
+        "shortfall": ry.shortfall,
+    }
 
 
 def balance_rows(view: LedgerView, grant_id: str, region: str | None = None,
@@ -14,19 +33,12 @@ def balance_rows(view: LedgerView, grant_id: str, region: str | None = None,
     by_region = view.decisions_by_region(grant_id)
     rows = []
     for ry in view.years_of(grant_id, region, year):
-        spent = total(d.spent_for(ry.year) for d in by_region.get(ry.region, ()))
         rows.append({
             "grant": grant_id,
             "region": ry.region,
             "region_name": Region(ry.region).name,
             "year": ry.year,
-            "allocated": ry.allocated,
-            "requisitioned": ry.requisitioned,
-            "committed": ry.committed,
-            "reserved": ry.reserved,
-            "spent": spent,
-            "available": ry.available,
-            "shortfall": ry.shortfall,
+            **year_figures(ry, by_region.get(ry.region, ())),
             "frame": ry.frame_amount,
             "repaid": ry.repaid,
             "closed": ry.closed,

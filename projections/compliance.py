@@ -18,6 +18,7 @@ from ledger.budget import RegionYear
 from ledger.decision import Decision
 from ledger.grant import Agreement, Grant
 from ledger.values import ZERO, Amount, Region, total
+from projections.balances import FIGURES, year_figures
 from projections.fold import LedgerView
 
 BREACH, RISK, NOTE = "breach", "risk", "note"
@@ -204,6 +205,20 @@ def check_year_end(facts: YearFacts) -> list[Finding]:
     return findings
 
 
+def check_filed_figures(facts: YearFacts) -> list[Finding]:
+    """A filed figure never changes silently: a report whose figures the ledger no longer gives is named."""
+    findings = []
+    now = year_figures(facts.region_year, facts.decisions)
+    for report in facts.reports_by_then():
+        changed = [k for k in FIGURES if k in report.figures and Amount(report.figures[k]) != now[k]]
+        if changed:
+            what = ", ".join(f"{k} {Amount(report.figures[k])} as filed, {now[k]} now" for k in changed)
+            findings.append(Finding(
+                "filed-report", f"the report filed {report.filed_on.isoformat()} no longer matches the "
+                f"ledger: {what} (see grants audit)", severity=NOTE))
+    return findings
+
+
 CHECKS: list[Callable[[YearFacts], list[Finding]]] = [
     check_report_on_time,
     check_report_content,
@@ -211,6 +226,7 @@ CHECKS: list[Callable[[YearFacts], list[Finding]]] = [
     check_earmarks,
     check_requisitions,
     check_year_end,
+    check_filed_figures,
 ]
 
 

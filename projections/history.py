@@ -159,20 +159,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def event_record(entry: Entry) -> dict[str, Any]:
+    """An event as export writes it: its place, recording, type, aggregate and fields."""
+    skip = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+    event = entry.event
+    return {
+        "position": entry.position,
+        "recorded_at": entry.recorded_at.isoformat(),
+        "recorded_by": entry.recorded_by,
+        "type": event_type(event),
+        "topic": type(event).TOPIC,
+        "originator_id": str(event.originator_id),
+        "originator_version": event.originator_version,
+        "originator_topic": getattr(event, "originator_topic", None),
+        "data": {k: _plain(v) for k, v in vars(event).items() if k not in skip},
+    }
+
+
 def export_lines(entries: Iterable[Entry]) -> Iterable[str]:
     """JSON Lines: one event a line, in recording order, with its recorded time and recorder."""
-    skip = {"originator_id", "originator_version", "timestamp", "originator_topic"}
     for entry in entries:
-        event = entry.event
-        data = {k: _plain(v) for k, v in vars(event).items() if k not in skip}
-        yield json.dumps({
-            "position": entry.position,
-            "recorded_at": entry.recorded_at.isoformat(),
-            "recorded_by": entry.recorded_by,
-            "type": event_type(event),
-            "topic": type(event).TOPIC,
-            "originator_id": str(event.originator_id),
-            "originator_version": event.originator_version,
-            "originator_topic": getattr(event, "originator_topic", None),
-            "data": data,
-        }, ensure_ascii=False, sort_keys=False)
+        yield json.dumps(event_record(entry), ensure_ascii=False)

@@ -61,6 +61,14 @@ def pg_url():
         conn.close()
 
 
+@pytest.fixture
+def grants(tmp_path):
+    """`grants` typed against a fresh SQLite ledger (see tests.test_cli.Grants)."""
+    from tests.test_cli import Grants
+
+    return Grants(str(tmp_path / "cli.sqlite"))
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request, tmp_path):
     """A store target for scenarios that must hold on both: an SQLite path, then PostgreSQL."""

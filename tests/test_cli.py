@@ -45,11 +45,6 @@ class Grants:
             app.close()
 
 
-@pytest.fixture
-def grants(tmp_path):
-    return Grants(str(tmp_path / "cli.sqlite"))
-
-
 G = "professionsmiljarden"
 
 

@@ -20,6 +20,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 from ledger.application import GrantLedger
 from ledger.errors import LedgerError
 from ledger.values import Amount
+from projections.audit import reconcile
 from projections.balances import balance_rows
 from projections.commitments import commitment_rows
 from projections.fold import entries_of, fold
@@ -342,6 +343,9 @@ class LedgerMachine(RuleBasedStateMachine):
         view = fold(entries_of(self.app))
         self.check_identities(view)
         self.check_replay(view)
+        for year in YEARS:
+            failing = [c for c in reconcile(view, "g", year, None) if not c["holds"]]
+            assert not failing, failing
 
     def check_identities(self, view) -> None:
         """Every figure ≥ 0, funds + shortfall = committed + reserved + available, and the model's figures."""

@@ -59,6 +59,15 @@ class LedgerView:
         if self.entries is not None:
             self.entries.append(entry)
 
+    def adopt(self, entry: Entry, aggregate: Any) -> None:
+        """Take an aggregate that already holds the entry's event (a re-checked replay)."""
+        if entry.event.originator_id not in self.by_id:
+            self._index(aggregate)
+        self.by_id[entry.event.originator_id] = aggregate
+        self.position = entry.position
+        if self.entries is not None:
+            self.entries.append(entry)
+
     def _index(self, aggregate: Any) -> None:
         if isinstance(aggregate, RegionYear):
             self.region_years[(aggregate.grant_id, aggregate.region, aggregate.year)] = aggregate

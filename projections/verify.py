@@ -1,0 +1,330 @@
+"""Re-check a history event by event: what `import` and `verify` rely on.
+
+Each event is replayed through the guard method of the aggregate that recorded it
+(``allocate``, ``set_commitment``, ``spend``...), on the state built from the events
+before it, so every rule is checked again by the code that owns it; the event the
+guard produces must equal the stored one (its recording time apart). Cross-aggregate
+conditions the application checks (the decider's authority, a closed year for a
+booking, a commitment matching its decision) are checked too, and at the end every
+region-year must reconcile. Versions must run 1, 2, 3... per aggregate, and every
+sealed report's digest must be one the history actually passed through.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from eventsourcing.utils import resolve_topic
+
+from ledger.budget import RegionYear
+from ledger.decision import Decision, Voucher
+from ledger.errors import LedgerError, Malformed
+from ledger.grant import Grant
+from ledger.values import Amount
+from projections.audit import Digest, reconcile
+from projections.fold import Entry, LedgerView
+from projections.history import EVENT_TYPES, event_type
+
+
+class HistoryError(Exception):
+    """The history breaks a rule or its own order; the message names the position."""
+
+
+def _schedule(pairs: list) -> dict[int, Amount]:
+    return {int(y): Amount(a) for y, a in pairs}
+
+
+def _grant(view: LedgerView, grant_id: str) -> Grant:
+    grant = view.grants.get(grant_id)
+    if grant is None:
+        raise HistoryError(f"grant {grant_id!r} is used before it is defined")
+    return grant
+
+
+def _year_open(view: LedgerView, grant_id: str, region: str, year: int, doing: str) -> None:
+    ry = view.region_years.get((grant_id, region, year))
+    if ry is not None:
+        ry.check_open(doing)
+
+
+# Each re-check runs the owning aggregate's guard method on the state before the event.
+# It returns the aggregate that now holds the event (a new one for creation events).
+
+def _grant_defined(view, agg, e):
+    return Grant.define(e.grant_id, e.name, e.first_year, e.last_year, e.purposes, e.category,
+                        e.accounting_object, e.recorded_by)
+
+
+def _agreement_signed(view, agg, e):
+    agg.sign_agreement(year=e.year, signed_on=e.signed_on, pots=e.pots, earmarks=e.earmarks,
+                       report_due=e.report_due, payer=e.payer, report_to=e.report_to,
+                       population_date=e.population_date, ref=e.ref, recorded_by=e.recorded_by)
+    return agg
+
+
+def _decider_authorised(view, agg, e):
+    agg.authorise(e.region, e.person, e.role, e.valid_from, e.valid_until, e.recorded_by)
+    return agg
+
+
+def _pot_allocated(view, agg, e):
+    agg.allocate(e.year, e.pot, {r: Amount(a) for r, a in e.shares}, e.recorded_by)
+    return agg
+
+
+def _region_year_opened(view, agg, e):
+    _grant(view, e.grant_id).check_year(e.year)
+    return RegionYear(grant_id=e.grant_id, region=e.region, year=e.year, recorded_by=e.recorded_by)
+
+
+def _allocated(view, agg, e):
+    _grant(view, agg.grant_id).check_pot(agg.year, e.pot)
+    agg.allocate(e.pot, Amount(e.amount), e.source, e.recorded_by)
+    return agg
+
+
+def _frame_set(view, agg, e):
+    agg.set_frame(Amount(e.amount), e.on, e.recorded_by)
+    return agg
+
+
+def _requisitioned(view, agg, e):
+    agg.requisition(e.pot, Amount(e.amount), e.on, e.ref, e.recorded_by)
+    return agg
+
+
+def _commitment_set(view, agg, e):
+    decision = view.decisions.get((agg.grant_id, e.decision_id))
+    if decision is None or decision.committed_for(agg.year) != Amount(e.amount):
+        raise HistoryError(f"the commitment of decision {e.decision_id} for {agg.year} does not "
+                           "match the decision")
+    agg.set_commitment(e.decision_id, e.purpose, Amount(e.amount), e.on, e.recorded_by)
+    return agg
+
+
+def _reserved(view, agg, e):
+    _grant(view, agg.grant_id).check_purpose(e.purpose)
+    agg.reserve(e.purpose, Amount(e.amount), e.on, e.recorded_by)
+    return agg
+
+
+def _repaid(view, agg, e):
+    agg.repay(e.pot, Amount(e.amount), e.on, e.ref, e.recorded_by)
+    return agg
+
+
+def _report_filed(view, agg, e):
+    agg.file_report(e.filed_on, e.to, e.covers, e.patient_units, e.employee_reps, e.ref,
+                    e.recorded_by, {k: Amount(v) for k, v in e.figures.items()}, e.position,
+                    e.digest)
+    return agg
+
+
+def _year_closed(view, agg, e):
+    agg.close(e.on, e.recorded_by)
+    return agg
+
+
+def _year_reopened(view, agg, e):
+    agg.reopen(e.on, e.reason, e.recorded_by)
+    return agg
+
+
+def _decided(view, agg, e):
+    grant = _grant(view, e.grant_id)
+    grant.check_purpose(e.purpose)
+    for year, _ in e.schedule:
+        grant.check_year(int(year))
+    grant.check_decider(e.region, e.decided_by, e.decided_on)
+    return Decision.decide(e.grant_id, e.decision_id, e.region, e.decided_by, e.decided_on, e.area,
+                           e.activity, e.purpose, _schedule(e.schedule), e.continuation, e.ref,
+                           e.recorded_by)
+
+
+def _amended(view, agg, e):
+    grant = _grant(view, agg.grant_id)
+    for year, _ in e.schedule:
+        grant.check_year(int(year))
+    grant.check_decider(agg.region, e.decided_by, e.on)
+    agg.amend(_schedule(e.schedule), e.decided_by, e.on, e.reason, e.recorded_by)
+    return agg
+
+
+def _revoked(view, agg, e):
+    _grant(view, agg.grant_id).check_decider(agg.region, e.decided_by, e.on)
+    agg.revoke(e.decided_by, e.on, e.reason, e.recorded_by)
+    return agg
+
+
+def _spent(view, agg, e):
+    _year_open(view, agg.grant_id, agg.region, e.year, "book costs")
+    agg.spend(e.voucher, e.year, Amount(e.amount), e.booked_on, e.object, e.text, e.recorded_by)
+    return agg
+
+
+def _reversed(view, agg, e):
+    booking = agg.booking(e.voucher)
+    _year_open(view, agg.grant_id, agg.region, booking.year, "reverse a booking")
+    agg.reverse(e.voucher, e.on, e.reason, e.recorded_by)
+    return agg
+
+
+def _voucher_registered(view, agg, e):
+    decision = view.decisions.get((e.grant_id, e.decision_id))
+    if decision is None or e.voucher not in decision.bookings:
+        raise HistoryError(f"voucher {e.voucher} is registered without its booking")
+    return Voucher(grant_id=e.grant_id, voucher=e.voucher, decision_id=e.decision_id,
+                   recorded_by=e.recorded_by)
+
+
+RECHECKS: dict[str, Callable[[LedgerView, Any, Any], Any]] = {
+    "grant-defined": _grant_defined,
+    "agreement-signed": _agreement_signed,
+    "decider-authorised": _decider_authorised,
+    "pot-allocated": _pot_allocated,
+    "region-year-opened": _region_year_opened,
+    "allocated": _allocated,
+    "planning-frame-set": _frame_set,
+    "requisitioned": _requisitioned,
+    "commitment-set": _commitment_set,
+    "reserved": _reserved,
+    "repaid": _repaid,
+    "report-filed": _report_filed,
+    "year-closed": _year_closed,
+    "year-reopened": _year_reopened,
+    "decided": _decided,
+    "amended": _amended,
+    "revoked": _revoked,
+    "spent": _spent,
+    "reversed": _reversed,
+    "voucher-registered": _voucher_registered,
+}
+assert set(RECHECKS) == set(EVENT_TYPES.values())
+CREATIONS = {"grant-defined", "region-year-opened", "decided", "voucher-registered"}
+
+_UNCOMPARED = {"timestamp"}
+
+
+def _fields(event: Any) -> dict[str, Any]:
+    return {k: v for k, v in vars(event).items() if k not in _UNCOMPARED}
+
+
+class Checker:
+    """Replays a history one event at a time, re-checking every rule as it goes."""
+
+    def __init__(self) -> None:
+        self.view = LedgerView()
+        self.digest = Digest()
+        self.passed_through: set[str] = {self.digest.value}
+        self.last_position = 0
+        self.view.entries = []
+
+    @property
+    def view_entries(self) -> list[Entry]:
+        return self.view.entries or []
+
+    def check(self, entry: Entry) -> None:
+        try:
+            self._check(entry)
+        except (HistoryError, LedgerError) as e:
+            kind = EVENT_TYPES.get(getattr(type(entry.event), "TOPIC", ""), type(entry.event).__name__)
+            raise HistoryError(f"position {entry.position} ({kind}): {e}") from None
+
+    def _check(self, entry: Entry) -> None:
+        event = entry.event
+        if entry.position <= self.last_position:
+            raise HistoryError(f"out of order after position {self.last_position}")
+        before = self.view.by_id.get(event.originator_id)
+        expected = before.version + 1 if before is not None else 1
+        if event.originator_version != expected:
+            raise HistoryError(
+                f"is version {event.originator_version} of its aggregate, expected {expected}: "
+                "an event is missing or out of order")
+        kind = event_type(event)
+        if before is None and kind not in CREATIONS:
+            raise HistoryError("belongs to an aggregate that has no creation event before it")
+        if kind == "report-filed" and event.digest and event.digest not in self.passed_through:
+            raise HistoryError("its sealed digest is not one this history passed through: "
+                               "an earlier event was altered, removed or reordered")
+        aggregate = RECHECKS[kind](self.view, before, event)
+        produced = aggregate.collect_events()
+        if len(produced) != 1 or type(produced[0]) is not type(event) \
+                or _fields(produced[0]) != _fields(event):
+            raise HistoryError("does not follow from the history before it (a repeat, or altered content)")
+        self.view.adopt(entry, aggregate)
+        self.last_position = entry.position
+        self.passed_through.add(self.digest.add(entry))
+
+    def finish(self) -> LedgerView:
+        """The final reconciliation of every region-year."""
+        for grant_id in self.view.grants:
+            years = sorted({ry.year for ry in self.view.years_of(grant_id)})
+            for year in years:
+                failing = [c for c in reconcile(self.view, grant_id, year, None) if not c["holds"]]
+                if failing:
+                    raise HistoryError(f"{grant_id} {year} does not reconcile: {failing[0]['check']} "
+                                       f"({failing[0]['detail']})")
+        return self.view
+
+
+def check_history(entries: Iterable[Entry], progress: Callable[[Entry], None] | None = None) -> Checker:
+    checker = Checker()
+    for entry in entries:
+        checker.check(entry)
+        if progress:
+            progress(entry)
+    checker.finish()
+    return checker
+
+
+# --------------------------------------------------------------------------- reading export files
+
+_BASE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+
+
+def _date_fields(cls: type) -> set[str]:
+    names = set()
+    for klass in cls.__mro__:
+        for name, annotation in getattr(klass, "__annotations__", {}).items():
+            if "date" in str(annotation) and "datetime.datetime" not in str(annotation):
+                names.add(name)
+    return names - _BASE
+
+
+def parse_line(line: str, number: int) -> Entry:
+    """One line of `grants export` as an entry; anything off is Malformed with the line number."""
+    try:
+        record = json.loads(line)
+        topic = record["topic"]
+        if topic not in EVENT_TYPES:
+            raise Malformed(f"unknown event topic {topic!r}")
+        cls = resolve_topic(topic)
+        data = dict(record["data"])
+        for name in _date_fields(cls):
+            if isinstance(data.get(name), str):
+                data[name] = datetime.date.fromisoformat(data[name])
+        fields = {
+            "originator_id": uuid.UUID(record["originator_id"]),
+            "originator_version": int(record["originator_version"]),
+            "timestamp": datetime.datetime.fromisoformat(record["recorded_at"]),
+            **data,
+        }
+        if record.get("originator_topic"):
+            fields["originator_topic"] = record["originator_topic"]
+        if fields["timestamp"].tzinfo is None:
+            raise Malformed("recorded_at has no offset")
+        return Entry(int(record["position"]), cls(**fields))
+    except Malformed as e:
+        raise Malformed(f"line {number}: {e}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise Malformed(f"line {number} is not an event as `grants export` writes it ({type(e).__name__}: {e})") from None
+
+
+def read_export(lines: Iterable[str]) -> Iterator[Entry]:
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            yield parse_line(line, number)

@@ -1,0 +1,125 @@
+"""Export, import and verify: moving a ledger between stores, and catching altered history."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from tests.test_cli import G, Grants, jamtland
+
+
+def history_with_a_sealed_report(grants: Grants) -> None:
+    jamtland(grants)
+    grants("reserve", G, "--region", "23", "--year", "2018", "--amount", "2228598",
+           "--purpose", "nurse-specialist-education", "--on", "2018-04-06")
+    grants("spend", G, "--decision", "JH-PM-01", "--year", "2018", "--amount", "1000",
+           "--booked-on", "2018-06-01", "--object", "9902", "--voucher", "V1")
+    grants("reverse", G, "--voucher", "V1", "--on", "2018-06-02", "--reason", "wrong")
+    grants("amend", G, "--decision", "JH-PM-02", "--amount", "2018=200000", "--decided-by",
+           "Anna Berg", "--on", "2018-06-01", "--reason", "smaller")
+    grants("report", G, "--region", "23", "--year", "2018", "--filed-on", "2019-02-14",
+           "--covers", "it-admin", "--patient-units", "--employee-reps")
+    grants("spend", G, "--decision", "JH-PM-01", "--year", "2018", "--amount", "5000",
+           "--booked-on", "2018-12-30", "--object", "9902", "--voucher", "V2")
+
+
+def test_export_then_import_gives_the_same_ledger(grants, store, tmp_path):
+    """A round trip (SQLite to SQLite or PostgreSQL) gives identical balances, audits and digests."""
+    history_with_a_sealed_report(grants)
+    path = tmp_path / "ledger.jsonl"
+    grants("export", "--output", str(path))
+    target = Grants(store)
+    out = target("import", str(path)).stdout
+    assert out.startswith(f"imported {grants.events()} events")
+    for query in (["balance", G], ["commitments", G], ["history", G]):
+        assert target.json(*query) == grants.json(*query)
+    audit = ["audit", G, "--year", "2018", "--on", "2019-03-01"]
+    assert target.json(*audit) == grants.json(*audit)
+    assert "the history holds" in target("verify").stdout
+    back = tmp_path / "back.jsonl"
+    target("export", "--output", str(back))
+    assert back.read_text(encoding="utf-8") == path.read_text(encoding="utf-8")
+
+
+def test_import_needs_an_empty_ledger(grants, tmp_path):
+    """Importing into a ledger that already holds events is refused."""
+    jamtland(grants)
+    path = tmp_path / "ledger.jsonl"
+    grants("export", "--output", str(path))
+    before = grants.events()
+    assert "not empty" in grants("import", str(path), code=1).stderr
+    assert grants.events() == before
+
+
+def _lines(grants: Grants, tmp_path) -> list[str]:
+    path = tmp_path / "src.jsonl"
+    grants("export", "--output", str(path))
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def _edit(lines: list[str], kind: str, change) -> list[str]:
+    out = list(lines)
+    for i, line in enumerate(out):
+        record = json.loads(line)
+        if record["type"] == kind:
+            change(record)
+            out[i] = json.dumps(record, ensure_ascii=False)
+            return out
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda ls: ls + ["{not json"], "is not an event"),
+    (lambda ls: [ls[0].replace('"topic": "grants:Grant.Defined/v1"', '"topic": "evil:Thing"')] + ls[1:],
+     "unknown event topic"),
+    (lambda ls: [line for line in ls if '"type": "spent"' not in line], "registered without its booking"),
+    (lambda ls: [ls[1], ls[0], *ls[2:]], "missing or out of order"),
+    (lambda ls: _edit(ls, "spent", lambda r: r["data"].update(amount=10**12)), "would leave 2018 remaining"),
+    (lambda ls: _edit(ls, "decided", lambda r: r["data"].update(decided_by="Mallory")), "not authorised"),
+    (lambda ls: _edit(ls, "commitment-set", lambda r: r["data"].update(amount=1)), "does not match"),
+    (lambda ls: _edit(ls, "grant-defined", lambda r: r.update(recorded_by="x") or r["data"].update(
+        recorded_by="mallory")), "sealed digest"),
+])
+def test_a_malformed_or_inconsistent_file_is_refused_whole(grants, tmp_path, tamper, message):
+    """Broken, reordered, altered or rule-breaking files: exit 2, and nothing is written."""
+    history_with_a_sealed_report(grants)
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(tamper(_lines(grants, tmp_path))) + "\n", encoding="utf-8")
+    target_db = tmp_path / "target.sqlite"
+    r = Grants(str(target_db))("import", str(path), code=2)
+    assert message in r.stderr
+    assert not target_db.exists()
+
+
+def _tamper_store(db: str, sql: str) -> None:
+    with sqlite3.connect(db) as conn:
+        conn.execute(sql)
+
+
+def test_verify_passes_a_clean_history_and_exit_4_for_altered_missing_or_reordered(grants):
+    """verify: 0 for a clean store; 4 when an event is altered, removed or swapped."""
+    history_with_a_sealed_report(grants)
+    assert "the history holds" in grants("verify").stdout
+    clean = open(grants.db, "rb").read()
+
+    def reset():
+        open(grants.db, "wb").write(clean)
+
+    tampering = {
+        "altered amount": "update stored_events set state = replace(state, '\"amount\":500000', "
+                          "'\"amount\":600000') where topic like '%Spent%'",
+        "altered recorder": "update stored_events set state = replace(state, '\"recorded_by\":\"anna\"', "
+                            "'\"recorded_by\":\"eve\"') where rowid = 1",
+        "missing event": "delete from stored_events where rowid = (select rowid from stored_events "
+                         "where topic like '%Reserved%')",
+        "reordered": "update stored_events set originator_version = 99 where rowid = 2",
+    }
+    for name, sql in tampering.items():
+        reset()
+        _tamper_store(grants.db, sql)
+        r = grants("verify", code=4)
+        assert r.stderr.startswith("error: stored history fails verification"), name
+    reset()
+    grants("verify")

@@ -153,7 +153,7 @@ def cli(ctx: click.Context, db: str, user: str | None, fmt: str) -> None:
       grants --format json compliance professionsmiljarden --year 2018
 
     Exit codes: 0 done, 1 refused by the ledger, 2 malformed input,
-    3 gave up on a concurrent writer.
+    3 gave up on a concurrent writer, 4 verify found the history altered.
     """
     ctx.obj = Session(db=db, user=user or _default_user(), fmt=fmt, ctx=ctx)
 

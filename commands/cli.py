@@ -29,6 +29,7 @@ from projections.commitments import commitment_rows
 from projections.compliance import compliance_rows
 from projections.audit import Digest, audit as audit_year, digested, seal, upto
 from projections.fold import Entry, LedgerView, entries_of, fold
+from projections.persisted import ReadModels
 from projections.verify import Checker, HistoryError, read_export
 from projections.history import export_lines, history_rows
 
@@ -108,6 +109,14 @@ class Session:
         """The fold of the log, or of its prefix up to a position or a moment."""
         return fold(upto(entries_of(self.reader, stop=position), position, as_of),
                     keep_entries=keep_entries)
+
+    def models(self) -> ReadModels:
+        """The persisted read models, brought up to date with the log."""
+        app = self.reader
+        models = ReadModels(self.db)
+        self.ctx.call_on_close(models.close)
+        models.catch_up(app)
+        return models
 
     def replay(self, position: int | None = None, as_of: datetime.datetime | None = None,
                app: GrantLedger | None = None) -> tuple[LedgerView, str]:
@@ -725,9 +734,16 @@ def balance(s: Session, grant_id: str, region: str | None, year: int | None, as_
       grants balance professionsmiljarden --year 2018 --as-of 2019-02-15
       grants --format json balance professionsmiljarden --position 120
     """
-    view = s.view(position=position, as_of=as_of)
-    _require_grant(view, grant_id)
-    s.out(balance_rows(view, grant_id, region, year), BALANCE_COLUMNS, "(no balances recorded)")
+    if position is None and as_of is None:
+        models = s.models()
+        if not models.has_grant(grant_id):
+            raise NotFound(f"unknown grant {grant_id!r} (define it with 'grants grant define')")
+        rows = models.balance_rows(grant_id, region, year)
+    else:
+        view = s.view(position=position, as_of=as_of)
+        _require_grant(view, grant_id)
+        rows = balance_rows(view, grant_id, region, year)
+    s.out(rows, BALANCE_COLUMNS, "(no balances recorded)")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -742,9 +758,16 @@ def commitments(s: Session, grant_id: str, region: str | None, year: int | None,
     Example:
       grants commitments professionsmiljarden --region 23 --year 2018
     """
-    view = s.view(position=position, as_of=as_of)
-    _require_grant(view, grant_id)
-    s.out(commitment_rows(view, grant_id, region, year), COMMITMENT_COLUMNS, "(no decisions recorded)")
+    if position is None and as_of is None:
+        models = s.models()
+        if not models.has_grant(grant_id):
+            raise NotFound(f"unknown grant {grant_id!r} (define it with 'grants grant define')")
+        rows = models.commitment_rows(grant_id, region, year)
+    else:
+        view = s.view(position=position, as_of=as_of)
+        _require_grant(view, grant_id)
+        rows = commitment_rows(view, grant_id, region, year)
+    s.out(rows, COMMITMENT_COLUMNS, "(no decisions recorded)")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -761,7 +784,10 @@ def compliance(s: Session, grant_id: str, region: str | None, year: int | None, 
     Example:
       grants compliance professionsmiljarden --region 23 --year 2018 --on 2019-01-31
     """
-    view = s.view(position=position, as_of=as_of)
+    if position is None and as_of is None:
+        view = s.models().view_for(grant_id, region)
+    else:
+        view = s.view(position=position, as_of=as_of)
     _require_grant(view, grant_id)
     rows = compliance_rows(view, grant_id, _judging_day(judge_on, as_of), region, year)
     s.out(rows, COMPLIANCE_COLUMNS, "(no region-years recorded)")
@@ -1009,6 +1035,31 @@ def _decoded(app: GrantLedger):
         except Exception as e:  # a stored event the ledger cannot decode
             raise HistoryError(f"a stored event cannot be decoded ({type(e).__name__}: {e})") from None
         yield item
+
+
+@cli.command(context_settings=CONTEXT)
+@pass_session
+def rebuild(s: Session) -> None:
+    """Rebuild every persisted read model (balances, commitments, the aggregates
+    compliance reads) from position 0, showing progress on a terminal.
+
+    Queries for "now" read these models, which every query first brings up to date
+    incrementally; a rebuild is never needed for correctness, only to start afresh.
+
+    \b
+    Example:
+      grants rebuild
+    """
+    import time
+
+    app = s.reader
+    models = ReadModels(s.db)
+    s.ctx.call_on_close(models.close)
+    started = time.perf_counter()
+    with _progress("rebuilding", app.last_position()) as bar:
+        count = models.rebuild(app, progress=bar.update)
+    click.echo(f"rebuilt the read models from {count} events in {time.perf_counter() - started:.1f} s; "
+               f"position {models.position()}")
 
 
 from commands.demo import demo  # noqa: E402  (registers `grants demo`)

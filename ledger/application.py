@@ -412,12 +412,12 @@ class GrantLedger(Application):
 
     # ------------------------------------------------------------------ reading the log
 
-    def read(self, stop: int | None = None, batch: int = 5000) -> Iterator[tuple[Any, Any]]:
+    def read(self, stop: int | None = None, batch: int = 5000,
+             start: int = 1) -> Iterator[tuple[Any, Any]]:
         """Every stored event in recording order, as (notification, domain event).
 
-        ``stop`` is the last position to include (None: everything recorded).
+        ``start`` is the first position to include, ``stop`` the last (None: everything).
         """
-        start = 1
         while True:
             notifications = self.recorder.select_notifications(start=start, limit=batch, stop=stop)
             for notification in notifications:

@@ -92,7 +92,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @initialize(data=st.data())
     def start(self, data) -> None:
-        self.app = GrantLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+        self.app = self.make_app()
         self.app.define_grant("g", "Grant", 2016, 2018, [[p, p] for p in PURPOSES], "", "9902", "t")
         for year in YEARS:
             self.app.sign_agreement(
@@ -115,6 +115,9 @@ class LedgerMachine(RuleBasedStateMachine):
             elif start == "frame":
                 self.app.set_frame("g", region, year, Amount(amount), D, "t")
                 ym.frame = amount
+
+    def make_app(self) -> GrantLedger:
+        return GrantLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
 
     # ------------------------------------------------------------------ helpers
 

@@ -1,0 +1,84 @@
+"""Persisted read models agree with the fold: incrementally updated, rebuilt, and folded."""
+
+from __future__ import annotations
+
+import tempfile
+
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import invariant, rule
+
+from ledger.application import GrantLedger, store_env
+from projections.balances import balance_rows
+from projections.commitments import commitment_rows
+from projections.compliance import compliance_rows
+from projections.fold import entries_of, fold
+from projections.persisted import ReadModels
+from tests.test_rules_stateful import D, LedgerMachine
+
+
+class ReadModelMachine(LedgerMachine):
+    """The ledger state machine on SQLite, with the read models caught up at random moments."""
+
+    def make_app(self) -> GrantLedger:
+        self.dir = tempfile.TemporaryDirectory()
+        self.db = f"{self.dir.name}/ledger.sqlite"
+        self.models = ReadModels(self.db)
+        return GrantLedger(env=store_env(self.db))
+
+    @rule()
+    def catch_up(self):
+        self.models.catch_up(self.app, batch=7)
+
+    @invariant()
+    def read_models_agree_with_the_fold(self):
+        if not hasattr(self, "models"):
+            return
+        view = fold(entries_of(self.app))
+        folded = (balance_rows(view, "g"), commitment_rows(view, "g"),
+                  compliance_rows(view, "g", D, None, None))
+        self.models.catch_up(self.app, batch=5)
+        assert self.models.position() == self.app.last_position()
+        incremental = (self.models.balance_rows("g", None, None),
+                       self.models.commitment_rows("g", None, None),
+                       compliance_rows(self.models.view_for("g", None), "g", D, None, None))
+        assert incremental == folded
+
+    def teardown(self):
+        if hasattr(self, "models"):
+            rebuilt = ReadModels(self.db)
+            rebuilt.rebuild(self.app)
+            assert rebuilt.balance_rows("g", None, None) == self.models.balance_rows("g", None, None)
+            assert rebuilt.commitment_rows("g", None, None) == self.models.commitment_rows("g", None, None)
+            rebuilt.close()
+            self.models.close()
+            self.app.close()
+            self.dir.cleanup()
+
+
+ReadModelMachine.TestCase.settings = settings(
+    max_examples=15, stateful_step_count=25, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestReadModels = ReadModelMachine.TestCase
+
+
+def test_read_models_on_postgres_match_the_fold(pg_url):
+    """The same read models in a PostgreSQL schema give the fold's rows after a rebuild."""
+    from tests.conftest import setup_jamtland, kr
+
+    app = GrantLedger(env=store_env(pg_url))
+    models = ReadModels(pg_url)
+    try:
+        setup_jamtland(app)
+        app.decide("pm", "X", "23", "Director", D, "A", "B", "it-admin", {2018: kr(1000)}, "", "", "t")
+        models.catch_up(app, batch=3)
+        app.spend("pm", "X", 2018, kr(10), D, "9902", "V1", "", "t")
+        models.catch_up(app)
+        view = fold(entries_of(app))
+        assert models.balance_rows("pm", None, None) == balance_rows(view, "pm")
+        assert models.commitment_rows("pm", None, None) == commitment_rows(view, "pm")
+        assert models.rebuild(app) == app.last_position()
+        assert models.balance_rows("pm", None, None) == balance_rows(view, "pm")
+    finally:
+        models.close()
+        app.close()

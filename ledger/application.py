@@ -412,14 +412,16 @@ class GrantLedger(Application):
 
     # ------------------------------------------------------------------ reading the log
 
-    def read(self, stop: int | None = None, batch: int = 5000,
-             start: int = 1) -> Iterator[tuple[Any, Any]]:
+    def read(self, stop: int | None = None, batch: int = 5000, start: int = 1,
+             topics: tuple[str, ...] = ()) -> Iterator[tuple[Any, Any]]:
         """Every stored event in recording order, as (notification, domain event).
 
-        ``start`` is the first position to include, ``stop`` the last (None: everything).
+        ``start`` is the first position to include, ``stop`` the last (None: everything);
+        ``topics``, when given, keeps only events with those topics.
         """
         while True:
-            notifications = self.recorder.select_notifications(start=start, limit=batch, stop=stop)
+            notifications = self.recorder.select_notifications(
+                start=start, limit=batch, stop=stop, topics=topics)
             for notification in notifications:
                 yield notification, self.mapper.to_domain_event(notification)
             if len(notifications) < batch:

@@ -1,0 +1,159 @@
+"""Generate a realistic national history, then measure rebuild, a "now" query and an as-of audit.
+
+    python bench/national.py --db /tmp/national.sqlite --decisions 6000 --bookings 80
+
+The history: Professionsmiljarden 2016-2018, 21 regions allocated by population, one
+authorised director per region, thousands of (often multi-year) decisions, and hundreds
+of thousands of bookings with a few reversals, all recorded through the aggregates'
+own rules (the generator batches the writes; it does not bypass a rule). Then, in the
+same run, it measures:
+
+- baseline: reading and decoding every event from the store;
+- rebuild: the persisted read models from position 0 (aim: at most 2 x baseline);
+- now: a balance query for all regions and a compliance query for one region, reading
+  the persisted models (aim: well under 0.5 s);
+- as-of audit: one region-year replayed to a past moment (aim: well under 0.5 s).
+
+Figures are printed as seconds and as ratios to the baseline of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ledger.application import GrantLedger, store_env  # noqa: E402
+from ledger.apportion import apportion  # noqa: E402
+from ledger.budget import RegionYear  # noqa: E402
+from ledger.decision import Decision, Voucher  # noqa: E402
+from ledger.values import Amount, Region  # noqa: E402
+from projections.audit import Digest, audit, digested, upto  # noqa: E402
+from projections.compliance import compliance_rows  # noqa: E402
+from projections.fold import entries_of, fold  # noqa: E402
+from projections.persisted import ReadModels  # noqa: E402
+
+G = "professionsmiljarden"
+YEARS = (2016, 2017, 2018)
+PURPOSES = ["it-admin", "competence-use", "competence-supply", "nurse-specialist-education"]
+# population on 2015-11-01, rounded (weights only; the split is what matters here)
+POPULATION = {"01": 2231, "03": 354, "04": 288, "05": 446, "06": 348, "07": 191, "08": 238,
+              "09": 57, "10": 156, "12": 1304, "13": 315, "14": 1649, "17": 276, "18": 291,
+              "19": 264, "20": 281, "21": 282, "22": 244, "23": 127, "24": 263, "25": 251}
+D = datetime.date
+
+
+def generate(app: GrantLedger, decisions: int, bookings: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    u = "bench"
+    app.define_grant(G, "Professionsmiljarden", 2016, 2018, [[p, p] for p in PURPOSES], "3", "9902", u)
+    for year in YEARS:
+        app.sign_agreement(G, year, signed_on=D(year, 1, 20), pots=[["stimulus", Amount.kronor(950_000_000).ore]],
+                           earmarks=[], report_due=D(year + 1, 2, 15), payer="SKL", report_to="Socialstyrelsen",
+                           population_date=None, ref="", recorded_by=u)
+        app.allocate(G, year, "stimulus", apportion(Amount.kronor(950_000_000), POPULATION), "by-population", u)
+    for code in POPULATION:
+        app.authorise(G, code, f"Director {code}", "hsd", D(2015, 1, 1), None, u)
+
+    weights = list(POPULATION.values())
+    codes = list(POPULATION)
+    years_of = {(r, y): app.region_year(G, r, y) for r in codes for y in YEARS}
+    voucher_no = 0
+    for n in range(decisions):
+        region = rng.choices(codes, weights)[0]
+        first = rng.choice(YEARS)
+        span = [y for y in YEARS if y >= first][: rng.choice((1, 1, 2, 3))]
+        schedule = {}
+        for y in span:
+            room = years_of[(region, y)].available.ore
+            amount = min(room, rng.randrange(50_000_00, 400_000_00))
+            if amount > 0:
+                schedule[y] = Amount(amount)
+        if not schedule:
+            continue
+        decided_on = D(first - 1, rng.randrange(1, 13), rng.randrange(1, 28))
+        d = Decision.decide(G, f"D{n:06d}", region, f"Director {region}", decided_on, f"Area {n % 40}",
+                            f"Activity {n}", rng.choice(PURPOSES), schedule, "", "", u)
+        touched = []
+        for y, amount in schedule.items():
+            ry = years_of[(region, y)]
+            ry.set_commitment(d.decision_id, d.purpose, amount, decided_on, u)
+            touched.append(ry)
+        vouchers = []
+        for _ in range(bookings):
+            y = rng.choice(list(schedule))
+            room = d.remaining_for(y).ore
+            if room <= 0:
+                continue
+            voucher_no += 1
+            v = f"V{voucher_no:08d}"
+            d.spend(v, y, Amount(min(room, rng.randrange(1_000_00, 60_000_00))),
+                    D(y, rng.randrange(1, 13), rng.randrange(1, 28)), "9902", "", u)
+            vouchers.append(Voucher(grant_id=G, voucher=v, decision_id=d.decision_id, recorded_by=u))
+            if rng.random() < 0.01:
+                d.reverse(v, D(y, 12, 28), "wrong account", u)
+        app.save(d, *touched, *vouchers)
+        if n % 500 == 0:
+            print(f"  generated {n} decisions, {app.last_position()} events", file=sys.stderr)
+
+
+def timed(fn):
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", default="/tmp/grants-national.sqlite")
+    parser.add_argument("--decisions", type=int, default=6000)
+    parser.add_argument("--bookings", type=int, default=80, help="bookings per decision")
+    parser.add_argument("--fresh", action="store_true", help="delete the store first")
+    args = parser.parse_args()
+    if args.fresh and os.path.exists(args.db):
+        os.remove(args.db)
+    app = GrantLedger(env=store_env(args.db))
+    if not app.last_position():
+        seconds, _ = timed(lambda: generate(app, args.decisions, args.bookings))
+        print(f"generated {app.last_position()} events in {seconds:.1f} s")
+    events = app.last_position()
+
+    baseline, _ = timed(lambda: sum(1 for _ in app.read()))
+    models = ReadModels(args.db)
+    rebuild, _ = timed(lambda: models.rebuild(app))
+    now_balance, rows = timed(lambda: (models.catch_up(app), models.balance_rows(G, None, None))[1])
+    now_compliance, _ = timed(lambda: compliance_rows(models.view_for(G, "23"), G, D(2019, 3, 1), "23", 2018))
+    cut = events * 9 // 10
+
+    def as_of_audit():
+        digest = Digest()
+        view = fold(digested(upto(entries_of(app, stop=cut), position=cut), digest), keep_entries=True)
+        return audit(view, digest.value, G, 2018, "23", None, D(2019, 3, 1))
+
+    as_of, report = timed(as_of_audit)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nstore: {args.db}: {events} events, {len(rows)} region-years, "
+          f"{sum(1 for _ in report['events'])} events in 23 Jämtland 2018 up to position {cut}")
+    print(f"{'measure':44} {'seconds':>9} {'x baseline':>11}")
+    for name, value in [
+        ("baseline: read and decode every event", baseline),
+        ("rebuild all read models (aim <= 2 x)", rebuild),
+        ("now: balance, all regions (persisted)", now_balance),
+        ("now: compliance, one region (persisted)", now_compliance),
+        ("as-of audit, one region-year (fold)", as_of),
+    ]:
+        print(f"{name:44} {value:9.3f} {value / baseline:11.2f}")
+    print(f"peak memory: {peak:.0f} MiB")
+    models.close()
+    app.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -32,9 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ledger.application import GrantLedger, store_env  # noqa: E402
 from ledger.apportion import apportion  # noqa: E402
-from ledger.budget import RegionYear  # noqa: E402
 from ledger.decision import Decision, Voucher  # noqa: E402
-from ledger.values import Amount, Region  # noqa: E402
+from ledger.values import Amount  # noqa: E402
 from projections.audit import Digest, audit, digested, upto  # noqa: E402
 from projections.compliance import compliance_rows  # noqa: E402
 from projections.fold import entries_of, fold  # noqa: E402
@@ -94,7 +93,7 @@ def generate(app: GrantLedger, decisions: int, bookings: int, seed: int = 7) -> 
                 continue
             voucher_no += 1
             v = f"V{voucher_no:08d}"
-            d.spend(v, y, Amount(min(room, rng.randrange(1_000_00, 60_000_00))),
+            d.spend(v, y, Amount(min(room, rng.randrange(100_00, 4_000_00))),
                     D(y, rng.randrange(1, 13), rng.randrange(1, 28)), "9902", "", u)
             vouchers.append(Voucher(grant_id=G, voucher=v, decision_id=d.decision_id, recorded_by=u))
             if rng.random() < 0.01:

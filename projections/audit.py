@@ -23,7 +23,7 @@ from projections.balances import FIGURES, balance_rows, year_figures
 from projections.commitments import commitment_rows
 from projections.compliance import compliance_rows
 from projections.fold import Entry, LedgerView
-from projections.history import event_type, history_row
+from projections.history import event_record, event_type, history_row
 
 GENESIS = "sha256:" + hashlib.sha256(b"grants").hexdigest()
 
@@ -39,28 +39,15 @@ def upto(entries: Iterable[Entry], position: int | None = None,
         yield entry
 
 
+DIGESTED = ("recorded_at", "topic", "originator_id", "originator_version", "data")
+
+
 def canonical(entry: Entry) -> bytes:
-    """The bytes of an event that the digest covers (everything but its position number)."""
-    event = entry.event
-    skip = {"originator_id", "originator_version", "timestamp", "originator_topic"}
-    record = {
-        "recorded_at": entry.recorded_at.isoformat(),
-        "topic": type(event).TOPIC,
-        "originator_id": str(event.originator_id),
-        "originator_version": event.originator_version,
-        "data": {k: _plain(v) for k, v in vars(event).items() if k not in skip},
-    }
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (datetime.date, datetime.datetime)):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return value
+    """The bytes of an event that the digest covers: its export record but for the position
+    (and the fields export repeats for convenience)."""
+    record = event_record(entry)
+    return json.dumps({k: record[k] for k in DIGESTED}, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode()
 
 
 class Digest:

@@ -27,9 +27,9 @@ from ledger.values import Amount, Region
 from projections.balances import balance_rows
 from projections.commitments import commitment_rows
 from projections.compliance import compliance_rows
-from projections.audit import Digest, audit as audit_year, digested, seal, upto
+from projections.audit import Digest, digested, seal, upto
 from projections.fold import Entry, LedgerView, entries_of, fold
-from projections.persisted import ReadModels
+from projections.persisted import ReadModels, audit_year as audit_from_models
 from projections.verify import Checker, HistoryError, read_export
 from projections.history import export_lines, history_rows
 
@@ -852,9 +852,11 @@ def audit(s: Session, grant_id: str, year: int, region: str | None, as_of, posit
       grants audit professionsmiljarden --year 2018 --as-of 2019-02-15T23:59:59+01:00
       grants --format json audit professionsmiljarden --year 2018 --position 42
     """
-    view, digest = s.replay(position=position, as_of=as_of)
-    _require_grant(view, grant_id)
-    result = audit_year(view, digest, grant_id, year, region, as_of, _judging_day(judge_on, as_of))
+    models = s.models()
+    if not models.has_grant(grant_id):
+        raise NotFound(f"unknown grant {grant_id!r} (define it with 'grants grant define')")
+    result = audit_from_models(models, s.reader, grant_id, year, region, position, as_of,
+                               _judging_day(judge_on, as_of))
     if s.fmt == "json":
         click.echo(as_json(result))
         return

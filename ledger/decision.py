@@ -133,6 +133,7 @@ class Decision(Aggregate):
         self.purpose = purpose
         self.schedule: dict[int, int] = {int(y): int(a) for y, a in schedule}
         self.original_schedule = dict(self.schedule)
+        self.years_ever = set(self.schedule)
         self.changed_on = decided_on
         self.last_amendment: tuple | None = None
         self.continuation = continuation
@@ -217,6 +218,7 @@ class Decision(Aggregate):
         self, schedule: list, decided_by: str, on: datetime.date, reason: str, recorded_by: str
     ) -> None:
         self.schedule = {int(y): int(a) for y, a in schedule}
+        self.years_ever |= set(self.schedule)
         self.status = AMENDED
         self.changed_on = on
         self.last_amendment = ([list(p) for p in schedule], decided_by, on, reason)

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ledger.budget import RegionYear
 from ledger.decision import Decision
+from ledger.errors import NotFound
 from ledger.values import ZERO, Amount, Region, total
 from projections.balances import FIGURES, balance_rows, year_figures
 from projections.commitments import commitment_rows
 from projections.compliance import compliance_rows
 from projections.fold import Entry, LedgerView
-from projections.history import event_record, event_type, history_row
+from projections.history import event_type, history_row
 
 GENESIS = "sha256:" + hashlib.sha256(b"grants").hexdigest()
 
@@ -39,15 +39,34 @@ def upto(entries: Iterable[Entry], position: int | None = None,
         yield entry
 
 
-DIGESTED = ("recorded_at", "topic", "originator_id", "originator_version", "data")
+def _encoder():
+    from ledger.application import GrantLedger
+
+    return GrantLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}).mapper
+
+
+_MAPPER = None
+
+
+def stored_state(event: Any) -> bytes:
+    """The bytes the ledger stores for an event (what a store holds, whichever store)."""
+    global _MAPPER
+    if _MAPPER is None:
+        _MAPPER = _encoder()
+    return _MAPPER.to_stored_event(event).state
+
+
+def raw_record(topic: str, originator_id: Any, version: int, state: bytes) -> bytes:
+    """What the digest covers of one event: its topic, aggregate, version and stored state
+    (which holds its recording time, recorder and every field)."""
+    return f"{topic}\n{originator_id}\n{version}\n".encode() + bytes(state)
 
 
 def canonical(entry: Entry) -> bytes:
-    """The bytes of an event that the digest covers: its export record but for the position
-    (and the fields export repeats for convenience)."""
-    record = event_record(entry)
-    return json.dumps({k: record[k] for k in DIGESTED}, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode()
+    """The bytes of an event that the digest covers (everything but its position number)."""
+    event = entry.event
+    state = entry.state if entry.state is not None else stored_state(event)
+    return raw_record(type(event).TOPIC, event.originator_id, event.originator_version, state)
 
 
 class Digest:
@@ -58,7 +77,10 @@ class Digest:
         self.count = 0
 
     def add(self, entry: Entry) -> str:
-        self.value = "sha256:" + hashlib.sha256(self.value.encode() + canonical(entry)).hexdigest()
+        return self.add_raw(canonical(entry))
+
+    def add_raw(self, record: bytes) -> str:
+        self.value = "sha256:" + hashlib.sha256(self.value.encode() + record).hexdigest()
         self.count += 1
         return self.value
 
@@ -87,7 +109,7 @@ def _decision_touches(decision: Decision, event: Any, year: int) -> bool:
         return booking is not None and booking.year == year
     if kind in ("decided", "amended"):
         return any(int(y) == year for y, _ in event.schedule) or year in decision.original_schedule
-    return year in decision.years or year in decision.original_schedule
+    return year in decision.years_ever
 
 
 def touches(view: LedgerView, entry: Entry, grant_id: str, year: int, region: str | None) -> bool:
@@ -206,6 +228,8 @@ def _summary(view: LedgerView, entry: Entry) -> dict[str, Any]:
 def audit(view: LedgerView, digest: str, grant_id: str, year: int, region: str | None,
           as_of: datetime.datetime | None, on: datetime.date) -> dict[str, Any]:
     """The controller's view of one year, as the replayed history says it."""
+    if grant_id not in view.grants:
+        raise NotFound(f"unknown grant {grant_id!r} in the history replayed (positions 1-{view.position})")
     entries = [e for e in view.entries or () if touches(view, e, grant_id, year, region)]
     last = (view.entries or [None])[-1]
     checks = reconcile(view, grant_id, year, region)

@@ -27,6 +27,7 @@ class Entry:
 
     position: int
     event: Any
+    state: bytes | None = attrs.field(default=None, eq=False, repr=False)  # as stored, when read from a store
 
     @property
     def recorded_at(self) -> datetime.datetime:
@@ -114,4 +115,4 @@ def fold(entries: Iterable[Entry], keep_entries: bool = False) -> LedgerView:
 def entries_of(app: Any, stop: int | None = None) -> Iterable[Entry]:
     """The application's stored events up to position ``stop`` (None: all), as entries."""
     for notification, event in app.read(stop=stop):
-        yield Entry(notification.id, event)
+        yield Entry(notification.id, event, notification.state)

@@ -12,7 +12,9 @@ same run, it measures:
 - rebuild: the persisted read models from position 0 (aim: at most 2 x baseline);
 - now: a balance query for all regions and a compliance query for one region, reading
   the persisted models (aim: well under 0.5 s);
-- as-of audit: one region-year replayed to a past moment (aim: well under 0.5 s).
+- as-of audits: one region-year as of a past position or moment (aim: well under
+  0.5 s), from digest checkpoints and the year's own aggregates; with --full, also the
+  full fold of the prefix, checked to give the identical audit.
 
 Figures are printed as seconds and as ratios to the baseline of the same run.
 """
@@ -37,7 +39,7 @@ from ledger.values import Amount  # noqa: E402
 from projections.audit import Digest, audit, digested, upto  # noqa: E402
 from projections.compliance import compliance_rows  # noqa: E402
 from projections.fold import entries_of, fold  # noqa: E402
-from projections.persisted import ReadModels  # noqa: E402
+from projections.persisted import ReadModels, audit_year  # noqa: E402
 
 G = "professionsmiljarden"
 YEARS = (2016, 2017, 2018)
@@ -115,6 +117,8 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=6000)
     parser.add_argument("--bookings", type=int, default=80, help="bookings per decision")
     parser.add_argument("--fresh", action="store_true", help="delete the store first")
+    parser.add_argument("--full", action="store_true",
+                        help="also time the full fold of the prefix, and check the fast audit equals it")
     args = parser.parse_args()
     if args.fresh and os.path.exists(args.db):
         os.remove(args.db)
@@ -130,25 +134,41 @@ def main() -> None:
     now_balance, rows = timed(lambda: (models.catch_up(app), models.balance_rows(G, None, None))[1])
     now_compliance, _ = timed(lambda: compliance_rows(models.view_for(G, "23"), G, D(2019, 3, 1), "23", 2018))
     cut = events * 9 // 10
+    moment = app.mapper.to_domain_event(app.recorder.select_notifications(start=events * 3 // 4, limit=1)[0]).timestamp
 
-    def as_of_audit():
+    def fast(region, **when):
+        return lambda: audit_year(models, app, G, 2018, region, when.get("position"), when.get("as_of"),
+                                  D(2019, 3, 1))
+
+    def full_fold():
         digest = Digest()
         view = fold(digested(upto(entries_of(app, stop=cut), position=cut), digest), keep_entries=True)
         return audit(view, digest.value, G, 2018, "23", None, D(2019, 3, 1))
 
-    as_of, report = timed(as_of_audit)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\nstore: {args.db}: {events} events, {len(rows)} region-years, "
-          f"{sum(1 for _ in report['events'])} events in 23 Jämtland 2018 up to position {cut}")
-    print(f"{'measure':44} {'seconds':>9} {'x baseline':>11}")
-    for name, value in [
+    measures = [
         ("baseline: read and decode every event", baseline),
         ("rebuild all read models (aim <= 2 x)", rebuild),
         ("now: balance, all regions (persisted)", now_balance),
         ("now: compliance, one region (persisted)", now_compliance),
-        ("as-of audit, one region-year (fold)", as_of),
+    ]
+    for label, region, when in [
+        ("as-of audit, Jämtland 2018, by position", "23", {"position": cut}),
+        ("as-of audit, Jämtland 2018, by time", "23", {"as_of": moment}),
+        ("as-of audit, Stockholm 2018, by position", "01", {"position": cut}),
     ]:
-        print(f"{name:44} {value:9.3f} {value / baseline:11.2f}")
+        seconds, report = timed(fast(region, **when))
+        measures.append((label, seconds))
+    if args.full:
+        fast_report = fast("23", position=cut)()
+        seconds, report = timed(full_fold)
+        assert report == fast_report, "the fast audit differs from the full fold"
+        measures.append(("as-of audit, Jämtland 2018, full fold (reference)", seconds))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nstore: {args.db}: {events} events, {len(rows)} region-years; audits cut at position "
+          f"{cut} or at {moment.isoformat()}")
+    print(f"{'measure':50} {'seconds':>9} {'x baseline':>11}")
+    for name, value in measures:
+        print(f"{name:50} {value:9.3f} {value / baseline:11.3f}")
     print(f"peak memory: {peak:.0f} MiB")
     models.close()
     app.close()

@@ -59,7 +59,7 @@ def stored_state(event: Any) -> bytes:
 def raw_record(topic: str, originator_id: Any, version: int, state: bytes) -> bytes:
     """What the digest covers of one event: its topic, aggregate, version and stored state
     (which holds its recording time, recorder and every field)."""
-    return f"{topic}\n{originator_id}\n{version}\n".encode() + bytes(state)
+    return b"".join((topic.encode(), b"\n", originator_id.bytes, version.to_bytes(8, "big"), state))
 
 
 def canonical(entry: Entry) -> bytes:
@@ -73,16 +73,24 @@ class Digest:
     """A running hash chain over events in recording order."""
 
     def __init__(self) -> None:
-        self.value = GENESIS
+        self._chain = bytes.fromhex(GENESIS[7:])
         self.count = 0
 
-    def add(self, entry: Entry) -> str:
-        return self.add_raw(canonical(entry))
+    @property
+    def value(self) -> str:
+        return "sha256:" + self._chain.hex()
 
-    def add_raw(self, record: bytes) -> str:
-        self.value = "sha256:" + hashlib.sha256(self.value.encode() + record).hexdigest()
-        self.count += 1
+    @value.setter
+    def value(self, value: str) -> None:
+        self._chain = bytes.fromhex(value.removeprefix("sha256:"))
+
+    def add(self, entry: Entry) -> str:
+        self.add_raw(canonical(entry))
         return self.value
+
+    def add_raw(self, record: bytes) -> None:
+        self._chain = hashlib.sha256(self._chain + record).digest()
+        self.count += 1
 
 
 def digested(entries: Iterable[Entry], digest: Digest) -> Iterator[Entry]:

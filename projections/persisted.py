@@ -35,6 +35,8 @@ NAME = "grants-read-models"
 # Every event topic but the voucher index's, which serves writes only.
 FEEDS = frozenset(t for t in EVENT_TYPES if not t.startswith("grants:Voucher."))
 CHECKPOINT = 1000  # positions between digest checkpoints
+TABLES = ("grants_rm_tracking", "grants_rm_checkpoints", "grants_rm_aggregates", "grants_rm_balances",
+          "grants_rm_commitments")
 AMOUNTS = ("allocated", "requisitioned", "committed", "reserved", "spent", "available", "shortfall",
            "repaid")
 
@@ -111,12 +113,31 @@ class ReadModels:
         self._run("ROLLBACK")
 
     def _create(self) -> None:
+        self._drop_if_outdated()
         try:
             self._begin()
             for statement in _schema("BYTEA" if self.postgres else "BLOB"):
                 self._run(statement)
             self._run("INSERT INTO grants_rm_tracking (name, position, digest, latest) "
                       "VALUES (?, 0, ?, NULL) ON CONFLICT (name) DO NOTHING", (NAME, GENESIS))
+            self._commit()
+        except Exception:
+            self._rollback()
+            raise
+
+    def _drop_if_outdated(self) -> None:
+        """Read models are a rebuildable cache: tables of an older layout are dropped."""
+        self._begin()
+        try:
+            self._run("SELECT position, digest, latest FROM grants_rm_tracking WHERE name = ?", (NAME,))
+            self._commit()
+            return
+        except Exception:
+            self._rollback()
+        self._begin()
+        try:
+            for table in TABLES:
+                self._run(f"DROP TABLE IF EXISTS {table}")
             self._commit()
         except Exception:
             self._rollback()
@@ -182,8 +203,7 @@ class ReadModels:
                 digest.add_raw(raw_record(n.topic, n.originator_id, n.originator_version, n.state))
                 if n.topic in FEEDS:
                     work.apply(app.mapper.to_domain_event(n))
-                stamp = datetime.datetime.fromisoformat(stamp_of(n.state)).astimezone(
-                    datetime.timezone.utc).isoformat()
+                stamp = stamp_of(n.state)  # UTC ISO strings, which sort as the times do
                 latest = stamp if latest is None or stamp > latest else latest
                 if n.id % self.checkpoint == 0:
                     checkpoints.append((n.id, digest.value, latest))
@@ -346,13 +366,13 @@ class _Batch:
         self.dirty: set[str] = set()
         self.spent_delta: dict[tuple[str, str, int], int] = {}
 
-    def _get(self, key: str) -> Any:
+    def _get(self, key: Any) -> Any:
         if key not in self.aggregates:
-            self.aggregates.update(self.models.load([key]))
-        return self.aggregates.get(key)
+            self.aggregates[key] = self.models.load([str(key)]).get(str(key))
+        return self.aggregates[key]
 
     def apply(self, event: Any) -> None:
-        key = str(event.originator_id)
+        key = event.originator_id
         before = self._get(key)
         spent_before = dict(before.spent_by_year) if isinstance(before, Decision) else {}
         aggregate = event.mutate(before)
@@ -373,7 +393,7 @@ class _Batch:
             kind = type(a).__name__
             region = getattr(a, "region", None)
             year = getattr(a, "year", None)
-            rows.append((key, kind, a.grant_id, region, year, pickle.dumps(a, pickle.HIGHEST_PROTOCOL)))
+            rows.append((str(key), kind, a.grant_id, region, year, pickle.dumps(a, pickle.HIGHEST_PROTOCOL)))
             if isinstance(a, RegionYear):
                 region_years.append(a)
             elif isinstance(a, Decision):
@@ -406,12 +426,15 @@ class _Batch:
 
 
 _STAMP = re.compile(rb'"timestamp":\{"_type_":"datetime_iso","_data_":"([^"]+)"')
+_PREFIX = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'
 
 
 def stamp_of(state: bytes) -> str:
     """An event's recording time, read from its stored bytes without decoding them."""
-    match = _STAMP.search(bytes(state[:200]))
-    if match is None:  # pragma: no cover - every stored event has its timestamp first
+    if state.startswith(_PREFIX):
+        return state[len(_PREFIX):state.index(b'"', len(_PREFIX))].decode()
+    match = _STAMP.search(bytes(state[:400]))
+    if match is None:  # pragma: no cover - every stored event has its timestamp
         raise ValueError("stored event has no timestamp")
     return match.group(1).decode()
 

@@ -110,6 +110,18 @@ class Session:
         return fold(upto(entries_of(self.reader, stop=position), position, as_of),
                     keep_entries=keep_entries)
 
+    def query(self, grant_id: str, position: int | None, as_of: datetime.datetime | None,
+              persisted: Callable[[ReadModels], Any], folded: Callable[[LedgerView], Any] | None) -> Any:
+        """An answer for "now" from the persisted read models; as of then, from a fold."""
+        if position is None and as_of is None:
+            models = self.models()
+            if not models.has_grant(grant_id):
+                raise unknown_grant(grant_id)
+            return persisted(models)
+        view = self.view(position=position, as_of=as_of)
+        _require_grant(view, grant_id)
+        return folded(view)
+
     def models(self) -> ReadModels:
         """The persisted read models, brought up to date with the log."""
         app = self.reader
@@ -690,9 +702,13 @@ HISTORY_COLUMNS = [
 ]
 
 
+def unknown_grant(grant_id: str) -> NotFound:
+    return NotFound(f"unknown grant {grant_id!r} (define it with 'grants grant define')")
+
+
 def _require_grant(view: LedgerView, grant_id: str) -> None:
     if grant_id not in view.grants:
-        raise NotFound(f"unknown grant {grant_id!r} (define it with 'grants grant define')")
+        raise unknown_grant(grant_id)
 
 
 def _time_options(f: Callable) -> Callable:
@@ -734,15 +750,9 @@ def balance(s: Session, grant_id: str, region: str | None, year: int | None, as_
       grants balance professionsmiljarden --year 2018 --as-of 2019-02-15
       grants --format json balance professionsmiljarden --position 120
     """
-    if position is None and as_of is None:
-        models = s.models()
-        if not models.has_grant(grant_id):
-            raise NotFound(f"unknown grant {grant_id!r} (define it with 'grants grant define')")
-        rows = models.balance_rows(grant_id, region, year)
-    else:
-        view = s.view(position=position, as_of=as_of)
-        _require_grant(view, grant_id)
-        rows = balance_rows(view, grant_id, region, year)
+    rows = s.query(grant_id, position, as_of,
+                   lambda models: models.balance_rows(grant_id, region, year),
+                   lambda view: balance_rows(view, grant_id, region, year))
     s.out(rows, BALANCE_COLUMNS, "(no balances recorded)")
 
 
@@ -758,15 +768,9 @@ def commitments(s: Session, grant_id: str, region: str | None, year: int | None,
     Example:
       grants commitments professionsmiljarden --region 23 --year 2018
     """
-    if position is None and as_of is None:
-        models = s.models()
-        if not models.has_grant(grant_id):
-            raise NotFound(f"unknown grant {grant_id!r} (define it with 'grants grant define')")
-        rows = models.commitment_rows(grant_id, region, year)
-    else:
-        view = s.view(position=position, as_of=as_of)
-        _require_grant(view, grant_id)
-        rows = commitment_rows(view, grant_id, region, year)
+    rows = s.query(grant_id, position, as_of,
+                   lambda models: models.commitment_rows(grant_id, region, year),
+                   lambda view: commitment_rows(view, grant_id, region, year))
     s.out(rows, COMMITMENT_COLUMNS, "(no decisions recorded)")
 
 
@@ -784,12 +788,11 @@ def compliance(s: Session, grant_id: str, region: str | None, year: int | None, 
     Example:
       grants compliance professionsmiljarden --region 23 --year 2018 --on 2019-01-31
     """
-    if position is None and as_of is None:
-        view = s.models().view_for(grant_id, region)
-    else:
-        view = s.view(position=position, as_of=as_of)
-    _require_grant(view, grant_id)
-    rows = compliance_rows(view, grant_id, _judging_day(judge_on, as_of), region, year)
+    day = _judging_day(judge_on, as_of)
+    rows = s.query(grant_id, position, as_of,
+                   lambda models: compliance_rows(models.view_for(grant_id, region), grant_id, day,
+                                                  region, year),
+                   lambda view: compliance_rows(view, grant_id, day, region, year))
     s.out(rows, COMPLIANCE_COLUMNS, "(no region-years recorded)")
     if s.fmt == "table":
         for row in rows:
@@ -852,11 +855,10 @@ def audit(s: Session, grant_id: str, year: int, region: str | None, as_of, posit
       grants audit professionsmiljarden --year 2018 --as-of 2019-02-15T23:59:59+01:00
       grants --format json audit professionsmiljarden --year 2018 --position 42
     """
-    models = s.models()
-    if not models.has_grant(grant_id):
-        raise NotFound(f"unknown grant {grant_id!r} (define it with 'grants grant define')")
-    result = audit_from_models(models, s.reader, grant_id, year, region, position, as_of,
-                               _judging_day(judge_on, as_of))
+    result = s.query(grant_id, None, None,
+                     lambda models: audit_from_models(models, s.reader, grant_id, year, region,
+                                                      position, as_of, _judging_day(judge_on, as_of)),
+                     None)
     if s.fmt == "json":
         click.echo(as_json(result))
         return

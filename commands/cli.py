@@ -27,7 +27,7 @@ from ledger.values import Amount, Region
 from projections.balances import balance_rows
 from projections.commitments import commitment_rows
 from projections.compliance import compliance_rows
-from projections.audit import Digest, digested, seal, upto
+from projections.audit import upto
 from projections.fold import Entry, LedgerView, entries_of, fold
 from projections.persisted import ReadModels, audit_year as audit_from_models
 from projections.verify import Checker, HistoryError, read_export
@@ -129,14 +129,6 @@ class Session:
         self.ctx.call_on_close(models.close)
         models.catch_up(app)
         return models
-
-    def replay(self, position: int | None = None, as_of: datetime.datetime | None = None,
-               app: GrantLedger | None = None) -> tuple[LedgerView, str]:
-        """The fold of a prefix of the log, with the digest of exactly what was replayed."""
-        digest = Digest()
-        entries = upto(entries_of(app or self.reader, stop=position), position, as_of)
-        view = fold(digested(entries, digest), keep_entries=True)
-        return view, digest.value
 
     def out(self, rows: list[dict[str, Any]], columns: list[tuple[str, str]], empty: str) -> None:
         click.echo(render(rows, self.fmt, columns, empty))
@@ -633,13 +625,11 @@ def report(s: Session, grant_id: str, region: str, year: int, filed_on, covers, 
       grants report professionsmiljarden --region 23 --year 2018 --filed-on 2019-02-10 \\
         --covers it-admin --covers competence-use --patient-units --employee-reps
     """
-    def sealed() -> tuple[dict[str, Amount], int, str]:
-        view, digest = s.replay(app=s.app)
-        return seal(view, digest, grant_id, region, year)
-
-    recorded = s.app.report(grant_id, region, year, filed_on, list(covers), patient_units,
-                            employee_reps, to.strip() if to else None, ref.strip(), s.user,
-                            seal=sealed)
+    app = s.app
+    models = s.models()
+    recorded = app.report(grant_id, region, year, filed_on, list(covers), patient_units,
+                          employee_reps, to.strip() if to else None, ref.strip(), s.user,
+                          seal=lambda: models.seal(app, grant_id, region, year))
     _done(recorded, f"{Region(region)} {year} report filed {filed_on.isoformat()}")
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from ledger.budget import RegionYear
 from ledger.decision import Decision
 from ledger.errors import NotFound
-from ledger.values import ZERO, Amount, Region, total
+from ledger.values import Amount, Region, total
 from projections.balances import FIGURES, balance_rows, year_figures
 from projections.commitments import commitment_rows
 from projections.compliance import compliance_rows
@@ -141,17 +141,6 @@ def touches(view: LedgerView, entry: Entry, grant_id: str, year: int, region: st
 
 
 # --------------------------------------------------------------------------- the audit
-
-
-def seal(view: LedgerView, digest: str, grant_id: str, region: str, year: int
-         ) -> tuple[dict[str, Amount], int, str]:
-    """What a report filed now states: the year's figures, and the history they came from."""
-    ry = view.region_years.get((grant_id, region, year))
-    if ry is None:
-        figures = {name: ZERO for name in FIGURES}
-    else:
-        figures = year_figures(ry, view.grant_decisions(grant_id, region))
-    return figures, view.position, digest
 
 
 def opening(view: LedgerView, grant_id: str, year: int, region: str | None) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ from ledger.budget import RegionYear
 from ledger.decision import Decision
 from ledger.values import Amount, Region
 from projections.audit import GENESIS, Digest, audit, raw_record
+from projections.balances import FIGURES
 from projections.fold import Entry, LedgerView, fold
 from projections.history import EVENT_TYPES
 
@@ -220,6 +221,17 @@ class ReadModels:
             raise
 
     # ------------------------------------------------------------------ the history, fast
+
+    def seal(self, app: GrantLedger, grant_id: str, region: str, year: int
+             ) -> tuple[dict[str, Amount], int, str]:
+        """What a report filed now states: the year's figures, the position they are as of,
+        and the digest of the history up to it (all from the caught-up read models)."""
+        self.catch_up(app)
+        position, value = self._run("SELECT position, digest FROM grants_rm_tracking WHERE name = ?",
+                                    (NAME,)).fetchone()
+        rows = self.balance_rows(grant_id, region, year)
+        figures = {name: rows[0][name] if rows else Amount(0) for name in FIGURES}
+        return figures, int(position), value
 
     def checkpoint_before(self, position: int | None = None, as_of: datetime.datetime | None = None
                           ) -> tuple[int, str]:

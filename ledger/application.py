@@ -22,7 +22,7 @@ from eventsourcing.persistence import JSONTranscoder, PersistenceError, RecordCo
 from ledger.apportion import apportion
 from ledger.budget import RegionYear, region_year_uuid
 from ledger.decision import Decision, Voucher, decision_uuid, voucher_uuid
-from ledger.errors import Conflict, Duplicate, Malformed, NotFound
+from ledger.errors import Conflict, Corrupt, Duplicate, Malformed, NotFound
 from ledger.grant import Grant, grant_uuid
 from ledger.values import Amount
 
@@ -423,10 +423,19 @@ class GrantLedger(Application):
             notifications = self.recorder.select_notifications(
                 start=start, limit=batch, stop=stop, topics=topics)
             for notification in notifications:
-                yield notification, self.mapper.to_domain_event(notification)
+                yield notification, self.decode(notification, notification.id)
             if len(notifications) < batch:
                 return
             start = notifications[-1].id + 1
+
+    def decode(self, stored: Any, position: int) -> Any:
+        """A stored event as a domain event; one that cannot be read back is Corrupt."""
+        try:
+            return self.mapper.to_domain_event(stored)
+        except Exception as e:  # undecodable bytes, an unknown topic, a missing field
+            detail = type(e).__name__
+            raise Corrupt(f"the stored event at position {position} cannot be read back ({detail}); "
+                          "the stored history was altered (see grants verify)") from None
 
     def last_position(self) -> int:
         return self.recorder.max_notification_id() or 0

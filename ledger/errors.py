@@ -1,7 +1,7 @@
 """The ledger's errors. Each carries a one-line message with the figures.
 
 The CLI maps them to exit codes in one place (``commands.cli``):
-``Refused`` and its kinds -> 1, ``Malformed`` -> 2, ``Conflict`` -> 3.
+``Refused`` and its kinds -> 1, ``Malformed`` -> 2, ``Conflict`` -> 3, ``Corrupt`` -> 4.
 """
 
 
@@ -43,6 +43,12 @@ class Malformed(LedgerError, ValueError):
     """Input that cannot be understood: an amount, a date, a region, a file."""
 
     exit_code = 2
+
+
+class Corrupt(LedgerError):
+    """A stored event cannot be read back: the stored history was altered."""
+
+    exit_code = 4
 
 
 class Conflict(LedgerError):

@@ -223,10 +223,12 @@ def _summary(view: LedgerView, entry: Entry) -> dict[str, Any]:
 
 
 def audit(view: LedgerView, digest: str, grant_id: str, year: int, region: str | None,
-          as_of: datetime.datetime | None, on: datetime.date) -> dict[str, Any]:
+          as_of: datetime.datetime | None, on: datetime.date,
+          last_recorded_at: datetime.datetime | None = None) -> dict[str, Any]:
     """The controller's view of one year, as the replayed history says it."""
     if grant_id not in view.grants:
         raise NotFound(f"unknown grant {grant_id!r} in the history replayed (positions 1-{view.position})")
+    view.grants[grant_id].check_year(year)
     entries = [e for e in view.entries or () if touches(view, e, grant_id, year, region)]
     last = (view.entries or [None])[-1]
     checks = reconcile(view, grant_id, year, region)
@@ -234,7 +236,8 @@ def audit(view: LedgerView, digest: str, grant_id: str, year: int, region: str |
         "grant": grant_id,
         "year": year,
         "region": region,
-        "as_of": as_of or (last.recorded_at if last else None),
+        "as_of": as_of,
+        "last_recorded_at": last_recorded_at or (last.recorded_at if last else None),
         "position": view.position,
         "digest": digest,
         "events": [

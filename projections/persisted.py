@@ -23,6 +23,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 
 from ledger.application import GrantLedger, store_env
+from ledger.errors import Corrupt
 from ledger.grant import grant_uuid
 from ledger.budget import RegionYear
 from ledger.decision import Decision
@@ -203,8 +204,8 @@ class ReadModels:
             for n in notifications:
                 digest.add_raw(raw_record(n.topic, n.originator_id, n.originator_version, n.state))
                 if n.topic in FEEDS:
-                    work.apply(app.mapper.to_domain_event(n))
-                stamp = stamp_of(n.state)  # UTC ISO strings, which sort as the times do
+                    work.apply(app.decode(n, n.id))
+                stamp = stamp_of(n.state, n.id)  # UTC ISO strings, which sort as the times do
                 latest = stamp if latest is None or stamp > latest else latest
                 if n.id % self.checkpoint == 0:
                     checkpoints.append((n.id, digest.value, latest))
@@ -264,7 +265,7 @@ class ReadModels:
             for position, originator_id, version, topic, state in rows:
                 stored = StoredEvent(originator_id=uuid.UUID(str(originator_id)),
                                      originator_version=version, topic=topic, state=bytes(state))
-                entries.append(Entry(int(position), app.mapper.to_domain_event(stored), bytes(state)))
+                entries.append(Entry(int(position), app.decode(stored, int(position)), bytes(state)))
         entries.sort(key=lambda e: e.position)
         return entries
 
@@ -441,13 +442,14 @@ _STAMP = re.compile(rb'"timestamp":\{"_type_":"datetime_iso","_data_":"([^"]+)"'
 _PREFIX = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'
 
 
-def stamp_of(state: bytes) -> str:
+def stamp_of(state: bytes, position: int = 0) -> str:
     """An event's recording time, read from its stored bytes without decoding them."""
     if state.startswith(_PREFIX):
         return state[len(_PREFIX):state.index(b'"', len(_PREFIX))].decode()
     match = _STAMP.search(bytes(state[:400]))
-    if match is None:  # pragma: no cover - every stored event has its timestamp
-        raise ValueError("stored event has no timestamp")
+    if match is None:
+        raise Corrupt(f"the stored event at position {position} has no recording time; the stored "
+                      "history was altered (see grants verify)")
     return match.group(1).decode()
 
 
@@ -472,7 +474,7 @@ def audit_year(models: ReadModels, app: GrantLedger, grant_id: str, year: int, r
         if not notifications:
             break
         for n in notifications:
-            stamp = datetime.datetime.fromisoformat(stamp_of(n.state))
+            stamp = datetime.datetime.fromisoformat(stamp_of(n.state, n.id))
             if limit is not None and stamp > limit:
                 cut = reached  # the first event recorded after the moment ends the replay
                 break
@@ -483,5 +485,5 @@ def audit_year(models: ReadModels, app: GrantLedger, grant_id: str, year: int, r
     view.position = reached
     if last_stamp is None and reached:
         last_stamp = datetime.datetime.fromisoformat(
-            stamp_of(app.recorder.select_notifications(start=reached, limit=1)[0].state))
-    return audit(view, digest.value, grant_id, year, region, as_of or last_stamp, on)
+            stamp_of(app.recorder.select_notifications(start=reached, limit=1)[0].state, reached))
+    return audit(view, digest.value, grant_id, year, region, as_of, on, last_stamp)

@@ -216,7 +216,8 @@ def _fields(event: Any) -> dict[str, Any]:
 class Checker:
     """Replays a history one event at a time, re-checking every rule as it goes."""
 
-    def __init__(self) -> None:
+    def __init__(self, contiguous: bool = False) -> None:
+        self.contiguous = contiguous  # positions must run 1, 2, 3... (SQLite numbers without gaps)
         self.view = LedgerView()
         self.digest = Digest()
         self.passed_through: set[str] = {self.digest.value}
@@ -238,6 +239,8 @@ class Checker:
         event = entry.event
         if entry.position <= self.last_position:
             raise HistoryError(f"out of order after position {self.last_position}")
+        if self.contiguous and entry.position != self.last_position + 1:
+            raise HistoryError(f"positions {self.last_position + 1}-{entry.position - 1} are missing")
         before = self.view.by_id.get(event.originator_id)
         expected = before.version + 1 if before is not None else 1
         if event.originator_version != expected:
@@ -302,6 +305,9 @@ def parse_line(line: str, number: int) -> Entry:
         topic = record["topic"]
         if topic not in EVENT_TYPES:
             raise Malformed(f"unknown event topic {topic!r}")
+        if record["recorded_by"] != record["data"].get("recorded_by") or \
+                record["type"] != EVENT_TYPES[topic]:
+            raise Malformed("its recorded_by or type contradicts its data")
         cls = resolve_topic(topic)
         data = dict(record["data"])
         for name in _date_fields(cls):

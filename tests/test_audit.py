@@ -122,3 +122,22 @@ def test_the_same_history_gives_the_same_digest_on_another_store(tmp_path, db_pa
     renumbered = [Entry(e.position + 1000, e.event) for e in entries]
     assert digest_of(renumbered) == digest_of(entries)
     ledger.close()
+
+
+def test_audit_refuses_years_outside_the_grant_and_absurd_positions(grants):
+    """A year outside the grant's period is refused; a huge position is malformed, not a crash."""
+    jamtland(grants)
+    assert "outside its period" in grants("audit", G, "--year", "1900", code=1).stderr
+    grants("balance", G, "--position", "9" * 30, code=2)
+    r = grants("balance", G, "--as-of", "2001-01-01", code=1)
+    assert "in the history replayed (positions 1-0)" in r.stderr
+
+
+def test_audit_says_both_the_moment_asked_and_the_last_recording(grants):
+    """as_of is the moment asked for; last_recorded_at is when the last replayed event was recorded."""
+    jamtland(grants)
+    later = audit_json(grants, "--as-of", "2099-01-01")
+    now = audit_json(grants)
+    assert later["as_of"].startswith("2099-01-01T23:59:59")
+    assert later["last_recorded_at"] == now["last_recorded_at"] and now["as_of"] is None
+    assert later["digest"] == now["digest"]

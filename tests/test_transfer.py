@@ -79,8 +79,9 @@ def _edit(lines: list[str], kind: str, change) -> list[str]:
     (lambda ls: _edit(ls, "spent", lambda r: r["data"].update(amount=10**12)), "would leave 2018 remaining"),
     (lambda ls: _edit(ls, "decided", lambda r: r["data"].update(decided_by="Mallory")), "not authorised"),
     (lambda ls: _edit(ls, "commitment-set", lambda r: r["data"].update(amount=1)), "does not match"),
-    (lambda ls: _edit(ls, "grant-defined", lambda r: r.update(recorded_by="x") or r["data"].update(
+    (lambda ls: _edit(ls, "grant-defined", lambda r: r.update(recorded_by="mallory") or r["data"].update(
         recorded_by="mallory")), "sealed digest"),
+    (lambda ls: _edit(ls, "grant-defined", lambda r: r.update(recorded_by="mallory")), "contradicts"),
 ])
 def test_a_malformed_or_inconsistent_file_is_refused_whole(grants, tmp_path, tamper, message):
     """Broken, reordered, altered or rule-breaking files: exit 2, and nothing is written."""
@@ -115,6 +116,8 @@ def test_verify_passes_a_clean_history_and_exit_4_for_altered_missing_or_reorder
         "missing event": "delete from stored_events where rowid = (select rowid from stored_events "
                          "where topic like '%Reserved%')",
         "reordered": "update stored_events set originator_version = 99 where rowid = 2",
+        "removed report": "delete from stored_events where topic like '%ReportFiled%'",
+        "unreadable event": "update stored_events set state = X'7b6f6f7073' where rowid = 30",
     }
     for name, sql in tampering.items():
         reset()
@@ -123,3 +126,13 @@ def test_verify_passes_a_clean_history_and_exit_4_for_altered_missing_or_reorder
         assert r.stderr.startswith("error: stored history fails verification"), name
     reset()
     grants("verify")
+
+
+def test_an_unreadable_store_is_one_error_line_everywhere(grants):
+    """Commands meeting a stored event they cannot read say so in one line, with exit 4."""
+    history_with_a_sealed_report(grants)
+    _tamper_store(grants.db, "update stored_events set state = X'7b6f6f7073' where rowid = 30")
+    for args in (["history", G], ["balance", G, "--position", "50"], ["export"],
+                 ["audit", G, "--year", "2018"], ["rebuild"], ["verify"]):
+        r = grants(*args, code=4)
+        assert "position 30" in r.stderr, args

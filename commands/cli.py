@@ -171,6 +171,18 @@ def cli(ctx: click.Context, db: str, user: str | None, fmt: str) -> None:
     ctx.obj = Session(db=db, user=user or _default_user(), fmt=fmt, ctx=ctx)
 
 
+def _grant(f: Callable) -> Callable:
+    """The GRANT argument every grant command takes."""
+    return click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))(f)
+
+
+def _grant_region_year(f: Callable) -> Callable:
+    """GRANT, --region and --year: the region-year a command is about."""
+    f = click.option("--year", required=True, type=p.YEAR)(f)
+    f = click.option("--region", required=True, type=p.REGION)(f)
+    return _grant(f)
+
+
 def _done(recorded: bool, what: str) -> None:
     if recorded:
         click.echo(f"recorded: {what}")
@@ -191,7 +203,7 @@ def grant() -> None:
 
 
 @grant.command("define")
-@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@_grant
 @click.option("--name", required=True, help="The grant's name, e.g. Professionsmiljarden.")
 @click.option("--years", required=True, type=p.YEARS, help="Its period, FIRST-LAST, e.g. 2016-2018.")
 @click.option("--purpose", "purposes", required=True, multiple=True, type=p.PURPOSE,
@@ -222,7 +234,7 @@ def agreement() -> None:
 
 
 @agreement.command("sign")
-@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@_grant
 @click.option("--year", required=True, type=p.YEAR, help="The year the agreement is for.")
 @click.option("--signed-on", required=True, type=p.DATE, help="Date signed, YYYY-MM-DD.")
 @click.option("--pot", "pots", required=True, multiple=True, type=p.POT_AMOUNT,
@@ -310,7 +322,7 @@ def _positive_amount(text: str) -> Amount:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@_grant
 @click.option("--year", required=True, type=p.YEAR)
 @click.option("--pot", required=True, type=p.CodeType("pot"), help="The agreement's pot.")
 @click.option("--region", type=p.REGION, help="One region (with --amount).")
@@ -364,9 +376,7 @@ def allocate(s: Session, grant_id: str, year: int, pot: str, region: str | None,
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
-@click.option("--region", required=True, type=p.REGION)
-@click.option("--year", required=True, type=p.YEAR)
+@_grant_region_year
 @click.option("--amount", required=True, type=p.AMOUNT)
 @click.option("--on", type=p.DATE, default=None, help="When the frame was set.")
 @pass_session
@@ -385,9 +395,7 @@ def frame(s: Session, grant_id: str, region: str, year: int, amount: Amount, on)
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
-@click.option("--region", required=True, type=p.REGION)
-@click.option("--year", required=True, type=p.YEAR)
+@_grant_region_year
 @click.option("--pot", required=True, type=p.CodeType("pot"))
 @click.option("--amount", required=True, type=p.AMOUNT)
 @click.option("--on", required=True, type=p.DATE)
@@ -407,7 +415,7 @@ def requisition(s: Session, grant_id: str, region: str, year: int, pot: str, amo
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@_grant
 @click.option("--region", required=True, type=p.REGION)
 @click.option("--person", required=True, help="The health-care director's name.")
 @click.option("--role", default="hälso- och sjukvårdsdirektör", show_default=True)
@@ -432,7 +440,7 @@ def authorise(s: Session, grant_id: str, region: str, person: str, role: str, va
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@_grant
 @click.option("--region", required=True, type=p.REGION)
 @click.option("--decision", "decision_id", required=True, type=p.IdType("decision id"))
 @click.option("--decided-by", required=True, help="The authorised person who decided.")
@@ -469,7 +477,7 @@ def decide(s: Session, grant_id: str, region: str, decision_id: str, decided_by:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@_grant
 @click.option("--decision", "decision_id", required=True, type=p.IdType("decision id"))
 @click.option("--amount", "amounts", required=True, multiple=True, type=p.YEAR_AMOUNT,
               help="YEAR=AMOUNT: the whole new schedule (repeatable); years left out become 0.")
@@ -497,7 +505,7 @@ def amend(s: Session, grant_id: str, decision_id: str, amounts, decided_by: str,
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@_grant
 @click.option("--decision", "decision_id", required=True, type=p.IdType("decision id"))
 @click.option("--decided-by", required=True)
 @click.option("--on", required=True, type=p.DATE)
@@ -516,7 +524,7 @@ def revoke(s: Session, grant_id: str, decision_id: str, decided_by: str, on, rea
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@_grant
 @click.option("--decision", "decision_id", required=True, type=p.IdType("decision id"))
 @click.option("--year", required=True, type=p.YEAR, help="The decision's year the cost belongs to.")
 @click.option("--amount", required=True, type=p.AMOUNT)
@@ -543,7 +551,7 @@ def spend(s: Session, grant_id: str, decision_id: str, year: int, amount: Amount
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@_grant
 @click.option("--voucher", required=True, type=p.IdType("voucher"))
 @click.option("--on", required=True, type=p.DATE)
 @click.option("--reason", required=True)
@@ -560,9 +568,7 @@ def reverse(s: Session, grant_id: str, voucher: str, on, reason: str) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
-@click.option("--region", required=True, type=p.REGION)
-@click.option("--year", required=True, type=p.YEAR)
+@_grant_region_year
 @click.option("--amount", required=True, type=p.AMOUNT)
 @click.option("--purpose", required=True, type=p.CodeType("purpose"))
 @click.option("--on", required=True, type=p.DATE)
@@ -581,9 +587,7 @@ def reserve(s: Session, grant_id: str, region: str, year: int, amount: Amount, p
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
-@click.option("--region", required=True, type=p.REGION)
-@click.option("--year", required=True, type=p.YEAR)
+@_grant_region_year
 @click.option("--amount", required=True, type=p.AMOUNT)
 @click.option("--on", required=True, type=p.DATE)
 @click.option("--ref", default="")
@@ -603,9 +607,7 @@ def repay(s: Session, grant_id: str, region: str, year: int, amount: Amount, on,
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
-@click.option("--region", required=True, type=p.REGION)
-@click.option("--year", required=True, type=p.YEAR)
+@_grant_region_year
 @click.option("--filed-on", required=True, type=p.DATE)
 @click.option("--covers", multiple=True, type=p.CodeType("purpose"),
               help="A purpose the report covers (repeatable).")
@@ -634,9 +636,7 @@ def report(s: Session, grant_id: str, region: str, year: int, filed_on, covers, 
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
-@click.option("--region", required=True, type=p.REGION)
-@click.option("--year", required=True, type=p.YEAR)
+@_grant_region_year
 @click.option("--on", required=True, type=p.DATE)
 @pass_session
 def close(s: Session, grant_id: str, region: str, year: int, on) -> None:
@@ -651,9 +651,7 @@ def close(s: Session, grant_id: str, region: str, year: int, on) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
-@click.option("--region", required=True, type=p.REGION)
-@click.option("--year", required=True, type=p.YEAR)
+@_grant_region_year
 @click.option("--on", required=True, type=p.DATE)
 @click.option("--reason", required=True)
 @pass_session
@@ -719,7 +717,7 @@ def _query_options(f: Callable) -> Callable:
     f = _time_options(f)
     f = click.option("--year", type=p.YEAR, default=None, help="Only this year.")(f)
     f = click.option("--region", type=p.REGION, default=None, help="Only this region.")(f)
-    return click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))(f)
+    return _grant(f)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -793,7 +791,7 @@ def compliance(s: Session, grant_id: str, region: str | None, year: int | None, 
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@_grant
 @click.option("--region", type=p.REGION, default=None, help="Only events about this region.")
 @click.option("--decision", "decision_id", type=p.IdType("decision id"), default=None,
               help="Only events about this decision.")
@@ -821,7 +819,7 @@ AUDIT_EVENT_COLUMNS = [
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("grant_id", metavar="GRANT", type=p.CodeType("grant id"))
+@_grant
 @click.option("--year", required=True, type=p.YEAR, help="The year to audit.")
 @click.option("--region", type=p.REGION, default=None, help="Only this region.")
 @_time_options

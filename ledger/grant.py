@@ -44,9 +44,6 @@ class Agreement:
     def pot_amount(self, pot: str) -> Amount:
         return Amount(self.pots[pot])
 
-    def earmarked_pots(self) -> dict[str, str]:
-        return dict(self.earmarks)
-
 
 @attrs.frozen
 class Authorisation:

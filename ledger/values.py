@@ -177,10 +177,6 @@ class Region:
     def name(self) -> str:
         return _COUNTIES[self.code][0]
 
-    @property
-    def official_name(self) -> str:
-        return _COUNTIES[self.code][1]
-
     @classmethod
     def all(cls) -> list[Region]:
         return [cls(code) for code in _COUNTIES]

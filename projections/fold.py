@@ -17,7 +17,7 @@ from uuid import UUID
 import attrs
 
 from ledger.budget import RegionYear
-from ledger.decision import Decision, Voucher
+from ledger.decision import Decision
 from ledger.grant import Grant
 
 
@@ -47,7 +47,6 @@ class LedgerView:
     grants: dict[str, Grant] = attrs.Factory(dict)
     region_years: dict[tuple[str, str, int], RegionYear] = attrs.Factory(dict)
     decisions: dict[tuple[str, str], Decision] = attrs.Factory(dict)
-    vouchers: dict[tuple[str, str], Voucher] = attrs.Factory(dict)
     entries: list[Entry] | None = None
 
     def apply(self, entry: Entry) -> None:
@@ -76,8 +75,6 @@ class LedgerView:
             self.decisions[(aggregate.grant_id, aggregate.decision_id)] = aggregate
         elif isinstance(aggregate, Grant):
             self.grants[aggregate.grant_id] = aggregate
-        elif isinstance(aggregate, Voucher):
-            self.vouchers[(aggregate.grant_id, aggregate.voucher)] = aggregate
 
     # ------------------------------------------------------------------ lookups
 

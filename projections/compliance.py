@@ -135,12 +135,11 @@ def check_traceability(facts: YearFacts) -> list[Finding]:
                 "not a purpose of the grant", amount, BREACH))
     if grant.accounting_object:
         for d in facts.decisions:
-            for b in d.bookings.values():
-                if b.year == year and not b.is_reversed and b.object != grant.accounting_object:
-                    findings.append(Finding(
-                        "traceability",
-                        f"voucher {b.voucher} ({Amount(b.amount)}) is booked on object {b.object}, "
-                        f"not the grant's {grant.accounting_object}", Amount(b.amount), BREACH))
+            for b in d.live_bookings_off(year, grant.accounting_object):
+                findings.append(Finding(
+                    "traceability",
+                    f"voucher {b.voucher} ({Amount(b.amount)}) is booked on object {b.object}, "
+                    f"not the grant's {grant.accounting_object}", Amount(b.amount), BREACH))
     return findings
 
 

@@ -1,8 +1,11 @@
 """Decision: schedule, amendments, revocation and bookings, each rule at its boundary."""
 
 import datetime
+import pickle
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.decision import AMENDED, LIVE, REVOKED, Decision
 from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused
@@ -102,3 +105,26 @@ def test_identical_retry_is_recognised():
     d.amend({2018: kr(200)}, "Director", D, "x", "t")
     assert d.same_decision(*same)
     assert d.status != LIVE
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([2017, 2018]), st.integers(1, 5_000),
+                          st.sampled_from(["9902", "1234"]), st.booleans()), max_size=25))
+def test_a_stored_state_loads_as_the_same_decision(bookings):
+    """A decision pickled and loaded again (as the read models keep it) has the same bookings,
+    figures and off-object bookings, and keeps working under its rules."""
+    d = decision({2017: kr(100_000), 2018: kr(100_000)})
+    for n, (year, ore, obj, reverse) in enumerate(bookings):
+        d.spend(f"V{n}", year, Amount(ore), D + datetime.timedelta(days=n), obj, f"t{n}", "t")
+        if reverse:
+            d.reverse(f"V{n}", D + datetime.timedelta(days=n + 1), "wrong", "t")
+    loaded = pickle.loads(pickle.dumps(d))
+    for year in (2017, 2018):
+        assert loaded.live_bookings_off(year, "9902") == d.live_bookings_off(year, "9902") == [
+            b for b in d.bookings.values() if b.year == year and not b.is_reversed and b.object != "9902"]
+        assert loaded.spent_for(year) == d.spent_for(year)
+    assert loaded.bookings == d.bookings
+    loaded.spend("NEW", 2018, ORE, D, "9902", "", "t")
+    assert loaded.spent_for(2018) == d.spent_for(2018) + ORE
+    again = pickle.loads(pickle.dumps(pickle.loads(pickle.dumps(d))))
+    assert again.live_bookings_off(2017, "9902") == d.live_bookings_off(2017, "9902")

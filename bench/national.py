@@ -132,7 +132,7 @@ def main() -> None:
     models = ReadModels(args.db)
     rebuild, _ = timed(lambda: models.rebuild(app))
     now_balance, rows = timed(lambda: (models.catch_up(app), models.balance_rows(G, None, None))[1])
-    now_compliance, _ = timed(lambda: compliance_rows(models.view_for(G, "23"), G, D(2019, 3, 1), "23", 2018))
+    now_compliance, _ = timed(lambda: compliance_rows(models.view_for(G, "23", 2018), G, D(2019, 3, 1), "23", 2018))
     cut = events * 9 // 10
     moment = app.mapper.to_domain_event(app.recorder.select_notifications(start=events * 3 // 4, limit=1)[0]).timestamp
 

@@ -778,7 +778,7 @@ def compliance(s: Session, grant_id: str, region: str | None, year: int | None, 
     """
     day = _judging_day(judge_on, as_of)
     rows = s.query(grant_id, position, as_of,
-                   lambda models: compliance_rows(models.view_for(grant_id, region), grant_id, day,
+                   lambda models: compliance_rows(models.view_for(grant_id, region, year), grant_id, day,
                                                   region, year),
                    lambda view: compliance_rows(view, grant_id, day, region, year))
     s.out(rows, COMPLIANCE_COLUMNS, "(no region-years recorded)")

@@ -31,6 +31,14 @@ def _group(n: int) -> str:
     return f"{n:,}".replace(",", " ")
 
 
+def pretty_ore(ore: int) -> str:
+    """``Amount(ore).pretty()`` without making the Amount (history formats millions of them)."""
+    sign = "-" if ore < 0 else ""
+    whole, rest = divmod(abs(ore), 100)
+    text = f"{whole:,}".replace(",", " ")
+    return f"{sign}{text},{rest:02d}" if rest else f"{sign}{text}"
+
+
 @attrs.frozen(order=True)
 class Amount:
     """An exact amount of Swedish kronor, held as a whole number of öre."""
@@ -95,10 +103,7 @@ class Amount:
 
     def pretty(self) -> str:
         """Human form, grouped: ``2 228 598`` (whole kronor) or ``2 228 598,50``."""
-        sign = "-" if self.ore < 0 else ""
-        whole, ore = divmod(abs(self.ore), 100)
-        text = _group(whole)
-        return f"{sign}{text},{ore:02d}" if ore else f"{sign}{text}"
+        return pretty_ore(self.ore)
 
     def figure(self) -> str:
         """Form used in messages: grouped, always two decimals: ``-120 000.00``."""

@@ -57,9 +57,10 @@ def stored_state(event: Any) -> bytes:
 
 
 def raw_record(topic: str, originator_id: Any, version: int, state: bytes) -> bytes:
-    """What the digest covers of one event: its topic, aggregate, version and stored state
-    (which holds its recording time, recorder and every field)."""
-    return b"".join((topic.encode(), b"\n", originator_id.bytes, version.to_bytes(8, "big"), state))
+    """What the digest covers of one event: its topic, aggregate (a UUID or its 16 bytes),
+    version and stored state (which holds its recording time, recorder and every field)."""
+    id_bytes = originator_id if isinstance(originator_id, bytes) else originator_id.bytes
+    return b"".join((topic.encode(), b"\n", id_bytes, version.to_bytes(8, "big"), state))
 
 
 def canonical(entry: Entry) -> bytes:
@@ -92,6 +93,12 @@ class Digest:
         self._chain = hashlib.sha256(self._chain + record).digest()
         self.count += 1
 
+    def add_stored(self, topic: str, originator_id: bytes, version: int, state: bytes) -> None:
+        """``add_raw(raw_record(...))`` in one step (the read models hash every stored event)."""
+        self._chain = hashlib.sha256(b"".join(
+            (self._chain, topic.encode(), b"\n", originator_id, version.to_bytes(8, "big"), state))).digest()
+        self.count += 1
+
 
 def digested(entries: Iterable[Entry], digest: Digest) -> Iterator[Entry]:
     """Pass entries through, adding each to the digest."""
@@ -110,34 +117,53 @@ def digest_of(entries: Iterable[Entry]) -> str:
 # --------------------------------------------------------------------------- what touches a year
 
 
-def _decision_touches(decision: Decision, event: Any, year: int) -> bool:
+def reach(event: Any, aggregate: Any) -> tuple[str | None, tuple[int, ...] | None]:
+    """The region and years whose audit lists an event (region None: every region; years
+    None: every year of the grant).
+
+    ``aggregate`` is the event's aggregate as it stood after the event, or at any later
+    moment: only what an aggregate never changes afterwards is read (its region and year,
+    a decision's first schedule, a booking's year, a revoked decision's years), so the
+    persisted history and the fold of any prefix say the same.
+    """
     kind = event_type(event)
-    if kind in ("spent", "reversed"):
-        booking = decision.bookings.get(event.voucher)
-        return booking is not None and booking.year == year
-    if kind in ("decided", "amended"):
-        return any(int(y) == year for y, _ in event.schedule) or year in decision.original_schedule
-    return year in decision.years_ever
+    if isinstance(aggregate, RegionYear):
+        return aggregate.region, (aggregate.year,)
+    if isinstance(aggregate, Decision):
+        if kind == "spent":
+            return aggregate.region, (event.year,)
+        if kind == "reversed":
+            return aggregate.region, (aggregate.bookings[event.voucher].year,)
+        if kind in ("decided", "amended"):
+            years = {int(y) for y, _ in event.schedule} | set(aggregate.original_schedule)
+            return aggregate.region, tuple(sorted(years))
+        return aggregate.region, tuple(sorted(aggregate.years_ever))  # revoked: nothing changes after
+    if kind == "grant-defined":
+        return None, None
+    if kind in ("agreement-signed", "pot-allocated"):
+        return None, (event.year,)
+    if kind == "decider-authorised":
+        return event.region, None
+    return None, ()  # voucher-registered: the index, told by its `spent`
 
 
 def touches(view: LedgerView, entry: Entry, grant_id: str, year: int, region: str | None) -> bool:
     """Whether an event is part of a year's story (for one region, or all)."""
-    event = entry.event
-    aggregate = view.by_id[event.originator_id]
+    aggregate = view.by_id[entry.event.originator_id]
     if getattr(aggregate, "grant_id", None) != grant_id:
         return False
-    kind = event_type(event)
-    if isinstance(aggregate, RegionYear):
-        return aggregate.year == year and region in (None, aggregate.region)
-    if isinstance(aggregate, Decision):
-        return region in (None, aggregate.region) and _decision_touches(aggregate, event, year)
-    if kind == "grant-defined":
-        return True
-    if kind in ("agreement-signed", "pot-allocated"):
-        return event.year == year
-    if kind == "decider-authorised":
-        return region in (None, event.region)
-    return False  # voucher-registered: the index, told by its `spent`
+    where, years = reach(entry.event, aggregate)
+    return (years is None or year in years) and (region is None or where in (None, region))
+
+
+def year_events(view: LedgerView, grant_id: str, year: int, region: str | None) -> list[dict[str, Any]]:
+    """The events a year's audit lists, from a view folded with its entries."""
+    rows = []
+    for e in view.entries or ():
+        if touches(view, e, grant_id, year, region):
+            aggregate = view.by_id[e.event.originator_id]
+            rows.append({**history_row(e, aggregate), "region": reach(e.event, aggregate)[0]})
+    return rows
 
 
 # --------------------------------------------------------------------------- the audit
@@ -189,7 +215,7 @@ def reconcile(view: LedgerView, grant_id: str, year: int, region: str | None) ->
     return checks
 
 
-def filed_vs_now(view: LedgerView, year_entries: list[Entry], grant_id: str, year: int,
+def filed_vs_now(view: LedgerView, events: list[dict[str, Any]], grant_id: str, year: int,
                  region: str | None) -> list[dict[str, Any]]:
     """Each sealed report beside the year as it stands now, with the events that changed it."""
     out = []
@@ -203,11 +229,10 @@ def filed_vs_now(view: LedgerView, year_entries: list[Entry], grant_id: str, yea
             filed = {k: Amount(v) for k, v in report.figures.items()}
             changed = [k for k in FIGURES if filed.get(k) != now[k]]
             later = [
-                {"position": e.position, "type": event_type(e.event), **_summary(view, e)}
-                for e in year_entries
-                if e.position > report.position and event_type(e.event) not in quiet
-                and getattr(view.by_id[e.event.originator_id], "region", getattr(e.event, "region", None))
-                in (ry.region, None)
+                {"position": e["position"], "type": e["type"], "recorded_at": e["recorded_at"],
+                 "summary": e["summary"]}
+                for e in events
+                if e["position"] > report.position and e["type"] not in quiet and e["region"] in (ry.region, None)
             ]
             out.append({
                 "region": ry.region, "filed_on": report.filed_on, "position": report.position,
@@ -217,19 +242,20 @@ def filed_vs_now(view: LedgerView, year_entries: list[Entry], grant_id: str, yea
     return out
 
 
-def _summary(view: LedgerView, entry: Entry) -> dict[str, Any]:
-    row = history_row(entry, view.by_id[entry.event.originator_id])
-    return {"recorded_at": row["recorded_at"], "summary": row["summary"]}
-
-
 def audit(view: LedgerView, digest: str, grant_id: str, year: int, region: str | None,
           as_of: datetime.datetime | None, on: datetime.date,
-          last_recorded_at: datetime.datetime | None = None) -> dict[str, Any]:
-    """The controller's view of one year, as the replayed history says it."""
+          last_recorded_at: datetime.datetime | None = None,
+          events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The controller's view of one year, as the replayed history says it.
+
+    ``events`` are the rows the year lists; without them they are found in the view's
+    entries (a view folded with ``keep_entries``).
+    """
     if grant_id not in view.grants:
         raise NotFound(f"unknown grant {grant_id!r} in the history replayed (positions 1-{view.position})")
     view.grants[grant_id].check_year(year)
-    entries = [e for e in view.entries or () if touches(view, e, grant_id, year, region)]
+    if events is None:
+        events = year_events(view, grant_id, year, region)
     last = (view.entries or [None])[-1]
     checks = reconcile(view, grant_id, year, region)
     return {
@@ -240,16 +266,12 @@ def audit(view: LedgerView, digest: str, grant_id: str, year: int, region: str |
         "last_recorded_at": last_recorded_at or (last.recorded_at if last else None),
         "position": view.position,
         "digest": digest,
-        "events": [
-            {**history_row(e, view.by_id[e.event.originator_id]),
-             "region": getattr(view.by_id[e.event.originator_id], "region", getattr(e.event, "region", None))}
-            for e in entries
-        ],
+        "events": events,
         "opening": opening(view, grant_id, year, region),
         "balances": balance_rows(view, grant_id, region, year),
         "commitments": commitment_rows(view, grant_id, region, year),
         "compliance": compliance_rows(view, grant_id, on, region, year),
-        "reports": filed_vs_now(view, entries, grant_id, year, region),
+        "reports": filed_vs_now(view, events, grant_id, year, region),
         "reconciliation": checks,
         "reconciled": all(c["holds"] for c in checks),
     }

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from ledger.values import Amount, Region
+from ledger.values import Region, pretty_ore
 from projections.fold import Entry, LedgerView
 
 # topic -> the event's name in history, export and the docs' event catalogue
@@ -50,18 +50,19 @@ def effective_date(event: Any) -> datetime.date | None:
     return None
 
 
-def _money(ore: int) -> str:
-    return Amount(ore).pretty()
+_money = pretty_ore
 
 
 def _schedule(pairs: list) -> str:
     return ", ".join(f"{y}: {_money(a)}" for y, a in pairs) or "nothing"
 
 
-def summary(event: Any, aggregate: Any) -> str:
+def summary(event: Any, aggregate: Any, kind: str | None = None) -> str:
     """One line that says what the event recorded, with its figures."""
-    kind = event_type(event)
+    kind = kind or event_type(event)
     e, a = event, aggregate
+    if kind == "spent":  # most of any ledger: first, and without the other cases' work
+        return f"decision {a.decision_id}: {_money(e.amount)} booked for {e.year}, voucher {e.voucher}, object {e.object}"
     where = f"{Region(a.region)} {a.year}" if hasattr(a, "year") and hasattr(a, "region") else ""
     match kind:
         case "grant-defined":
@@ -102,8 +103,6 @@ def summary(event: Any, aggregate: Any) -> str:
             return f"decision {a.decision_id} amended by {e.decided_by}: {_schedule(e.schedule)} ({e.reason})"
         case "revoked":
             return f"decision {a.decision_id} revoked by {e.decided_by} ({e.reason})"
-        case "spent":
-            return f"decision {a.decision_id}: {_money(e.amount)} booked for {e.year}, voucher {e.voucher}, object {e.object}"
         case "reversed":
             return f"decision {a.decision_id}: voucher {e.voucher} reversed ({e.reason})"
         case "voucher-registered":

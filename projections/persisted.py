@@ -13,6 +13,7 @@ the tables and catches up from position 0.
 from __future__ import annotations
 
 import datetime
+import os
 import pickle
 import re
 import sqlite3
@@ -24,35 +25,51 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.application import GrantLedger, store_env
 from ledger.errors import Corrupt
-from ledger.grant import grant_uuid
+from ledger.grant import Grant, grant_uuid
 from ledger.budget import RegionYear
 from ledger.decision import Decision
 from ledger.values import Amount, Region
-from projections.audit import GENESIS, Digest, audit, raw_record
+from projections.audit import GENESIS, Digest, audit, raw_record, reach
 from projections.balances import FIGURES
-from projections.fold import Entry, LedgerView, fold
-from projections.history import EVENT_TYPES
+from projections.fold import LedgerView
+from projections.history import EVENT_TYPES, effective_date, summary
 
-NAME = "grants-read-models"
+NAME = "grants-read-models/3"  # the layout: tables of another layout are dropped and rebuilt
 # Every event topic but the voucher index's, which serves writes only.
 FEEDS = frozenset(t for t in EVENT_TYPES if not t.startswith("grants:Voucher."))
 CHECKPOINT = 1000  # positions between digest checkpoints
-TABLES = ("grants_rm_tracking", "grants_rm_checkpoints", "grants_rm_aggregates", "grants_rm_balances",
-          "grants_rm_commitments")
+SNAPSHOT = 64  # versions between kept states of an aggregate, for as-of audits
+HELP_FROM = 100_000  # events behind from which a catch-up takes a helper process
+TABLES = ("grants_rm_tracking", "grants_rm_checkpoints", "grants_rm_aggregates", "grants_rm_snapshots",
+          "grants_rm_history", "grants_rm_balances", "grants_rm_commitments")
 AMOUNTS = ("allocated", "requisitioned", "committed", "reserved", "spent", "available", "shortfall",
            "repaid")
 
 
-def _schema(blob: str) -> list[str]:
+def _schema(postgres: bool) -> list[str]:
+    blob = "BYTEA" if postgres else "BLOB"
+    keyed = "" if postgres else " WITHOUT ROWID"  # SQLite: the rows live in their key's b-tree
     return [
         "CREATE TABLE IF NOT EXISTS grants_rm_tracking (name TEXT PRIMARY KEY, position BIGINT NOT NULL, "
         "digest TEXT NOT NULL, latest TEXT)",
         "CREATE TABLE IF NOT EXISTS grants_rm_checkpoints (position BIGINT PRIMARY KEY, "
         "digest TEXT NOT NULL, latest TEXT)",
+        # each aggregate as it stands now, with the positions of its first and last events, and
+        # the years a decision ever had money in (",2017,2018,"), so a year's audit finds its
+        # decisions; views list aggregates in the order they were created, as the fold does
         f"CREATE TABLE IF NOT EXISTS grants_rm_aggregates (id TEXT PRIMARY KEY, kind TEXT NOT NULL, "
-        f"grant_id TEXT NOT NULL, region TEXT, year INTEGER, state {blob} NOT NULL)",
+        f"grant_id TEXT NOT NULL, region TEXT, year INTEGER, years TEXT, first BIGINT, "
+        f"position BIGINT NOT NULL, state {blob} NOT NULL)",
         "CREATE INDEX IF NOT EXISTS grants_rm_aggregates_by_region ON grants_rm_aggregates "
         "(grant_id, region)",
+        # each aggregate as it stood at every SNAPSHOT-th version (as-of audits start there)
+        f"CREATE TABLE IF NOT EXISTS grants_rm_snapshots (id TEXT NOT NULL, position BIGINT NOT NULL, "
+        f"state {blob} NOT NULL, PRIMARY KEY (id, position)){keyed}",
+        # the lines a year's audit lists, one per event and year it belongs to ('' = every region)
+        "CREATE TABLE IF NOT EXISTS grants_rm_history (grant_id TEXT NOT NULL, year INTEGER NOT NULL, "
+        "region TEXT NOT NULL, position BIGINT NOT NULL, recorded_at TEXT NOT NULL, recorded_by TEXT, "
+        "type TEXT NOT NULL, effective TEXT, summary TEXT NOT NULL, "
+        f"PRIMARY KEY (grant_id, year, region, position)){keyed}",
         "CREATE TABLE IF NOT EXISTS grants_rm_balances (grant_id TEXT NOT NULL, region TEXT NOT NULL, "
         "year INTEGER NOT NULL, allocated BIGINT, requisitioned BIGINT, committed BIGINT, "
         "reserved BIGINT, spent BIGINT, available BIGINT, shortfall BIGINT, frame BIGINT, "
@@ -67,8 +84,11 @@ def _schema(blob: str) -> list[str]:
 class ReadModels:
     """The persisted read models of one ledger."""
 
-    def __init__(self, target: str, checkpoint: int = CHECKPOINT) -> None:
+    def __init__(self, target: str, checkpoint: int = CHECKPOINT, snapshot: int = SNAPSHOT,
+                 create: bool = True) -> None:
+        self.target = target
         self.checkpoint = checkpoint
+        self.snapshot = snapshot
         env = store_env(target)
         self.postgres = env["PERSISTENCE_MODULE"].endswith("postgres")
         if self.postgres:
@@ -83,7 +103,13 @@ class ReadModels:
                 self.conn.execute(f'SET search_path TO "{env["POSTGRES_SCHEMA"]}"')
         else:
             self.conn = sqlite3.connect(env["SQLITE_DBNAME"], timeout=30, isolation_level=None)
-        self._create()
+            # The ledger's store runs in WAL mode, where NORMAL still keeps every commit atomic
+            # and the file consistent; a read-model commit lost to a power cut is redone by
+            # the next catch-up. (This connection's setting; the ledger's own is untouched.)
+            if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                self.conn.execute("PRAGMA synchronous = NORMAL")
+        if create:
+            self._create()
 
     def close(self) -> None:
         self.conn.close()
@@ -118,7 +144,7 @@ class ReadModels:
         self._drop_if_outdated()
         try:
             self._begin()
-            for statement in _schema("BYTEA" if self.postgres else "BLOB"):
+            for statement in _schema(self.postgres):
                 self._run(statement)
             self._run("INSERT INTO grants_rm_tracking (name, position, digest, latest) "
                       "VALUES (?, 0, ?, NULL) ON CONFLICT (name) DO NOTHING", (NAME, GENESIS))
@@ -131,9 +157,10 @@ class ReadModels:
         """Read models are a rebuildable cache: tables of an older layout are dropped."""
         self._begin()
         try:
-            self._run("SELECT position, digest, latest FROM grants_rm_tracking WHERE name = ?", (NAME,))
+            current = self._run("SELECT position FROM grants_rm_tracking WHERE name = ?", (NAME,)).fetchone()
             self._commit()
-            return
+            if current is not None:
+                return
         except Exception:
             self._rollback()
         self._begin()
@@ -152,23 +179,45 @@ class ReadModels:
         return int(row[0])
 
     def catch_up(self, app: GrantLedger, batch: int = 5000,
-                 progress: Callable[[int], None] | None = None) -> int:
-        """Apply every event after the tracked position; returns how many positions it moved."""
-        moved = 0
-        while True:
-            done = self._apply_batch(app, batch)
-            moved += done
-            if progress and done:
-                progress(done)
-            if not done:
-                return moved
+                 progress: Callable[[int], None] | None = None, helper: bool | None = None) -> int:
+        """Apply every event after the tracked position; returns how many positions it moved.
 
-    def rebuild(self, app: GrantLedger, progress: Callable[[int], None] | None = None) -> int:
+        A long catch-up (``HELP_FROM`` events or more, on a machine with two cores or more)
+        shares the decisions' events with a helper process; ``helper`` True or False forces it.
+        The helper is started the ``spawn`` way, so a script that calls this must guard its
+        entry point with ``if __name__ == "__main__":`` (the ``grants`` command does).
+        """
+        if helper is None:
+            helper = (os.cpu_count() or 1) > 1 and app.last_position() - self.position() >= HELP_FROM
+        assistant = _Helper(self) if helper else None
+        moved = 0
+        try:
+            while True:
+                try:
+                    done = self._apply_batch(app, batch, assistant)
+                except _HelperGone:  # the batch was rolled back: go on alone
+                    assistant.close()
+                    assistant = None
+                    continue
+                moved += done
+                if progress and done:
+                    progress(done)
+                if not done:
+                    return moved
+        except BaseException:
+            if assistant is not None:
+                assistant.process.terminate()
+            raise
+        finally:
+            if assistant is not None:
+                assistant.close()
+
+    def rebuild(self, app: GrantLedger, progress: Callable[[int], None] | None = None,
+                helper: bool | None = None, batch: int = 20000) -> int:
         """Clear every read model and rebuild it from position 0."""
         self._begin()
         try:
-            for table in ("grants_rm_aggregates", "grants_rm_balances", "grants_rm_commitments",
-                          "grants_rm_checkpoints"):
+            for table in TABLES[1:]:
                 self._run(f"DELETE FROM {table}")
             self._run("UPDATE grants_rm_tracking SET position = 0, digest = ?, latest = NULL "
                       "WHERE name = ?", (GENESIS, NAME))
@@ -176,9 +225,9 @@ class ReadModels:
         except Exception:
             self._rollback()
             raise
-        return self.catch_up(app, batch=20000, progress=progress)
+        return self.catch_up(app, batch=batch, progress=progress, helper=helper)
 
-    def _apply_batch(self, app: GrantLedger, batch: int) -> int:
+    def _apply_batch(self, app: GrantLedger, batch: int, helper: _Helper | None = None) -> int:
         """One transaction: lock the position, apply up to ``batch`` events, store rows and position.
 
         Every event is hashed into the running digest (from its stored bytes, without
@@ -193,26 +242,35 @@ class ReadModels:
                 f"SELECT position, digest, latest FROM grants_rm_tracking WHERE name = ?{lock}",
                 (NAME,)).fetchone()
             start = int(start)
-            notifications = app.recorder.select_notifications(start=start + 1, limit=batch)
-            if not notifications:
+            rows = self._stored(start + 1, batch)
+            if not rows:
                 self._rollback()
                 return 0
             digest = Digest()
             digest.value = value
-            work = _Batch(self)
+            if helper is not None:
+                helper.ask(start + 1, rows[-1][0])
+            helped = helper is not None
+            work = _Batch(self, {r[1] for r in rows if _mine(r[3], r[1], helped)})
             checkpoints = []
-            for n in notifications:
-                digest.add_raw(raw_record(n.topic, n.originator_id, n.originator_version, n.state))
-                if n.topic in FEEDS:
-                    work.apply(app.decode(n, n.id))
-                stamp = stamp_of(n.state, n.id)  # UTC ISO strings, which sort as the times do
+            ids = work.ids
+            for position, originator_id, version, topic, state in rows:
+                digest.add_stored(topic, originator_id, version, state)
+                stamp = stamp_of(state, position)  # UTC ISO strings, which sort as the times do
+                if _mine(topic, originator_id, helped):
+                    stored = StoredEvent(originator_id=ids[originator_id], originator_version=version,
+                                         topic=topic, state=state)
+                    work.apply(originator_id, app.decode(stored, position), position, stamp)
                 latest = stamp if latest is None or stamp > latest else latest
-                if n.id % self.checkpoint == 0:
-                    checkpoints.append((n.id, digest.value, latest))
-            work.write()
+                if position % self.checkpoint == 0:
+                    checkpoints.append((position, digest.value, latest))
+            changed = work.rows()
+            if helper is not None:
+                _merge(changed, helper.answer())
+            _write(self, changed)
             self._many("INSERT INTO grants_rm_checkpoints (position, digest, latest) VALUES (?, ?, ?)",
                        checkpoints)
-            reached = notifications[-1].id
+            reached = rows[-1][0]
             self._run("UPDATE grants_rm_tracking SET position = ?, digest = ?, latest = ? WHERE name = ?",
                       (reached, digest.value, latest, NAME))
             self._commit()
@@ -220,6 +278,27 @@ class ReadModels:
         except Exception:
             self._rollback()
             raise
+
+    def _stored(self, start: int, limit: int, stop: int | None = None,
+                ids: list[bytes] | None = None) -> list[tuple[int, bytes, int, str, bytes]]:
+        """Stored events from position ``start`` on, as (position, aggregate id bytes, version,
+        topic, state), read straight from the event table: the digest and the read models
+        need the stored bytes, and only the events they apply need decoding."""
+        table, key = ("grants_events", "notification_id") if self.postgres else ("stored_events", "rowid")
+        sql = f"SELECT {key}, originator_id, originator_version, topic, state FROM {table} WHERE {key} >= ?"
+        params: list[Any] = [start]
+        if stop is not None:
+            sql += f" AND {key} <= ?"
+            params.append(stop)
+        rows = self._run(sql + f" ORDER BY {key} LIMIT ?", [*params, limit]).fetchall()
+        if self.postgres:
+            return [(int(p), o.bytes, v, t, bytes(s)) for p, o, v, t, s in rows]
+        try:
+            return [(p, bytes.fromhex(o), v, t, s) for p, o, v, t, s in rows]
+        except (TypeError, ValueError):
+            bad = next(p for p, o, *_ in rows if not _is_hex_id(o))
+            raise Corrupt(f"the stored event at position {bad} names no valid aggregate; the stored "
+                          "history was altered (see grants verify)") from None
 
     # ------------------------------------------------------------------ the history, fast
 
@@ -250,53 +329,82 @@ class ReadModels:
         row = self._run(sql + " ORDER BY position DESC LIMIT 1", params).fetchone()
         return (int(row[0]), row[1]) if row else (0, GENESIS)
 
-    def events_of(self, app: GrantLedger, ids: list[str], upto_position: int) -> list[Entry]:
-        """The stored events of some aggregates, up to a position, in recording order."""
-        table = "grants_events" if self.postgres else "stored_events"
-        key = "notification_id" if self.postgres else "rowid"
-        entries = []
-        for chunk in range(0, len(ids), 400):
-            part = ids[chunk:chunk + 400]
-            marks = ", ".join("?" for _ in part)
-            params = [uuid.UUID(i) if self.postgres else uuid.UUID(i).hex for i in part]
-            rows = self._run(
-                f"SELECT {key}, originator_id, originator_version, topic, state FROM {table} "
-                f"WHERE originator_id IN ({marks}) AND {key} <= ?", [*params, upto_position])
-            for position, originator_id, version, topic, state in rows:
-                stored = StoredEvent(originator_id=uuid.UUID(str(originator_id)),
-                                     originator_version=version, topic=topic, state=bytes(state))
-                entries.append(Entry(int(position), app.decode(stored, int(position)), bytes(state)))
-        entries.sort(key=lambda e: e.position)
-        return entries
-
     def year_aggregate_ids(self, grant_id: str, year: int, region: str | None) -> list[str]:
         """The aggregates a year's audit replays: the grant, the region-years of the year,
         and the decisions that ever had money in it."""
         ids = [str(grant_uuid(grant_id))]
-        where, params = "grant_id = ? AND kind = 'RegionYear' AND year = ?", [grant_id, year]
+        where = "grant_id = ? AND ((kind = 'RegionYear' AND year = ?) OR (kind = 'Decision' AND years LIKE ?))"
+        params: list[Any] = [grant_id, year, f"%,{year},%"]
         if region is not None:
             where += " AND region = ?"
             params.append(region)
-        ids += [r[0] for r in self._run(f"SELECT id FROM grants_rm_aggregates WHERE {where}", params)]
-        where, params = "grant_id = ? AND kind = 'Decision'", [grant_id]
-        if region is not None:
-            where += " AND region = ?"
-            params.append(region)
-        for id_, state in self._run(f"SELECT id, state FROM grants_rm_aggregates WHERE {where}", params):
-            if year in pickle.loads(bytes(state)).years_ever:
-                ids.append(id_)
+        ids += [r[0] for r in self._run(f"SELECT id FROM grants_rm_aggregates WHERE {where} ORDER BY first",
+                                        params)]
         return ids
 
     def load(self, ids: Iterable[str]) -> dict[str, Any]:
-        ids = list(ids)
+        """Aggregates as they stand now."""
         found = {}
-        for chunk in range(0, len(ids), 500):
-            part = ids[chunk:chunk + 500]
+        for part in _chunks(list(ids)):
             marks = ", ".join("?" for _ in part)
             for id_, state in self._run(
                     f"SELECT id, state FROM grants_rm_aggregates WHERE id IN ({marks})", part):
                 found[id_] = pickle.loads(bytes(state))
         return found
+
+    def states_at(self, app: GrantLedger, ids: list[str], cut: int) -> list[Any]:
+        """Aggregates as they stood at position ``cut`` (those that existed by then).
+
+        One not changed after the cut is taken as it stands now; another starts from its
+        last kept state at or before the cut (or from nothing) and replays its own events
+        up to the cut: at most ``snapshot`` events each.
+        """
+        states, later = {}, []
+        for part in _chunks(ids):
+            marks = ", ".join("?" for _ in part)
+            for id_, position, state in self._run(
+                    f"SELECT id, position, state FROM grants_rm_aggregates WHERE id IN ({marks})", part):
+                if position <= cut:
+                    states[id_] = pickle.loads(bytes(state))
+                else:
+                    later.append(id_)
+        for part in _chunks(later):
+            marks = ", ".join("?" for _ in part)
+            for id_, state in self._run(
+                    f"SELECT s.id, s.state FROM grants_rm_snapshots s WHERE s.id IN ({marks}) AND s.position = "
+                    "(SELECT MAX(t.position) FROM grants_rm_snapshots t WHERE t.id = s.id AND t.position <= ?)",
+                    [*part, cut]):
+                states[id_] = pickle.loads(bytes(state))
+        table, key = ("grants_events", "notification_id") if self.postgres else ("stored_events", "rowid")
+        for id_ in later:
+            aggregate = states.get(id_)
+            oid = uuid.UUID(id_)
+            rows = self._run(
+                f"SELECT {key}, originator_version, topic, state FROM {table} WHERE originator_id = ? "
+                f"AND originator_version > ? AND {key} <= ? ORDER BY originator_version",
+                (oid if self.postgres else oid.hex, aggregate.version if aggregate else 0, cut))
+            for position, version, topic, state in rows:
+                stored = StoredEvent(originator_id=oid, originator_version=version, topic=topic,
+                                     state=bytes(state))
+                aggregate = app.decode(stored, int(position)).mutate(aggregate)
+            if aggregate is not None:
+                states[id_] = aggregate
+        return [states[i] for i in ids if i in states]
+
+    def year_events(self, grant_id: str, year: int, region: str | None, cut: int) -> list[dict[str, Any]]:
+        """The lines a year's audit lists, up to position ``cut``, in recording order."""
+        where, params = "grant_id = ? AND year = ? AND position <= ?", [grant_id, year, cut]
+        if region is not None:
+            where += " AND region IN ('', ?)"
+            params.append(region)
+        parse_time, parse_day = datetime.datetime.fromisoformat, datetime.date.fromisoformat
+        return [
+            {"position": int(position), "recorded_at": parse_time(at), "recorded_by": by, "type": kind,
+             "effective": None if on is None else parse_day(on), "summary": text, "region": where_ or None}
+            for position, at, by, kind, on, text, where_ in self._run(
+                "SELECT position, recorded_at, recorded_by, type, effective, summary, region "
+                f"FROM grants_rm_history WHERE {where} ORDER BY position", params)
+        ]
 
     # ------------------------------------------------------------------ reading
 
@@ -338,14 +446,19 @@ class ReadModels:
         return self._run("SELECT 1 FROM grants_rm_aggregates WHERE grant_id = ? AND kind = 'Grant'",
                          (grant_id,)).fetchone() is not None
 
-    def view_for(self, grant_id: str, region: str | None) -> LedgerView:
-        """A view with the grant, and the region-years and decisions of one region (or all)."""
+    def view_for(self, grant_id: str, region: str | None, year: int | None = None) -> LedgerView:
+        """A view with the grant, and the region-years and decisions of one region (or all),
+        of one year (or all): a year's decisions are those that ever had money in it."""
         where, params = "grant_id = ?", [grant_id]
         if region is not None:
             where += " AND (region = ? OR region IS NULL)"
             params.append(region)
+        if year is not None:
+            where += " AND (kind = 'Grant' OR year = ? OR years LIKE ?)"
+            params += [year, f"%,{year},%"]
         view = LedgerView()
-        for _, state in self._run(f"SELECT id, state FROM grants_rm_aggregates WHERE {where}", params):
+        for _, state in self._run(f"SELECT id, state FROM grants_rm_aggregates WHERE {where} ORDER BY first",
+                                  params):
             aggregate = pickle.loads(bytes(state))
             view.by_id[aggregate.id] = aggregate
             view._index(aggregate)
@@ -363,79 +476,209 @@ def _filters(grant_id: str, region: str | None, year: int | None) -> tuple[str, 
     return " AND ".join(where), params
 
 
-def _take(iterator, n: int):
-    for i, item in enumerate(iterator):
-        if i >= n:
-            return
-        yield item
+def _chunks(items: list, size: int = 500) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _is_hex_id(value: Any) -> bool:
+    try:
+        return len(bytes.fromhex(value)) == 16
+    except (TypeError, ValueError):
+        return False
+
+
+def _years_text(years: Iterable[int]) -> str:
+    return "," + ",".join(str(y) for y in sorted(years)) + ","
 
 
 class _Batch:
     """The aggregates and rows one catch-up changes, written together at its end."""
 
-    def __init__(self, models: ReadModels) -> None:
+    def __init__(self, models: ReadModels, ids: set[bytes]) -> None:
         self.models = models
-        self.aggregates: dict[str, Any] = {}
-        self.dirty: set[str] = set()
+        # the aggregates the batch's events belong to (by id bytes), as they stand so far
+        self.ids = {i: uuid.UUID(bytes=i) for i in ids}
+        loaded = models.load(str(u) for u in self.ids.values())
+        self.aggregates: dict[bytes, Any] = {i: loaded.get(str(u)) for i, u in self.ids.items()}
+        self.last: dict[bytes, int] = {}  # aggregate id -> position of its last event
+        self.first: dict[bytes, int] = {}  # for aggregates created in the batch: their first event
         self.spent_delta: dict[tuple[str, str, int], int] = {}
+        self.snapshots: list[tuple] = []
+        self.history: list[tuple] = []
 
-    def _get(self, key: Any) -> Any:
-        if key not in self.aggregates:
-            self.aggregates[key] = self.models.load([str(key)]).get(str(key))
-        return self.aggregates[key]
-
-    def apply(self, event: Any) -> None:
-        key = event.originator_id
-        before = self._get(key)
+    def apply(self, key: bytes, event: Any, position: int, stamp: str) -> None:
+        before = self.aggregates[key]
+        if before is None:
+            self.first[key] = position
         spent_before = dict(before.spent_by_year) if isinstance(before, Decision) else {}
         aggregate = event.mutate(before)
         self.aggregates[key] = aggregate
-        self.dirty.add(key)
+        self.last[key] = position
+        if aggregate.version % self.models.snapshot == 0:
+            self.snapshots.append((str(aggregate.id), position, pickle.dumps(aggregate, pickle.HIGHEST_PROTOCOL)))
         if isinstance(aggregate, Decision):
             for year in set(spent_before) | set(aggregate.spent_by_year):
                 delta = aggregate.spent_by_year.get(year, 0) - spent_before.get(year, 0)
                 if delta:
                     k = (aggregate.grant_id, aggregate.region, year)
                     self.spent_delta[k] = self.spent_delta.get(k, 0) + delta
+        self._listed(event, aggregate, position, stamp)
 
-    def write(self) -> None:
-        m = self.models
-        rows, region_years, decisions = [], [], []
-        for key in self.dirty:
+    def _listed(self, event: Any, aggregate: Any, position: int, stamp: str) -> None:
+        """The event's lines in the audits of the years it belongs to (see ``audit.reach``)."""
+        region, years = reach(event, aggregate)
+        if years is None:
+            grant = aggregate if isinstance(aggregate, Grant) else None
+            years = grant.years if grant is not None else ()
+        if not years:
+            return
+        kind = EVENT_TYPES[type(event).TOPIC]
+        effective = effective_date(event)
+        line = (region or "", position, stamp, getattr(event, "recorded_by", ""), kind,
+                None if effective is None else effective.isoformat(), summary(event, aggregate, kind))
+        for year in years:
+            self.history.append((aggregate.grant_id, year, *line))
+
+    def rows(self) -> dict[str, Any]:
+        """Everything the batch changed, as rows to write (picklable: a helper process sends them)."""
+        heads, balances, decisions = [], [], []
+        for key, position in self.last.items():
             a = self.aggregates[key]
-            kind = type(a).__name__
-            region = getattr(a, "region", None)
-            year = getattr(a, "year", None)
-            rows.append((str(key), kind, a.grant_id, region, year, pickle.dumps(a, pickle.HIGHEST_PROTOCOL)))
+            years = None
             if isinstance(a, RegionYear):
-                region_years.append(a)
+                balances.append((a.grant_id, a.region, a.year, a.allocated.ore, a.requisitioned.ore,
+                                 a.committed.ore, a.reserved.ore, 0, a.available.ore, a.shortfall.ore,
+                                 a.frame, a.repaid.ore, int(a.closed)))
             elif isinstance(a, Decision):
                 decisions.append(a)
-        m._many("INSERT INTO grants_rm_aggregates (id, kind, grant_id, region, year, state) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state", rows)
-        balance = []
-        for ry in region_years:
-            balance.append((ry.grant_id, ry.region, ry.year, ry.allocated.ore, ry.requisitioned.ore,
-                            ry.committed.ore, ry.reserved.ore, 0, ry.available.ore, ry.shortfall.ore,
-                            ry.frame, ry.repaid.ore, int(ry.closed)))
-        m._many("INSERT INTO grants_rm_balances (grant_id, region, year, allocated, requisitioned, "
-                "committed, reserved, spent, available, shortfall, frame, repaid, closed) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (grant_id, region, year) "
-                "DO UPDATE SET allocated = excluded.allocated, requisitioned = excluded.requisitioned, "
-                "committed = excluded.committed, reserved = excluded.reserved, "
-                "available = excluded.available, shortfall = excluded.shortfall, "
-                "frame = excluded.frame, repaid = excluded.repaid, closed = excluded.closed", balance)
-        m._many("UPDATE grants_rm_balances SET spent = spent + ? WHERE grant_id = ? AND region = ? "
-                "AND year = ?", [(d, g, r, y) for (g, r, y), d in self.spent_delta.items()])
-        for d in decisions:
-            m._run("DELETE FROM grants_rm_commitments WHERE grant_id = ? AND decision = ?",
-                   (d.grant_id, d.decision_id))
-        m._many("INSERT INTO grants_rm_commitments (grant_id, decision, year, region, area, activity, "
-                "purpose, amount, spent, remaining, status, decided_by, decided_on) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(d.grant_id, d.decision_id, y, d.region, d.area, d.activity, d.purpose,
-                  d.committed_for(y).ore, d.spent_for(y).ore, d.remaining_for(y).ore, d.status,
-                  d.decided_by, d.decided_on.isoformat()) for d in decisions for y in d.years])
+                years = _years_text(a.years_ever | set(a.spent_by_year))
+            heads.append((str(a.id), type(a).__name__, a.grant_id, getattr(a, "region", None),
+                          getattr(a, "year", None), years, self.first.get(key), position,
+                          pickle.dumps(a, pickle.HIGHEST_PROTOCOL)))
+        return {
+            "heads": heads, "snapshots": self.snapshots, "history": self.history, "balances": balances,
+            "spent": self.spent_delta,
+            "decisions": [(d.grant_id, d.decision_id) for d in decisions],
+            "commitments": [
+                (d.grant_id, d.decision_id, y, d.region, d.area, d.activity, d.purpose,
+                 d.committed_for(y).ore, d.spent_for(y).ore, d.remaining_for(y).ore, d.status,
+                 d.decided_by, d.decided_on.isoformat()) for d in decisions for y in d.years],
+        }
+
+
+def _merge(rows: dict[str, Any], more: dict[str, Any]) -> None:
+    """Add the rows of another share of the same batch (its aggregates are its own)."""
+    for name, value in more.items():
+        if name == "spent":
+            for key, delta in value.items():
+                rows["spent"][key] = rows["spent"].get(key, 0) + delta
+        else:
+            rows[name].extend(value)
+
+
+def _write(m: ReadModels, rows: dict[str, Any]) -> None:
+    m._many("INSERT INTO grants_rm_aggregates (id, kind, grant_id, region, year, years, first, position, "
+            "state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET years = excluded.years, "
+            "position = excluded.position, state = excluded.state", rows["heads"])
+    m._many("INSERT INTO grants_rm_snapshots (id, position, state) VALUES (?, ?, ?)", rows["snapshots"])
+    m._many("INSERT INTO grants_rm_history (grant_id, year, region, position, recorded_at, recorded_by, "
+            "type, effective, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows["history"])
+    m._many("INSERT INTO grants_rm_balances (grant_id, region, year, allocated, requisitioned, "
+            "committed, reserved, spent, available, shortfall, frame, repaid, closed) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (grant_id, region, year) "
+            "DO UPDATE SET allocated = excluded.allocated, requisitioned = excluded.requisitioned, "
+            "committed = excluded.committed, reserved = excluded.reserved, "
+            "available = excluded.available, shortfall = excluded.shortfall, "
+            "frame = excluded.frame, repaid = excluded.repaid, closed = excluded.closed", rows["balances"])
+    m._many("UPDATE grants_rm_balances SET spent = spent + ? WHERE grant_id = ? AND region = ? "
+            "AND year = ?", [(d, g, r, y) for (g, r, y), d in rows["spent"].items()])
+    m._many("DELETE FROM grants_rm_commitments WHERE grant_id = ? AND decision = ?", rows["decisions"])
+    m._many("INSERT INTO grants_rm_commitments (grant_id, decision, year, region, area, activity, "
+            "purpose, amount, spent, remaining, status, decided_by, decided_on) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows["commitments"])
+
+
+# --------------------------------------------------------------------------- a helper process
+
+DECISION_EVENTS = "grants:Decision."
+# With a helper, the helper applies the decisions whose id's first byte is odd, the caller the
+# others (and everything else): measured, the two then finish a batch at about the same time,
+# as the caller also hashes every event and writes the rows.
+
+
+def _mine(topic: str, originator_id: bytes, helped: bool) -> bool:
+    """Whether the catching-up process applies an event itself (else its helper does)."""
+    return topic in FEEDS and not (helped and topic.startswith(DECISION_EVENTS) and originator_id[0] & 1)
+
+
+def _helper(target: str, snapshot: int, pipe: Any) -> None:
+    """A helper process: apply its share of the decisions' events of each batch it is sent.
+
+    It reads the events and the aggregates' states (as the last committed batch left them)
+    through a connection of its own, and sends back the rows; the caller writes them in
+    the batch's transaction with its own share and the new position.
+    """
+    models = ReadModels(target, snapshot=snapshot, create=False)
+    app = GrantLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    try:
+        while (request := pipe.recv()) is not None:
+            start, stop = request
+            try:
+                share = [r for r in models._stored(start, stop - start + 1, stop=stop)
+                         if r[3].startswith(DECISION_EVENTS) and r[1][0] & 1]
+                work = _Batch(models, {r[1] for r in share})
+                for position, originator_id, version, topic, state in share:
+                    stored = StoredEvent(originator_id=work.ids[originator_id], originator_version=version,
+                                         topic=topic, state=state)
+                    work.apply(originator_id, app.decode(stored, position), position, stamp_of(state, position))
+                pipe.send(("rows", work.rows()))
+            except Exception as e:  # sent to the caller, which raises it
+                pipe.send(("error", e))
+    finally:
+        models.close()
+
+
+class _Helper:
+    """A helper process for a long catch-up (a rebuild, a first query after an import)."""
+
+    def __init__(self, models: ReadModels) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.pipe, theirs = context.Pipe()
+        self.process = context.Process(target=_helper, args=(models.target, models.snapshot, theirs),
+                                       daemon=True)
+        self.process.start()
+
+    def ask(self, start: int, stop: int) -> None:
+        try:
+            self.pipe.send((start, stop))
+        except OSError:
+            raise _HelperGone() from None
+
+    def answer(self) -> dict[str, Any]:
+        try:
+            kind, value = self.pipe.recv()
+        except (EOFError, OSError):
+            raise _HelperGone() from None
+        if kind == "error":
+            raise value
+        return value
+
+    def close(self) -> None:
+        try:
+            self.pipe.send(None)
+            self.process.join(timeout=10)
+        except OSError:
+            pass
+        finally:
+            if self.process.is_alive():
+                self.process.terminate()
+
+
+class _HelperGone(Exception):
+    """The helper process stopped (it writes nothing, so the batch is simply redone alone)."""
 
 
 _STAMP = re.compile(rb'"timestamp":\{"_type_":"datetime_iso","_data_":"([^"]+)"')
@@ -457,9 +700,11 @@ def audit_year(models: ReadModels, app: GrantLedger, grant_id: str, year: int, r
                position: int | None, as_of: datetime.datetime | None, on: datetime.date) -> dict:
     """The same audit as folding the whole prefix (``projections.audit.audit``), fast.
 
-    The digest starts from the nearest checkpoint and hashes only the events after it;
-    the fold replays, up to the cut, only the aggregates a year's audit needs: the
-    grant, the year's region-years and the decisions that ever had money in the year.
+    The digest starts from the nearest checkpoint and hashes only the events after it.
+    The aggregates a year's audit needs (the grant, the year's region-years and the
+    decisions that ever had money in the year) are taken as they stood at the cut: as
+    they stand now when unchanged since, else from their last kept state before it plus
+    their own events up to it. The lines it lists are read from the persisted history.
     """
     models.catch_up(app)
     head = models.position()
@@ -470,20 +715,22 @@ def audit_year(models: ReadModels, app: GrantLedger, grant_id: str, year: int, r
     reached, last_stamp = start, None
     limit = as_of.astimezone(datetime.timezone.utc) if as_of is not None else None
     while reached < cut:
-        notifications = app.recorder.select_notifications(start=reached + 1, limit=2000, stop=cut)
-        if not notifications:
+        rows = models._stored(reached + 1, 2000, stop=cut)
+        if not rows:
             break
-        for n in notifications:
-            stamp = datetime.datetime.fromisoformat(stamp_of(n.state, n.id))
+        for position, originator_id, version, topic, state in rows:
+            stamp = datetime.datetime.fromisoformat(stamp_of(state, position))
             if limit is not None and stamp > limit:
                 cut = reached  # the first event recorded after the moment ends the replay
                 break
-            digest.add_raw(raw_record(n.topic, n.originator_id, n.originator_version, n.state))
-            reached, last_stamp = n.id, stamp
-    view = fold(models.events_of(app, models.year_aggregate_ids(grant_id, year, region), reached),
-                keep_entries=True)
-    view.position = reached
+            digest.add_raw(raw_record(topic, originator_id, version, state))
+            reached, last_stamp = position, stamp
+    view = LedgerView(position=reached)
+    for aggregate in models.states_at(app, models.year_aggregate_ids(grant_id, year, region), reached):
+        view.by_id[aggregate.id] = aggregate
+        view._index(aggregate)
     if last_stamp is None and reached:
         last_stamp = datetime.datetime.fromisoformat(
             stamp_of(app.recorder.select_notifications(start=reached, limit=1)[0].state, reached))
-    return audit(view, digest.value, grant_id, year, region, as_of, on, last_stamp)
+    return audit(view, digest.value, grant_id, year, region, as_of, on, last_stamp,
+                 models.year_events(grant_id, year, region, reached))

@@ -29,7 +29,7 @@ from ledger.grant import Grant, grant_uuid
 from ledger.budget import RegionYear
 from ledger.decision import Decision
 from ledger.values import Amount, Region
-from projections.audit import GENESIS, Digest, audit, raw_record, reach
+from projections.audit import GENESIS, Digest, audit, reach
 from projections.balances import FIGURES
 from projections.fold import LedgerView
 from projections.history import EVENT_TYPES, effective_date, summary
@@ -552,7 +552,7 @@ class _Batch:
                                  a.frame, a.repaid.ore, int(a.closed)))
             elif isinstance(a, Decision):
                 decisions.append(a)
-                years = _years_text(a.years_ever | set(a.spent_by_year))
+                years = _years_text(a.years_ever)
             heads.append((str(a.id), type(a).__name__, a.grant_id, getattr(a, "region", None),
                           getattr(a, "year", None), years, self.first.get(key), position,
                           pickle.dumps(a, pickle.HIGHEST_PROTOCOL)))
@@ -723,7 +723,7 @@ def audit_year(models: ReadModels, app: GrantLedger, grant_id: str, year: int, r
             if limit is not None and stamp > limit:
                 cut = reached  # the first event recorded after the moment ends the replay
                 break
-            digest.add_raw(raw_record(topic, originator_id, version, state))
+            digest.add_stored(topic, originator_id, version, state)
             reached, last_stamp = position, stamp
     view = LedgerView(position=reached)
     for aggregate in models.states_at(app, models.year_aggregate_ids(grant_id, year, region), reached):

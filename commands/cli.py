@@ -992,7 +992,8 @@ def import_(s: Session, path: str) -> None:
 def verify(s: Session) -> None:
     """Check the stored history: every event decodes, versions run without gaps, each
     event re-checks against the rules on the history before it, sealed reports' digests
-    are ones the history passed through, and every year reconciles.
+    are ones the history passed through, the digests the read models computed as they
+    applied the events still hold, and every year reconciles.
 
     Exit 4 when the history was altered, has missing or reordered events.
 
@@ -1005,12 +1006,26 @@ def verify(s: Session) -> None:
     # sequence may skip numbers of rolled-back writes, so there only versions tell.
     checker = Checker(contiguous="://" not in s.db)
     total_events = app.last_position()
+    # The digests the read models computed as they applied the events (not caught up now):
+    # the stored events must still hash to them, or they were changed behind the ledger.
+    models = ReadModels(s.db)
+    s.ctx.call_on_close(models.close)
+    witnessed = models.witnessed()
     try:
         with _progress("verifying", total_events) as bar:
             for notification, event in app.read():
-                checker.check(Entry(notification.id, event))
+                checker.check(Entry(notification.id, event, notification.state))
+                seen = witnessed.pop(notification.id, None)
+                if seen is not None and seen != checker.digest.value:
+                    raise HistoryError(
+                        f"position {notification.id}: the stored events up to here are not those the "
+                        f"read models applied (digest {seen} then, {checker.digest.value} now); they "
+                        "were changed after they were recorded")
                 bar.update(1)
         checker.finish()
+        if witnessed:
+            raise HistoryError(f"position {max(witnessed)}: the read models applied events up to here, "
+                               f"but the store holds {checker.digest.count}; events were removed")
     except HistoryError as e:
         click.echo(f"error: stored history fails verification at {e}", err=True)
         sys.exit(4)

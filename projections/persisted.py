@@ -313,6 +313,16 @@ class ReadModels:
         figures = {name: rows[0][name] if rows else Amount(0) for name in FIGURES}
         return figures, int(position), value
 
+    def witnessed(self) -> dict[int, str]:
+        """The digest chain's values the read models computed as they applied the events:
+        at every checkpoint and at the last position applied."""
+        found = {int(p): d for p, d in self._run("SELECT position, digest FROM grants_rm_checkpoints")}
+        position, value = self._run("SELECT position, digest FROM grants_rm_tracking WHERE name = ?",
+                                    (NAME,)).fetchone()
+        if position:
+            found[int(position)] = value
+        return found
+
     def checkpoint_before(self, position: int | None = None, as_of: datetime.datetime | None = None
                           ) -> tuple[int, str]:
         """The last checkpoint at or before a position, or before anything recorded after a moment."""

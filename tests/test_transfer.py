@@ -136,3 +136,31 @@ def test_an_unreadable_store_is_one_error_line_everywhere(grants):
                  ["audit", G, "--year", "2018"], ["rebuild"], ["verify"]):
         r = grants(*args, code=4)
         assert "position 30" in r.stderr, args
+
+
+def test_verify_holds_the_store_to_the_digests_the_read_models_computed(grants):
+    """An edit that breaks no rule, after the last sealed report, or a cut of the last events,
+    is caught by verify once the read models have applied those events."""
+    history_with_a_sealed_report(grants)
+    grants("balance", G)  # the read models catch up: they now witness every event
+    clean = open(grants.db, "rb").read()
+    last = grants.events()
+
+    def edit_amount(conn):  # the stored bytes stay bytes, and still decode
+        rowid, state = conn.execute("select rowid, state from stored_events where topic like '%Spent%' "
+                                    "and instr(state, '\"amount\":500000') > 0").fetchone()
+        conn.execute("update stored_events set state = ? where rowid = ?",
+                     (bytes(state).replace(b'"amount":500000', b'"amount":500100'), rowid))
+
+    def cut_last(conn):
+        conn.execute("delete from stored_events where rowid = ?", (last,))
+
+    for tamper, said in [(edit_amount, "not those the read models applied"), (cut_last, "events were removed")]:
+        open(grants.db, "wb").write(clean)
+        conn = sqlite3.connect(grants.db)
+        with conn:
+            tamper(conn)
+        conn.close()  # so no write-ahead log outlives it
+        assert said in grants("verify", code=4).stderr
+    open(grants.db, "wb").write(clean)
+    assert "the history holds" in grants("verify").stdout

@@ -35,7 +35,7 @@ def pretty_ore(ore: int) -> str:
     """``Amount(ore).pretty()`` without making the Amount (history formats millions of them)."""
     sign = "-" if ore < 0 else ""
     whole, rest = divmod(abs(ore), 100)
-    text = f"{whole:,}".replace(",", " ")
+    text = _group(whole)
     return f"{sign}{text},{rest:02d}" if rest else f"{sign}{text}"
 
 

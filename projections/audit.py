@@ -56,18 +56,17 @@ def stored_state(event: Any) -> bytes:
     return _MAPPER.to_stored_event(event).state
 
 
-def raw_record(topic: str, originator_id: Any, version: int, state: bytes) -> bytes:
-    """What the digest covers of one event: its topic, aggregate (a UUID or its 16 bytes),
-    version and stored state (which holds its recording time, recorder and every field)."""
-    id_bytes = originator_id if isinstance(originator_id, bytes) else originator_id.bytes
-    return b"".join((topic.encode(), b"\n", id_bytes, version.to_bytes(8, "big"), state))
+def raw_record(topic: str, originator_id: bytes, version: int, state: bytes) -> bytes:
+    """What the digest covers of one event: its topic, aggregate (its id's 16 bytes), version
+    and stored state (which holds its recording time, recorder and every field)."""
+    return b"".join((topic.encode(), b"\n", originator_id, version.to_bytes(8, "big"), state))
 
 
 def canonical(entry: Entry) -> bytes:
     """The bytes of an event that the digest covers (everything but its position number)."""
     event = entry.event
     state = entry.state if entry.state is not None else stored_state(event)
-    return raw_record(type(event).TOPIC, event.originator_id, event.originator_version, state)
+    return raw_record(type(event).TOPIC, event.originator_id.bytes, event.originator_version, state)
 
 
 class Digest:
@@ -94,10 +93,8 @@ class Digest:
         self.count += 1
 
     def add_stored(self, topic: str, originator_id: bytes, version: int, state: bytes) -> None:
-        """``add_raw(raw_record(...))`` in one step (the read models hash every stored event)."""
-        self._chain = hashlib.sha256(b"".join(
-            (self._chain, topic.encode(), b"\n", originator_id, version.to_bytes(8, "big"), state))).digest()
-        self.count += 1
+        """Add a stored event as read from the event table."""
+        self.add_raw(raw_record(topic, originator_id, version, state))
 
 
 def digested(entries: Iterable[Entry], digest: Digest) -> Iterator[Entry]:

@@ -68,6 +68,11 @@ class LedgerView:
         if self.entries is not None:
             self.entries.append(entry)
 
+    def hold(self, aggregate: Any) -> None:
+        """Take an aggregate as it stood at the view's position (read models load them so)."""
+        self.by_id[aggregate.id] = aggregate
+        self._index(aggregate)
+
     def _index(self, aggregate: Any) -> None:
         if isinstance(aggregate, RegionYear):
             self.region_years[(aggregate.grant_id, aggregate.region, aggregate.year)] = aggregate

@@ -253,14 +253,11 @@ class ReadModels:
             helped = helper is not None
             work = _Batch(self, {r[1] for r in rows if _mine(r[3], r[1], helped)})
             checkpoints = []
-            ids = work.ids
             for position, originator_id, version, topic, state in rows:
                 digest.add_stored(topic, originator_id, version, state)
                 stamp = stamp_of(state, position)  # UTC ISO strings, which sort as the times do
                 if _mine(topic, originator_id, helped):
-                    stored = StoredEvent(originator_id=ids[originator_id], originator_version=version,
-                                         topic=topic, state=state)
-                    work.apply(originator_id, app.decode(stored, position), position, stamp)
+                    work.apply_stored(app, position, originator_id, version, topic, state, stamp)
                 latest = stamp if latest is None or stamp > latest else latest
                 if position % self.checkpoint == 0:
                     checkpoints.append((position, digest.value, latest))
@@ -279,12 +276,17 @@ class ReadModels:
             self._rollback()
             raise
 
-    def _stored(self, start: int, limit: int, stop: int | None = None,
-                ids: list[bytes] | None = None) -> list[tuple[int, bytes, int, str, bytes]]:
+    @property
+    def _events(self) -> tuple[str, str]:
+        """The ledger's event table and its position column, in this store."""
+        return ("grants_events", "notification_id") if self.postgres else ("stored_events", "rowid")
+
+    def _stored(self, start: int, limit: int, stop: int | None = None
+                ) -> list[tuple[int, bytes, int, str, bytes]]:
         """Stored events from position ``start`` on, as (position, aggregate id bytes, version,
         topic, state), read straight from the event table: the digest and the read models
         need the stored bytes, and only the events they apply need decoding."""
-        table, key = ("grants_events", "notification_id") if self.postgres else ("stored_events", "rowid")
+        table, key = self._events
         sql = f"SELECT {key}, originator_id, originator_version, topic, state FROM {table} WHERE {key} >= ?"
         params: list[Any] = [start]
         if stop is not None:
@@ -385,7 +387,7 @@ class ReadModels:
                     "(SELECT MAX(t.position) FROM grants_rm_snapshots t WHERE t.id = s.id AND t.position <= ?)",
                     [*part, cut]):
                 states[id_] = pickle.loads(bytes(state))
-        table, key = ("grants_events", "notification_id") if self.postgres else ("stored_events", "rowid")
+        table, key = self._events
         for id_ in later:
             aggregate = states.get(id_)
             oid = uuid.UUID(id_)
@@ -469,9 +471,7 @@ class ReadModels:
         view = LedgerView()
         for _, state in self._run(f"SELECT id, state FROM grants_rm_aggregates WHERE {where} ORDER BY first",
                                   params):
-            aggregate = pickle.loads(bytes(state))
-            view.by_id[aggregate.id] = aggregate
-            view._index(aggregate)
+            view.hold(pickle.loads(bytes(state)))
         return view
 
 
@@ -517,6 +517,13 @@ class _Batch:
         self.snapshots: list[tuple] = []
         self.history: list[tuple] = []
 
+    def apply_stored(self, app: GrantLedger, position: int, originator_id: bytes, version: int,
+                     topic: str, state: bytes, stamp: str) -> None:
+        """Decode a stored event of one of the batch's aggregates and apply it."""
+        stored = StoredEvent(originator_id=self.ids[originator_id], originator_version=version,
+                             topic=topic, state=state)
+        self.apply(originator_id, app.decode(stored, position), position, stamp)
+
     def apply(self, key: bytes, event: Any, position: int, stamp: str) -> None:
         before = self.aggregates[key]
         if before is None:
@@ -538,9 +545,8 @@ class _Batch:
     def _listed(self, event: Any, aggregate: Any, position: int, stamp: str) -> None:
         """The event's lines in the audits of the years it belongs to (see ``audit.reach``)."""
         region, years = reach(event, aggregate)
-        if years is None:
-            grant = aggregate if isinstance(aggregate, Grant) else None
-            years = grant.years if grant is not None else ()
+        if years is None:  # every year of the grant: only the grant's own events say so
+            years = aggregate.years if isinstance(aggregate, Grant) else ()
         if not years:
             return
         kind = EVENT_TYPES[type(event).TOPIC]
@@ -639,9 +645,8 @@ def _helper(target: str, snapshot: int, pipe: Any) -> None:
                          if r[3].startswith(DECISION_EVENTS) and r[1][0] & 1]
                 work = _Batch(models, {r[1] for r in share})
                 for position, originator_id, version, topic, state in share:
-                    stored = StoredEvent(originator_id=work.ids[originator_id], originator_version=version,
-                                         topic=topic, state=state)
-                    work.apply(originator_id, app.decode(stored, position), position, stamp_of(state, position))
+                    work.apply_stored(app, position, originator_id, version, topic, state,
+                                      stamp_of(state, position))
                 pipe.send(("rows", work.rows()))
             except Exception as e:  # sent to the caller, which raises it
                 pipe.send(("error", e))
@@ -737,10 +742,8 @@ def audit_year(models: ReadModels, app: GrantLedger, grant_id: str, year: int, r
             reached, last_stamp = position, stamp
     view = LedgerView(position=reached)
     for aggregate in models.states_at(app, models.year_aggregate_ids(grant_id, year, region), reached):
-        view.by_id[aggregate.id] = aggregate
-        view._index(aggregate)
+        view.hold(aggregate)
     if last_stamp is None and reached:
-        last_stamp = datetime.datetime.fromisoformat(
-            stamp_of(app.recorder.select_notifications(start=reached, limit=1)[0].state, reached))
+        last_stamp = datetime.datetime.fromisoformat(stamp_of(models._stored(reached, 1)[0][4], reached))
     return audit(view, digest.value, grant_id, year, region, as_of, on, last_stamp,
                  models.year_events(grant_id, year, region, reached))

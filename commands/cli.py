@@ -30,7 +30,7 @@ from projections.compliance import compliance_rows
 from projections.audit import upto
 from projections.fold import Entry, LedgerView, entries_of, fold
 from projections.persisted import ReadModels, audit_year as audit_from_models
-from projections.verify import Checker, HistoryError, read_export
+from projections.verify import Checker, HistoryError, read_export, verify_store
 from projections.history import export_lines, history_rows
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -988,52 +988,57 @@ def import_(s: Session, path: str) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
+@click.option("--digest", "witness", default=None, metavar="DIGEST",
+              help="A digest printed earlier (by audit, verify, import or a sealed report): "
+                   "prove the history up to --position is still exactly that one.")
+@click.option("--position", type=click.IntRange(min=1, max=2**62), default=None,
+              help="With --digest: the last position that digest covers (default: the whole log).")
 @pass_session
-def verify(s: Session) -> None:
+def verify(s: Session, witness: str | None, position: int | None) -> None:
     """Check the stored history: every event decodes, versions run without gaps, each
     event re-checks against the rules on the history before it, sealed reports' digests
     are ones the history passed through, the digests the read models computed as they
     applied the events still hold, and every year reconciles.
 
-    Exit 4 when the history was altered, has missing or reordered events.
+    With --digest (and --position), also prove that the history up to that position is
+    exactly the one an earlier audit, verify or sealed report printed: any later edit
+    before it shows, even one the read models have since taken in.
+
+    Exit 4 when the history was altered, has missing or reordered events, or is not
+    the witnessed one.
 
     \b
-    Example:
+    Examples:
       grants verify
+      grants verify --digest sha256:3f5c… --position 1200
     """
+    if position is not None and witness is None:
+        raise click.UsageError("--position goes with --digest")
+    if witness is not None and not _is_digest(witness):
+        raise click.BadParameter("a digest is 'sha256:' and 64 hex digits", param_hint="'--digest'")
     app = s.reader
     # SQLite numbers positions without gaps, so a gap is a removed event; PostgreSQL's
     # sequence may skip numbers of rolled-back writes, so there only versions tell.
-    checker = Checker(contiguous="://" not in s.db)
-    total_events = app.last_position()
-    # The digests the read models computed as they applied the events (not caught up now):
-    # the stored events must still hash to them, or they were changed behind the ledger.
     models = ReadModels(s.db)
     s.ctx.call_on_close(models.close)
-    witnessed = models.witnessed()
     try:
-        with _progress("verifying", total_events) as bar:
-            for notification, event in app.read():
-                checker.check(Entry(notification.id, event, notification.state))
-                seen = witnessed.pop(notification.id, None)
-                if seen is not None and seen != checker.digest.value:
-                    raise HistoryError(
-                        f"position {notification.id}: the stored events up to here are not those the "
-                        f"read models applied (digest {seen} then, {checker.digest.value} now); they "
-                        "were changed after they were recorded")
-                bar.update(1)
-        checker.finish()
-        if witnessed:
-            raise HistoryError(f"position {max(witnessed)}: the read models applied events up to here, "
-                               f"but the store holds {checker.digest.count}; events were removed")
+        with _progress("verifying", app.last_position()) as bar:
+            report = verify_store(app, models, contiguous="://" not in s.db,
+                                  witness=None if witness is None else (position, witness),
+                                  progress=bar.update)
     except HistoryError as e:
         click.echo(f"error: stored history fails verification at {e}", err=True)
         sys.exit(4)
     except Corrupt as e:
         click.echo(f"error: stored history fails verification: {e}", err=True)
         sys.exit(4)
-    click.echo(f"verified {checker.digest.count} events: the history holds; digest {checker.digest.value}")
+    for line in report:
+        click.echo(line)
 
+
+def _is_digest(text: str) -> bool:
+    hexpart = text.removeprefix("sha256:")
+    return text.startswith("sha256:") and len(hexpart) == 64 and all(c in "0123456789abcdef" for c in hexpart)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -17,12 +17,15 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import JSONTranscoder, PersistenceError, RecordConflictError, Transcoding
+from eventsourcing.persistence import (
+    JSONTranscoder, Mapper, PersistenceError, RecordConflictError, StoredEvent, Transcoding,
+)
 
 from ledger.apportion import apportion
 from ledger.budget import RegionYear, region_year_uuid
 from ledger.decision import Decision, Voucher, decision_uuid, voucher_uuid
-from ledger.errors import Conflict, Corrupt, Duplicate, Malformed, NotFound
+from ledger.errors import Conflict, Corrupt, Duplicate, LedgerError, Malformed, NotFound
+from ledger.events import CATALOGUE, advance, fault
 from ledger.grant import Grant, grant_uuid
 from ledger.values import Amount
 
@@ -40,6 +43,43 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> datetime.date:
         return datetime.date.fromisoformat(data)
+
+
+class CheckedMapper(Mapper):
+    """Turns stored rows into the ledger's own events only (see :mod:`ledger.events`).
+
+    The library's mapper would import whatever module a stored topic names and accept
+    whatever fields the stored JSON holds; this one looks the topic up in the ledger's
+    catalogue and checks every field's name and type first. A row that fails is
+    :class:`Corrupt` (the caller names its position).
+    """
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        cls = CATALOGUE.get(stored_event.topic)
+        if cls is None:
+            raise Corrupt(f"its topic {str(stored_event.topic)[:60]!r} is not one of the ledger's events")
+        try:
+            state = self.transcoder.decode(stored_event.state)
+        except Exception as e:  # not JSON, not UTF-8, an unknown tag, nesting beyond reason
+            raise Corrupt(f"its stored state is not readable ({type(e).__name__})") from None
+        if type(state) is not dict:
+            raise Corrupt("its stored state is not an object")
+        wrong = fault(cls, state)
+        if wrong:
+            raise Corrupt(f"its fields do not fit {stored_event.topic}: {wrong}")
+        if type(stored_event.originator_version) is not int or stored_event.originator_version < 1:
+            raise Corrupt("its version is not a positive whole number")
+        originator_id = stored_event.originator_id
+        if not isinstance(originator_id, UUID):
+            try:
+                originator_id = UUID(str(originator_id))
+            except ValueError:
+                raise Corrupt("it names no valid aggregate") from None
+        state["originator_id"] = originator_id
+        state["originator_version"] = stored_event.originator_version
+        event = object.__new__(cls)
+        object.__setattr__(event, "__dict__", state)
+        return event
 
 
 def store_env(target: str) -> dict[str, str]:
@@ -129,11 +169,21 @@ def open_ledger(target: str, must_exist: bool = False, attempts: int = 4) -> Gra
             time.sleep(0.1 * attempt)
 
 
+def _strictly(aggregate: Any, events: Iterator[Any]) -> Any:
+    """Replay an aggregate's events, each its next version (see :func:`ledger.events.advance`)."""
+    for event in events:
+        aggregate = advance(aggregate, event, 0)
+    return aggregate
+
+
 class GrantLedger(Application):
     """The grant ledger: records grant events, enforcing every rule through its aggregates."""
 
     name = "grants"
     max_attempts = 4
+
+    def construct_mapper(self) -> Mapper:
+        return CheckedMapper(transcoder=self.construct_transcoder())
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -141,14 +191,49 @@ class GrantLedger(Application):
 
     # ------------------------------------------------------------------ loading
 
+    def _get(self, aggregate_id: UUID) -> Any:
+        """An aggregate from its stored events; a history that does not replay is Corrupt."""
+        try:
+            return self.repository.get(aggregate_id, projector_func=_strictly)
+        except (AggregateNotFoundError, LedgerError):
+            raise
+        except Exception:
+            raise self._fault(aggregate_id) from None
+
+    def _fault(self, aggregate_id: UUID) -> Corrupt:
+        """Why an aggregate's stored events do not replay, naming the position that fails."""
+        table = self.recorder.events_table_name
+        postgres = "postgres" in type(self.recorder).__module__
+        mark = "%s" if postgres else "?"
+        key = aggregate_id if postgres else aggregate_id.hex
+        position_column = "notification_id" if postgres else "rowid"
+        with self.recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT {position_column}, originator_version, topic, state FROM {table} "
+                           f"WHERE originator_id = {mark} ORDER BY originator_version", (key,))
+            rows = [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in cursor.fetchall()]
+        aggregate = None
+        for position, version, topic, state in rows:
+            stored = StoredEvent(originator_id=aggregate_id, originator_version=version, topic=topic,
+                                 state=bytes(state))
+            try:
+                aggregate = advance(aggregate, self.decode(stored, position), position)
+            except Corrupt as e:
+                return e
+        return Corrupt(f"the stored events of aggregate {aggregate_id} do not replay; the stored "
+                       "history was altered (see grants verify)")
+
     def _load(self, aggregate_id: UUID, missing: str) -> Any:
         try:
-            return self.repository.get(aggregate_id)
+            return self._get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(missing) from None
 
     def _exists(self, aggregate_id: UUID) -> bool:
-        return aggregate_id in self.repository
+        try:
+            self._get(aggregate_id)
+        except AggregateNotFoundError:
+            return False
+        return True
 
     def grant(self, grant_id: str) -> Grant:
         return self._load(grant_uuid(grant_id), f"unknown grant {grant_id!r} (define it with 'grants grant define')")
@@ -156,7 +241,7 @@ class GrantLedger(Application):
     def region_year(self, grant_id: str, region: str, year: int, recorded_by: str = "") -> RegionYear:
         """The region's year, new (not yet saved) when nothing was recorded for it yet."""
         try:
-            return self.repository.get(region_year_uuid(grant_id, region, year))
+            return self._get(region_year_uuid(grant_id, region, year))
         except AggregateNotFoundError:
             return RegionYear(grant_id=grant_id, region=region, year=year, recorded_by=recorded_by)
 
@@ -433,7 +518,7 @@ class GrantLedger(Application):
         try:
             return self.mapper.to_domain_event(stored)
         except Exception as e:  # undecodable bytes, an unknown topic, a missing field
-            detail = type(e).__name__
+            detail = str(e) if isinstance(e, Corrupt) else type(e).__name__
             raise Corrupt(f"the stored event at position {position} cannot be read back ({detail}); "
                           "the stored history was altered (see grants verify)") from None
 

@@ -18,6 +18,7 @@ import attrs
 
 from ledger.budget import RegionYear
 from ledger.decision import Decision
+from ledger.events import advance
 from ledger.grant import Grant
 
 
@@ -51,7 +52,7 @@ class LedgerView:
 
     def apply(self, entry: Entry) -> None:
         event = entry.event
-        aggregate = event.mutate(self.by_id.get(event.originator_id))
+        aggregate = advance(self.by_id.get(event.originator_id), event, entry.position)
         if event.originator_id not in self.by_id:
             self._index(aggregate)
         self.by_id[event.originator_id] = aggregate

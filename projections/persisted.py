@@ -25,6 +25,7 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.application import GrantLedger, store_env
 from ledger.errors import Corrupt
+from ledger.events import CATALOGUE, advance
 from ledger.grant import Grant, grant_uuid
 from ledger.budget import RegionYear
 from ledger.decision import Decision
@@ -254,6 +255,9 @@ class ReadModels:
             work = _Batch(self, {r[1] for r in rows if _mine(r[3], r[1], helped)})
             checkpoints = []
             for position, originator_id, version, topic, state in rows:
+                if topic not in CATALOGUE:
+                    app.decode(StoredEvent(originator_id=uuid.UUID(bytes=originator_id),
+                                           originator_version=version, topic=topic, state=state), position)
                 digest.add_stored(topic, originator_id, version, state)
                 stamp = stamp_of(state, position)  # UTC ISO strings, which sort as the times do
                 if _mine(topic, originator_id, helped):
@@ -529,7 +533,7 @@ class _Batch:
         if before is None:
             self.first[key] = position
         spent_before = dict(before.spent_by_year) if isinstance(before, Decision) else {}
-        aggregate = event.mutate(before)
+        aggregate = advance(before, event, position)
         self.aggregates[key] = aggregate
         self.last[key] = position
         if aggregate.version % self.models.snapshot == 0:

@@ -334,3 +334,55 @@ def read_export(lines: Iterable[str]) -> Iterator[Entry]:
     for number, line in enumerate(lines, start=1):
         if line.strip():
             yield parse_line(line, number)
+
+
+# --------------------------------------------------------------------------- verifying a store
+
+
+def verify_store(app: Any, models: Any, contiguous: bool, witness: tuple[int | None, str] | None = None,
+                 progress: Callable[[int], None] | None = None) -> list[str]:
+    """Re-check a store's whole history; raises HistoryError naming the first failure.
+
+    Beyond the re-check of every event, the stored events must still hash to the digests
+    the read models computed as they applied them, and, given a ``witness`` (position,
+    digest) printed earlier, the history up to that position must hash to that digest.
+    Returns the lines that say what was proved.
+    """
+    checker = Checker(contiguous=contiguous)
+    witnessed = models.witnessed()
+    at, expected = witness if witness is not None else (None, None)
+    witness_seen = False
+    for notification, event in app.read():
+        if at is not None and notification.id > at and not witness_seen:
+            _witness(checker, at, expected)
+            witness_seen = True
+        checker.check(Entry(notification.id, event, notification.state))
+        seen = witnessed.pop(notification.id, None)
+        if seen is not None and seen != checker.digest.value:
+            raise HistoryError(
+                f"position {notification.id}: the stored events up to here are not those the "
+                f"read models applied (digest {seen} then, {checker.digest.value} now); they "
+                "were changed after they were recorded")
+        if progress:
+            progress(1)
+    checker.finish()
+    if witnessed:
+        raise HistoryError(f"position {max(witnessed)}: the read models applied events up to here, "
+                           f"but the store holds {checker.digest.count}; events were removed")
+    lines = [f"verified {checker.digest.count} events: the history holds; digest {checker.digest.value}"]
+    if expected is not None and not witness_seen:
+        if at is not None and checker.last_position < at:
+            raise HistoryError(f"position {at}: the witnessed history reaches position {at}, but the "
+                               f"store ends at position {checker.last_position}; events were removed")
+        _witness(checker, checker.last_position, expected)
+    if expected is not None:
+        lines.append(f"witness: the history up to position {at or checker.last_position} is exactly "
+                     f"the one with digest {expected}")
+    return lines
+
+
+def _witness(checker: Checker, at: int, expected: str) -> None:
+    if checker.digest.value != expected:
+        raise HistoryError(f"position {at}: the history up to here is not the witnessed one "
+                           f"(digest {expected} witnessed, {checker.digest.value} now); an event "
+                           "at or before it was altered, added or removed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 
 import pytest
@@ -95,8 +96,20 @@ def test_a_malformed_or_inconsistent_file_is_refused_whole(grants, tmp_path, tam
 
 
 def _tamper_store(db: str, sql: str) -> None:
-    with sqlite3.connect(db) as conn:
-        conn.execute(sql)
+    conn = sqlite3.connect(db)
+    try:
+        with conn:
+            conn.execute(sql)
+    finally:
+        conn.close()  # the last connection closing folds the WAL into the file
+
+
+def _restore(db: str, clean: bytes) -> None:
+    """Put a store's file back as it was, without a WAL of the altered one beside it."""
+    for side in ("-wal", "-shm"):
+        if os.path.exists(db + side):
+            os.remove(db + side)
+    open(db, "wb").write(clean)
 
 
 def test_verify_passes_a_clean_history_and_exit_4_for_altered_missing_or_reordered(grants):
@@ -106,7 +119,7 @@ def test_verify_passes_a_clean_history_and_exit_4_for_altered_missing_or_reorder
     clean = open(grants.db, "rb").read()
 
     def reset():
-        open(grants.db, "wb").write(clean)
+        _restore(grants.db, clean)
 
     tampering = {
         "altered amount": "update stored_events set state = replace(state, '\"amount\":500000', "
@@ -156,11 +169,11 @@ def test_verify_holds_the_store_to_the_digests_the_read_models_computed(grants):
         conn.execute("delete from stored_events where rowid = ?", (last,))
 
     for tamper, said in [(edit_amount, "not those the read models applied"), (cut_last, "events were removed")]:
-        open(grants.db, "wb").write(clean)
+        _restore(grants.db, clean)
         conn = sqlite3.connect(grants.db)
         with conn:
             tamper(conn)
         conn.close()  # so no write-ahead log outlives it
         assert said in grants("verify", code=4).stderr
-    open(grants.db, "wb").write(clean)
+    _restore(grants.db, clean)
     assert "the history holds" in grants("verify").stdout

@@ -1,0 +1,133 @@
+"""The catalogue of stored events, and the check every stored event passes as it is read.
+
+A store is untrusted input. The event library would resolve whatever topic a stored row
+names (importing its module) and set whatever fields its JSON holds; here a stored event
+is only ever turned into one of the ledger's own event classes, listed below by their
+explicit topics, and only when its fields are exactly that class's, each of its type.
+Anything else is :class:`~ledger.errors.Corrupt` (exit 4), never a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from ledger.budget import RegionYear
+from ledger.decision import Decision, Voucher
+from ledger.errors import Corrupt
+from ledger.grant import Grant
+
+AGGREGATES: tuple[type[Aggregate], ...] = (Grant, RegionYear, Decision, Voucher)
+
+
+def _event_classes() -> dict[str, type]:
+    found = {}
+    for aggregate in AGGREGATES:
+        for name in dir(aggregate):
+            cls = getattr(aggregate, name)
+            if (isinstance(cls, type) and issubclass(cls, Aggregate.Event) and cls is not aggregate.Created
+                    and "/v" in getattr(cls, "TOPIC", "")):
+                found[cls.TOPIC] = cls
+    return found
+
+
+# topic -> event class: the only classes a stored event can become
+CATALOGUE: dict[str, type] = _event_classes()
+# creation events name their aggregate's topic; it must be this one
+CREATES: dict[type, str] = {
+    cls: aggregate.TOPIC for aggregate in AGGREGATES for cls in CATALOGUE.values()
+    if issubclass(cls, Aggregate.Created) and cls.__qualname__.startswith(aggregate.__name__ + ".")
+}
+
+# ------------------------------------------------------------------ field types
+
+BIG = 10**17  # beyond any sum of money in öre the ledger holds, and any position
+
+
+def _int(v: Any) -> bool:
+    return type(v) is int and -BIG < v < BIG
+
+
+def _str(v: Any) -> bool:
+    return type(v) is str
+
+
+def _date(v: Any) -> bool:
+    return type(v) is datetime.date
+
+
+def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: v is None or check(v)
+
+
+def _pairs(first: Callable[[Any], bool], second: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: type(v) is list and all(
+        type(p) is list and len(p) == 2 and first(p[0]) and second(p[1]) for p in v)
+
+
+_SIMPLE: dict[str, Callable[[Any], bool]] = {
+    "str": _str, "int": _int, "datetime.date": _date, "datetime.date | None": _optional(_date),
+    "bool | None": lambda v: v is None or type(v) is bool,
+}
+# the shapes of the list and dict fields, by name
+_SHAPED: dict[str, Callable[[Any], bool]] = {
+    "schedule": _pairs(_int, _int),
+    "pots": _pairs(_str, _int),
+    "shares": _pairs(_str, _int),
+    "purposes": _pairs(_str, _str),
+    "earmarks": _pairs(_str, _str),
+    "covers": lambda v: type(v) is list and all(_str(c) for c in v),
+    "figures": lambda v: type(v) is dict and all(_str(k) and _int(x) for k, x in v.items()),
+}
+
+
+def _checks(cls: type) -> dict[str, Callable[[Any], bool]]:
+    checks: dict[str, Callable[[Any], bool]] = {
+        "timestamp": lambda v: type(v) is datetime.datetime and v.tzinfo is not None,
+    }
+    if cls in CREATES:
+        topic = CREATES[cls]
+        checks["originator_topic"] = lambda v: v == topic
+    for name, annotation in cls.__annotations__.items():
+        checks[name] = _SHAPED[name] if annotation in ("list", "dict") else _SIMPLE[annotation]
+    return checks
+
+
+FIELDS: dict[type, dict[str, Callable[[Any], bool]]] = {cls: _checks(cls) for cls in CATALOGUE.values()}
+
+
+def fault(cls: type, state: dict[str, Any]) -> str | None:
+    """What is wrong with a stored event's fields for its class (None: nothing)."""
+    checks = FIELDS[cls]
+    if state.keys() != checks.keys():
+        missing = sorted(checks.keys() - state.keys())
+        extra = sorted(state.keys() - checks.keys())
+        return ("missing " + ", ".join(missing) if missing else "") + \
+               ("; " if missing and extra else "") + ("unexpected " + ", ".join(extra[:3]) if extra else "")
+    for name, check in checks.items():
+        if not check(state[name]):
+            return f"{name} is not of its type"
+    return None
+
+
+def advance(aggregate: Any, event: Any, position: int) -> Any:
+    """Apply a stored event to its aggregate as it stood before it (None before its creation).
+
+    The event must be the aggregate's next version (its creation, for version 1) and must
+    apply; otherwise the stored history was altered, which is :class:`Corrupt` naming the
+    position, never the library's own error or a traceback.
+    """
+    expected = 1 if aggregate is None else aggregate.version + 1
+    creation = type(event) in CREATES
+    if event.originator_version != expected or creation != (aggregate is None):
+        raise Corrupt(f"the stored event at position {position} is version {event.originator_version} "
+                      f"of its aggregate, which expects version {expected}: an event was removed, "
+                      "reordered or moved; the stored history was altered (see grants verify)")
+    try:
+        return event.mutate(aggregate)
+    except Exception as e:
+        raise Corrupt(f"the stored event at position {position} does not apply to its aggregate "
+                      f"({type(e).__name__}); the stored history was altered (see grants verify)") from None

@@ -13,6 +13,7 @@ the tables and catches up from position 0.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 import pickle
 import re
@@ -30,12 +31,12 @@ from ledger.grant import Grant, grant_uuid
 from ledger.budget import RegionYear
 from ledger.decision import Decision
 from ledger.values import Amount, Region
-from projections.audit import GENESIS, Digest, audit, reach
+from projections.audit import GENESIS, Digest, audit, raw_record, reach
 from projections.balances import FIGURES
 from projections.fold import LedgerView
 from projections.history import EVENT_TYPES, effective_date, summary
 
-NAME = "grants-read-models/3"  # the layout: tables of another layout are dropped and rebuilt
+NAME = "grants-read-models/4"  # the layout: tables of another layout are dropped and rebuilt
 # Every event topic but the voucher index's, which serves writes only.
 FEEDS = frozenset(t for t in EVENT_TYPES if not t.startswith("grants:Voucher."))
 CHECKPOINT = 1000  # positions between digest checkpoints
@@ -51,8 +52,10 @@ def _schema(postgres: bool) -> list[str]:
     blob = "BYTEA" if postgres else "BLOB"
     keyed = "" if postgres else " WITHOUT ROWID"  # SQLite: the rows live in their key's b-tree
     return [
+        # the position applied, the digest chain's value there, the latest recording time so far,
+        # and the hash of the event at the position (the store must still hold it)
         "CREATE TABLE IF NOT EXISTS grants_rm_tracking (name TEXT PRIMARY KEY, position BIGINT NOT NULL, "
-        "digest TEXT NOT NULL, latest TEXT)",
+        "digest TEXT NOT NULL, latest TEXT, head TEXT)",
         "CREATE TABLE IF NOT EXISTS grants_rm_checkpoints (position BIGINT PRIMARY KEY, "
         "digest TEXT NOT NULL, latest TEXT)",
         # each aggregate as it stands now, with the positions of its first and last events, and
@@ -239,10 +242,11 @@ class ReadModels:
         self._begin()
         try:
             lock = " FOR UPDATE" if self.postgres else ""
-            start, value, latest = self._run(
-                f"SELECT position, digest, latest FROM grants_rm_tracking WHERE name = ?{lock}",
+            start, value, latest, head = self._run(
+                f"SELECT position, digest, latest, head FROM grants_rm_tracking WHERE name = ?{lock}",
                 (NAME,)).fetchone()
             start = int(start)
+            self._check_head(start, head)
             rows = self._stored(start + 1, batch)
             if not rows:
                 self._rollback()
@@ -272,13 +276,24 @@ class ReadModels:
             self._many("INSERT INTO grants_rm_checkpoints (position, digest, latest) VALUES (?, ?, ?)",
                        checkpoints)
             reached = rows[-1][0]
-            self._run("UPDATE grants_rm_tracking SET position = ?, digest = ?, latest = ? WHERE name = ?",
-                      (reached, digest.value, latest, NAME))
+            self._run("UPDATE grants_rm_tracking SET position = ?, digest = ?, latest = ?, head = ? "
+                      "WHERE name = ?", (reached, digest.value, latest, _head(rows[-1]), NAME))
             self._commit()
             return reached - start
         except Exception:
             self._rollback()
             raise
+
+    def _check_head(self, position: int, head: str | None) -> None:
+        """The store must still hold, unchanged, the last event the read models applied."""
+        if not position:
+            return
+        rows = self._stored(position, 1, stop=position)
+        if not rows or _head(rows[0]) != head:
+            change = "no longer holds" if not rows else "holds another"
+            raise Corrupt(f"the read models applied an event at position {position} that the store {change}; "
+                          "the stored history was altered (see grants verify; once the store is right, "
+                          "grants rebuild)")
 
     @property
     def _events(self) -> tuple[str, str]:
@@ -530,6 +545,10 @@ class _Batch:
 
     def apply(self, key: bytes, event: Any, position: int, stamp: str) -> None:
         before = self.aggregates[key]
+        if before is not None and event.originator_version <= before.version:
+            raise Corrupt(f"the read models already hold the event at position {position} (version "
+                          f"{event.originator_version} of its aggregate): their tracking position was moved "
+                          "back; the read models were altered (grants rebuild makes them anew)")
         if before is None:
             self.first[key] = position
         spent_before = dict(before.spent_by_year) if isinstance(before, Decision) else {}
@@ -585,6 +604,11 @@ class _Batch:
                  d.committed_for(y).ore, d.spent_for(y).ore, d.remaining_for(y).ore, d.status,
                  d.decided_by, d.decided_on.isoformat()) for d in decisions for y in d.years],
         }
+
+
+def _head(row: tuple[int, bytes, int, str, bytes]) -> str:
+    """The hash of one stored event as read from the event table."""
+    return hashlib.sha256(raw_record(row[3], row[1], row[2], row[4])).hexdigest()
 
 
 def _merge(rows: dict[str, Any], more: dict[str, Any]) -> None:

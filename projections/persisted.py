@@ -85,38 +85,50 @@ def _schema(postgres: bool) -> list[str]:
     ]
 
 
+def _connect(target: str) -> tuple[Any, bool]:
+    """A connection (autocommit; transactions are begun explicitly) and whether it is PostgreSQL."""
+    env = store_env(target)
+    if env["PERSISTENCE_MODULE"].endswith("postgres"):
+        import psycopg
+
+        conn = psycopg.connect(
+            host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]), dbname=env["POSTGRES_DBNAME"],
+            user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"] or None, connect_timeout=5,
+            autocommit=True,
+        )
+        if env.get("POSTGRES_SCHEMA"):
+            conn.execute(f'SET search_path TO "{env["POSTGRES_SCHEMA"]}"')
+        return conn, True
+    conn = sqlite3.connect(env["SQLITE_DBNAME"], timeout=30, isolation_level=None)
+    # The ledger's store runs in WAL mode, where NORMAL still keeps every commit atomic
+    # and the file consistent; a read-model commit lost to a power cut is redone by
+    # the next catch-up. (This connection's setting; the ledger's own is untouched.)
+    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return conn, False
+
+
 class ReadModels:
     """The persisted read models of one ledger."""
 
     def __init__(self, target: str, checkpoint: int = CHECKPOINT, snapshot: int = SNAPSHOT,
-                 create: bool = True) -> None:
+                 create: bool = True, aside: str | None = None) -> None:
+        """The read models of the ledger at ``target``; with ``aside`` (an SQLite path), read
+        models built from that ledger's events but kept in another file (``verify`` compares)."""
         self.target = target
         self.checkpoint = checkpoint
         self.snapshot = snapshot
-        env = store_env(target)
-        self.postgres = env["PERSISTENCE_MODULE"].endswith("postgres")
-        if self.postgres:
-            import psycopg
-
-            self.conn = psycopg.connect(
-                host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]), dbname=env["POSTGRES_DBNAME"],
-                user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"] or None, connect_timeout=5,
-                autocommit=True,
-            )
-            if env.get("POSTGRES_SCHEMA"):
-                self.conn.execute(f'SET search_path TO "{env["POSTGRES_SCHEMA"]}"')
-        else:
-            self.conn = sqlite3.connect(env["SQLITE_DBNAME"], timeout=30, isolation_level=None)
-            # The ledger's store runs in WAL mode, where NORMAL still keeps every commit atomic
-            # and the file consistent; a read-model commit lost to a power cut is redone by
-            # the next catch-up. (This connection's setting; the ledger's own is untouched.)
-            if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
-                self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.aside = aside
+        self.conn, self.postgres = _connect(aside or target)
+        # where the events are read: the same database, or the ledger's when kept aside
+        self.source, self.source_postgres = (self.conn, self.postgres) if aside is None else _connect(target)
         if create:
             self._create()
 
     def close(self) -> None:
         self.conn.close()
+        if self.source is not self.conn:
+            self.source.close()
 
     # ------------------------------------------------------------------ SQL, both dialects
 
@@ -183,22 +195,25 @@ class ReadModels:
         return int(row[0])
 
     def catch_up(self, app: GrantLedger, batch: int = 5000,
-                 progress: Callable[[int], None] | None = None, helper: bool | None = None) -> int:
+                 progress: Callable[[int], None] | None = None, helper: bool | None = None,
+                 stop: int | None = None) -> int:
         """Apply every event after the tracked position; returns how many positions it moved.
 
+        ``stop`` is the last position to apply (None: all).
         A long catch-up (``HELP_FROM`` events or more, on a machine with two cores or more)
         shares the decisions' events with a helper process; ``helper`` True or False forces it.
         The helper is started the ``spawn`` way, so a script that calls this must guard its
         entry point with ``if __name__ == "__main__":`` (the ``grants`` command does).
         """
         if helper is None:
-            helper = (os.cpu_count() or 1) > 1 and app.last_position() - self.position() >= HELP_FROM
+            helper = (self.aside is None and (os.cpu_count() or 1) > 1
+                      and app.last_position() - self.position() >= HELP_FROM)
         assistant = _Helper(self) if helper else None
         moved = 0
         try:
             while True:
                 try:
-                    done = self._apply_batch(app, batch, assistant)
+                    done = self._apply_batch(app, batch, assistant, stop)
                 except _HelperGone:  # the batch was rolled back: go on alone
                     assistant.close()
                     assistant = None
@@ -231,7 +246,8 @@ class ReadModels:
             raise
         return self.catch_up(app, batch=batch, progress=progress, helper=helper)
 
-    def _apply_batch(self, app: GrantLedger, batch: int, helper: _Helper | None = None) -> int:
+    def _apply_batch(self, app: GrantLedger, batch: int, helper: _Helper | None = None,
+                     stop: int | None = None) -> int:
         """One transaction: lock the position, apply up to ``batch`` events, store rows and position.
 
         Every event is hashed into the running digest (from its stored bytes, without
@@ -247,7 +263,7 @@ class ReadModels:
                 (NAME,)).fetchone()
             start = int(start)
             self._check_head(start, head)
-            rows = self._stored(start + 1, batch)
+            rows = self._stored(start + 1, batch, stop=stop)
             if not rows:
                 self._rollback()
                 return 0
@@ -298,7 +314,12 @@ class ReadModels:
     @property
     def _events(self) -> tuple[str, str]:
         """The ledger's event table and its position column, in this store."""
-        return ("grants_events", "notification_id") if self.postgres else ("stored_events", "rowid")
+        return ("grants_events", "notification_id") if self.source_postgres else ("stored_events", "rowid")
+
+    def _read_events(self, statement: str, params: Iterable[Any] = ()) -> Any:
+        """A query on the ledger's event table."""
+        sql = statement.replace("?", "%s") if self.source_postgres else statement
+        return self.source.execute(sql, tuple(params))
 
     def _stored(self, start: int, limit: int, stop: int | None = None
                 ) -> list[tuple[int, bytes, int, str, bytes]]:
@@ -311,8 +332,8 @@ class ReadModels:
         if stop is not None:
             sql += f" AND {key} <= ?"
             params.append(stop)
-        rows = self._run(sql + f" ORDER BY {key} LIMIT ?", [*params, limit]).fetchall()
-        if self.postgres:
+        rows = self._read_events(sql + f" ORDER BY {key} LIMIT ?", [*params, limit]).fetchall()
+        if self.source_postgres:
             return [(int(p), o.bytes, v, t, bytes(s)) for p, o, v, t, s in rows]
         try:
             return [(p, bytes.fromhex(o), v, t, s) for p, o, v, t, s in rows]
@@ -410,14 +431,14 @@ class ReadModels:
         for id_ in later:
             aggregate = states.get(id_)
             oid = uuid.UUID(id_)
-            rows = self._run(
+            rows = self._read_events(
                 f"SELECT {key}, originator_version, topic, state FROM {table} WHERE originator_id = ? "
                 f"AND originator_version > ? AND {key} <= ? ORDER BY originator_version",
-                (oid if self.postgres else oid.hex, aggregate.version if aggregate else 0, cut))
+                (oid if self.source_postgres else oid.hex, aggregate.version if aggregate else 0, cut))
             for position, version, topic, state in rows:
                 stored = StoredEvent(originator_id=oid, originator_version=version, topic=topic,
                                      state=bytes(state))
-                aggregate = app.decode(stored, int(position)).mutate(aggregate)
+                aggregate = advance(aggregate, app.decode(stored, int(position)), int(position))
             if aggregate is not None:
                 states[id_] = aggregate
         return [states[i] for i in ids if i in states]

@@ -369,7 +369,15 @@ def verify_store(app: Any, models: Any, contiguous: bool, witness: tuple[int | N
     if witnessed:
         raise HistoryError(f"position {max(witnessed)}: the read models applied events up to here, "
                            f"but the store holds {checker.digest.count}; events were removed")
-    lines = [f"verified {checker.digest.count} events: the history holds; digest {checker.digest.value}"]
+    from projections.crosscheck import Differs, compare
+
+    try:
+        rows = compare(models, app)
+    except Differs as e:
+        raise HistoryError(f"the read models: {e} (the read models were altered; grants rebuild makes "
+                           "them anew from the events)") from None
+    lines = [f"verified {checker.digest.count} events: the history holds; digest {checker.digest.value}",
+             f"verified the read models: {rows} rows, each what the events give"]
     if expected is not None and not witness_seen:
         if at is not None and checker.last_position < at:
             raise HistoryError(f"position {at}: the witnessed history reaches position {at}, but the "

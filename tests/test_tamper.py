@@ -152,7 +152,7 @@ def _history(target: str) -> tuple[Grants, str]:
     history_with_a_sealed_report(grants)
     grants("spend", G, "--decision", "JH-PM-03", "--year", "2018", "--amount", "500000",
            "--booked-on", "2018-10-01", "--object", "9902", "--voucher", "V3")
-    digest = grants("verify").stdout.split("digest ")[-1].strip()
+    digest = grants("verify").stdout.splitlines()[0].split("digest ")[-1].strip()
     return grants, digest
 
 

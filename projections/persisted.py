@@ -43,7 +43,8 @@ CHECKPOINT = 1000  # positions between digest checkpoints
 SNAPSHOT = 64  # versions between kept states of an aggregate, for as-of audits
 HELP_FROM = 100_000  # events behind from which a catch-up takes a helper process
 TABLES = ("grants_rm_tracking", "grants_rm_checkpoints", "grants_rm_aggregates", "grants_rm_snapshots",
-          "grants_rm_history", "grants_rm_balances", "grants_rm_commitments")
+          "grants_rm_history", "grants_rm_balances", "grants_rm_commitments", "grants_rm_seals")
+KINDS = ("Grant", "RegionYear", "Decision")
 AMOUNTS = ("allocated", "requisitioned", "committed", "reserved", "spent", "available", "shortfall",
            "repaid")
 
@@ -74,6 +75,11 @@ def _schema(postgres: bool) -> list[str]:
         "region TEXT NOT NULL, position BIGINT NOT NULL, recorded_at TEXT NOT NULL, recorded_by TEXT, "
         "type TEXT NOT NULL, effective TEXT, summary TEXT NOT NULL, "
         f"PRIMARY KEY (grant_id, year, region, position)){keyed}",
+        # the hash of each aggregate's row and of each kept state, in a table of its own: a row
+        # altered, added or removed on its own no longer matches its seal
+        "CREATE TABLE IF NOT EXISTS grants_rm_seals (id TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+        "grant_id TEXT NOT NULL, region TEXT, digest TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS grants_rm_seals_by_region ON grants_rm_seals (grant_id, region)",
         "CREATE TABLE IF NOT EXISTS grants_rm_balances (grant_id TEXT NOT NULL, region TEXT NOT NULL, "
         "year INTEGER NOT NULL, allocated BIGINT, requisitioned BIGINT, committed BIGINT, "
         "reserved BIGINT, spent BIGINT, available BIGINT, shortfall BIGINT, frame BIGINT, "
@@ -394,14 +400,34 @@ class ReadModels:
                                         params)]
         return ids
 
+    def _heads(self, where: str, params: list[Any]) -> list[tuple]:
+        """Aggregate rows with their seals, each checked: (id, kind, ..., first, position, state)."""
+        rows = self._run(f"SELECT {_HEAD} FROM grants_rm_aggregates a LEFT JOIN grants_rm_seals k "
+                         f"ON k.id = a.id WHERE {where} ORDER BY a.first", params).fetchall()
+        for row in rows:
+            if row[9] != seal_of(*row[:9]):
+                raise _altered(f"the row of aggregate {row[0]} does not match its seal")
+        return rows
+
+    def _members(self, where: str, params: list[Any], found: Iterable[str]) -> None:
+        """The sealed aggregates in a scope must be exactly the rows found there."""
+        sealed = {r[0] for r in self._run(f"SELECT id FROM grants_rm_seals WHERE {where}", params)}
+        missing, extra = sealed - set(found), set(found) - sealed
+        if missing or extra:
+            which = sorted(missing or extra)[0]
+            raise _altered(f"aggregate {which} is {'missing from' if missing else 'not sealed in'} the read models")
+
     def load(self, ids: Iterable[str]) -> dict[str, Any]:
-        """Aggregates as they stand now."""
-        found = {}
+        """Aggregates as they stand now (checked against their seals)."""
+        found, firsts = {}, {}
         for part in _chunks(list(ids)):
             marks = ", ".join("?" for _ in part)
-            for id_, state in self._run(
-                    f"SELECT id, state FROM grants_rm_aggregates WHERE id IN ({marks})", part):
-                found[id_] = pickle.loads(bytes(state))
+            rows = self._heads(f"a.id IN ({marks})", part)
+            for id_, kind, *_, first, _, state, _ in rows:
+                found[id_] = _decode_state(kind, state)
+                firsts[id_] = first
+            self._members(f"id IN ({marks})", part, found.keys() & set(part))
+        self.firsts = firsts
         return found
 
     def states_at(self, app: GrantLedger, ids: list[str], cut: int) -> list[Any]:
@@ -414,19 +440,23 @@ class ReadModels:
         states, later = {}, []
         for part in _chunks(ids):
             marks = ", ".join("?" for _ in part)
-            for id_, position, state in self._run(
-                    f"SELECT id, position, state FROM grants_rm_aggregates WHERE id IN ({marks})", part):
+            for id_, kind, *_, position, state, _ in self._heads(f"a.id IN ({marks})", part):
                 if position <= cut:
-                    states[id_] = pickle.loads(bytes(state))
+                    states[id_] = _decode_state(kind, state)
                 else:
                     later.append(id_)
+        kinds = {}
         for part in _chunks(later):
             marks = ", ".join("?" for _ in part)
-            for id_, state in self._run(
-                    f"SELECT s.id, s.state FROM grants_rm_snapshots s WHERE s.id IN ({marks}) AND s.position = "
-                    "(SELECT MAX(t.position) FROM grants_rm_snapshots t WHERE t.id = s.id AND t.position <= ?)",
-                    [*part, cut]):
-                states[id_] = pickle.loads(bytes(state))
+            for id_, position, state, seal, kind in self._run(
+                    f"SELECT s.id, s.position, s.state, k.digest, a.kind FROM grants_rm_snapshots s "
+                    f"JOIN grants_rm_aggregates a ON a.id = s.id "
+                    f"LEFT JOIN grants_rm_seals k ON k.id = s.id || '@' || s.position WHERE s.id IN ({marks}) "
+                    "AND s.position = (SELECT MAX(t.position) FROM grants_rm_snapshots t WHERE t.id = s.id "
+                    "AND t.position <= ?)", [*part, cut]):
+                if seal != seal_of(id_, position, state):
+                    raise _altered(f"the kept state of aggregate {id_} at position {position} does not match its seal")
+                states[id_] = _decode_state(kind, state)
         table, key = self._events
         for id_ in later:
             aggregate = states.get(id_)
@@ -461,13 +491,34 @@ class ReadModels:
     # ------------------------------------------------------------------ reading
 
     def balance_rows(self, grant_id: str, region: str | None, year: int | None) -> list[dict[str, Any]]:
+        """Balance rows, each checked against its region-year's sealed state, and its spent
+        against the year's commitments."""
         where, params = _filters(grant_id, region, year)
+        stored = [tuple(r) for r in self._run(
+            "SELECT grant_id, region, year, allocated, requisitioned, committed, reserved, 0, available, "
+            f"shortfall, frame, repaid, closed, spent FROM grants_rm_balances WHERE {where} "
+            "ORDER BY region, year", params)]
+        scope, scope_params = "a.grant_id = ? AND a.kind = 'RegionYear'", [grant_id]
+        if region is not None:
+            scope += " AND a.region = ?"
+            scope_params.append(region)
+        heads = self._heads(scope, scope_params)
+        self._members(scope.replace("a.", ""), scope_params, [h[0] for h in heads])
+        expected = {(h[3], h[4]): balance_tuple(_decode_state("RegionYear", h[8])) for h in heads
+                    if year is None or h[4] == year}
+        spent = {(r, y): int(v) for r, y, v in self._run(
+            f"SELECT region, year, SUM(spent) FROM grants_rm_commitments WHERE {where} GROUP BY region, year",
+            params)}
+        for row in stored:
+            key = (row[1], row[2])
+            if expected.pop(key, None) != row[:13] or spent.get(key, 0) != row[13]:
+                raise _altered(f"the balance row of {grant_id} {key[0]} {key[1]} is not what its region-year "
+                               "and commitments give")
+        if expected:
+            raise _altered(f"the balance row of {grant_id} {' '.join(map(str, next(iter(expected))))} is missing")
         rows = []
-        for r in self._run(
-                "SELECT region, year, allocated, requisitioned, committed, reserved, spent, available, "
-                f"shortfall, frame, repaid, closed FROM grants_rm_balances WHERE {where} "
-                "ORDER BY region, year", params):
-            region_code, y, *amounts, frame, repaid, closed = r
+        for r in stored:
+            region_code, y, *amounts, frame, repaid, closed = r[1:7] + (r[13],) + r[8:13]
             rows.append({
                 "grant": grant_id, "region": region_code, "region_name": Region(region_code).name,
                 "year": int(y),
@@ -478,13 +529,22 @@ class ReadModels:
         return rows
 
     def commitment_rows(self, grant_id: str, region: str | None, year: int | None) -> list[dict[str, Any]]:
+        """Commitment rows, each checked against its decision's sealed state."""
         where, params = _filters(grant_id, region, year)
+        stored = [tuple(r) for r in self._run(
+            "SELECT grant_id, decision, year, region, area, activity, purpose, amount, spent, remaining, status, "
+            f"decided_by, decided_on FROM grants_rm_commitments WHERE {where} ORDER BY region, year, decision",
+            params)]
+        view = self.view_for(grant_id, region, year)
+        expected = {t for d in view.grant_decisions(grant_id) for t in commitment_tuples(d)
+                    if year is None or t[2] == year}
+        if set(stored) != expected or len(stored) != len(expected):
+            odd = sorted(set(stored) ^ expected, key=str)
+            which = f"{odd[0][1]} {odd[0][2]}" if odd else "(a repeated row)"
+            raise _altered(f"the commitment rows of {grant_id} (decision {which}) are not what the decisions give")
         rows = []
-        for r in self._run(
-                "SELECT decision, region, area, activity, purpose, year, amount, spent, remaining, status, "
-                f"decided_by, decided_on FROM grants_rm_commitments WHERE {where} "
-                "ORDER BY region, year, decision", params):
-            decision, region_code, area, activity, purpose, y, amount, spent, remaining, status, by, on = r
+        for r in stored:
+            _, decision, y, region_code, area, activity, purpose, amount, spent, remaining, status, by, on = r
             rows.append({
                 "decision": decision, "region": region_code, "region_name": Region(region_code).name,
                 "area": area, "activity": activity, "purpose": purpose, "year": int(y),
@@ -501,18 +561,65 @@ class ReadModels:
     def view_for(self, grant_id: str, region: str | None, year: int | None = None) -> LedgerView:
         """A view with the grant, and the region-years and decisions of one region (or all),
         of one year (or all): a year's decisions are those that ever had money in it."""
-        where, params = "grant_id = ?", [grant_id]
+        where, params = "grant_id = ? AND kind IN ('Grant', 'RegionYear', 'Decision')", [grant_id]
         if region is not None:
             where += " AND (region = ? OR region IS NULL)"
             params.append(region)
-        if year is not None:
-            where += " AND (kind = 'Grant' OR year = ? OR years LIKE ?)"
-            params += [year, f"%,{year},%"]
+        rows = self._heads(where.replace("grant_id", "a.grant_id").replace("kind", "a.kind")
+                           .replace("region", "a.region"), params)
+        self._members(where, params, [r[0] for r in rows])
         view = LedgerView()
-        for _, state in self._run(f"SELECT id, state FROM grants_rm_aggregates WHERE {where} ORDER BY first",
-                                  params):
-            view.hold(pickle.loads(bytes(state)))
+        for _, kind, _, _, y, years, _, _, state, _ in rows:
+            if year is None or kind == "Grant" or y == year or f",{year}," in (years or ""):
+                view.hold(_decode_state(kind, state))
         return view
+
+
+_HEAD = "a.id, a.kind, a.grant_id, a.region, a.year, a.years, a.first, a.position, a.state, k.digest"
+
+
+def _decode_state(kind: str, state: Any) -> Any:
+    return pickle.loads(bytes(state))
+
+
+def _encode_state(aggregate: Any) -> bytes:
+    return pickle.dumps(aggregate, pickle.HIGHEST_PROTOCOL)
+
+
+def seal_of(*cells: Any) -> str:
+    """The hash of a row's cells, as a read model stores them (types told apart)."""
+    h = hashlib.sha256()
+    for cell in cells:
+        if cell is None:
+            data = b"N"
+        elif isinstance(cell, bool) or not isinstance(cell, (int, str, bytes, memoryview)):
+            data = b"?" + repr(cell).encode()
+        elif isinstance(cell, int):
+            data = b"I" + str(cell).encode()
+        elif isinstance(cell, str):
+            data = b"S" + cell.encode("utf-8", "surrogatepass")
+        else:
+            data = b"B" + bytes(cell)
+        h.update(len(data).to_bytes(8, "big") + data)
+    return h.hexdigest()
+
+
+def _altered(what: str) -> Corrupt:
+    return Corrupt(f"the read models were altered: {what} (grants verify says what else; grants rebuild "
+                   "makes them anew from the events)")
+
+
+def balance_tuple(a: RegionYear) -> tuple:
+    """A region-year's balance row, spent apart (it comes from the decisions)."""
+    return (a.grant_id, a.region, a.year, a.allocated.ore, a.requisitioned.ore, a.committed.ore,
+            a.reserved.ore, 0, a.available.ore, a.shortfall.ore, a.frame, a.repaid.ore, int(a.closed))
+
+
+def commitment_tuples(d: Decision) -> list[tuple]:
+    """A decision's commitment rows, one per year it has money in."""
+    return [(d.grant_id, d.decision_id, y, d.region, d.area, d.activity, d.purpose, d.committed_for(y).ore,
+             d.spent_for(y).ore, d.remaining_for(y).ore, d.status, d.decided_by, d.decided_on.isoformat())
+            for y in d.years]
 
 
 def _filters(grant_id: str, region: str | None, year: int | None) -> tuple[str, list[Any]]:
@@ -551,6 +658,7 @@ class _Batch:
         self.ids = {i: uuid.UUID(bytes=i) for i in ids}
         loaded = models.load(str(u) for u in self.ids.values())
         self.aggregates: dict[bytes, Any] = {i: loaded.get(str(u)) for i, u in self.ids.items()}
+        self.firsts = {i: models.firsts.get(str(u)) for i, u in self.ids.items()}
         self.last: dict[bytes, int] = {}  # aggregate id -> position of its last event
         self.first: dict[bytes, int] = {}  # for aggregates created in the batch: their first event
         self.spent_delta: dict[tuple[str, str, int], int] = {}
@@ -577,7 +685,7 @@ class _Batch:
         self.aggregates[key] = aggregate
         self.last[key] = position
         if aggregate.version % self.models.snapshot == 0:
-            self.snapshots.append((str(aggregate.id), position, pickle.dumps(aggregate, pickle.HIGHEST_PROTOCOL)))
+            self.snapshots.append((str(aggregate.id), position, _encode_state(aggregate)))
         if isinstance(aggregate, Decision):
             for year in set(spent_before) | set(aggregate.spent_by_year):
                 delta = aggregate.spent_by_year.get(year, 0) - spent_before.get(year, 0)
@@ -607,23 +715,22 @@ class _Batch:
             a = self.aggregates[key]
             years = None
             if isinstance(a, RegionYear):
-                balances.append((a.grant_id, a.region, a.year, a.allocated.ore, a.requisitioned.ore,
-                                 a.committed.ore, a.reserved.ore, 0, a.available.ore, a.shortfall.ore,
-                                 a.frame, a.repaid.ore, int(a.closed)))
+                balances.append(balance_tuple(a))
             elif isinstance(a, Decision):
                 decisions.append(a)
                 years = _years_text(a.years_ever)
             heads.append((str(a.id), type(a).__name__, a.grant_id, getattr(a, "region", None),
-                          getattr(a, "year", None), years, self.first.get(key), position,
-                          pickle.dumps(a, pickle.HIGHEST_PROTOCOL)))
+                          getattr(a, "year", None), years, self.first.get(key, self.firsts.get(key)), position,
+                          _encode_state(a)))
+        regions = {str(a.id): (a.grant_id, getattr(a, "region", None)) for a in self.aggregates.values()
+                   if a is not None}
+        seals = [(h[0], h[1], h[2], h[3], seal_of(*h)) for h in heads]
+        seals += [(f"{i}@{p}", "kept", *regions[i], seal_of(i, p, state)) for i, p, state in self.snapshots]
         return {
-            "heads": heads, "snapshots": self.snapshots, "history": self.history, "balances": balances,
+            "heads": heads, "snapshots": self.snapshots, "seals": seals, "history": self.history, "balances": balances,
             "spent": self.spent_delta,
             "decisions": [(d.grant_id, d.decision_id) for d in decisions],
-            "commitments": [
-                (d.grant_id, d.decision_id, y, d.region, d.area, d.activity, d.purpose,
-                 d.committed_for(y).ore, d.spent_for(y).ore, d.remaining_for(y).ore, d.status,
-                 d.decided_by, d.decided_on.isoformat()) for d in decisions for y in d.years],
+            "commitments": [t for d in decisions for t in commitment_tuples(d)],
         }
 
 
@@ -645,8 +752,10 @@ def _merge(rows: dict[str, Any], more: dict[str, Any]) -> None:
 def _write(m: ReadModels, rows: dict[str, Any]) -> None:
     m._many("INSERT INTO grants_rm_aggregates (id, kind, grant_id, region, year, years, first, position, "
             "state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET years = excluded.years, "
-            "position = excluded.position, state = excluded.state", rows["heads"])
+            "first = excluded.first, position = excluded.position, state = excluded.state", rows["heads"])
     m._many("INSERT INTO grants_rm_snapshots (id, position, state) VALUES (?, ?, ?)", rows["snapshots"])
+    m._many("INSERT INTO grants_rm_seals (id, kind, grant_id, region, digest) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET digest = excluded.digest", rows["seals"])
     m._many("INSERT INTO grants_rm_history (grant_id, year, region, position, recorded_at, recorded_by, "
             "type, effective, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows["history"])
     m._many("INSERT INTO grants_rm_balances (grant_id, region, year, allocated, requisitioned, "

@@ -298,7 +298,8 @@ class Decision(Aggregate):
 
     @property
     def bookings(self) -> dict[str, Booking]:
-        """Every booking, by voucher (unpacked on first use after a stored state is loaded)."""
+        """Every booking, by voucher (unpacked on first use after a kept state is loaded:
+        the read models keep bookings as plain arrays, see ``projections.states``)."""
         if self._bookings is None:
             self._bookings = {t[0]: _unpack(t) for t in self._packed}
             self._packed = None
@@ -315,14 +316,6 @@ class Decision(Aggregate):
             return [_unpack(t) for t in self._packed if t[1] == year and t[6] is None and t[4] != object]
         return [b for b in self._bookings.values()
                 if b.year == year and not b.is_reversed and b.object != object]
-
-    def __getstate__(self) -> dict:
-        """The state the read models keep: bookings as plain tuples, which load many times faster."""
-        state = self.__dict__.copy()
-        if state["_bookings"] is not None:
-            state["_packed"] = [_pack(b) for b in state["_bookings"].values()]
-            state["_bookings"] = None
-        return state
 
     def booking(self, voucher: str) -> Booking:
         try:

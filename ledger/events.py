@@ -126,8 +126,23 @@ def advance(aggregate: Any, event: Any, position: int) -> Any:
         raise Corrupt(f"the stored event at position {position} is version {event.originator_version} "
                       f"of its aggregate, which expects version {expected}: an event was removed, "
                       "reordered or moved; the stored history was altered (see grants verify)")
+    unsound = _unsound(aggregate, event)
+    if unsound:
+        raise Corrupt(f"the stored event at position {position} {unsound}; the stored history was altered "
+                      "(see grants verify)")
     try:
         return event.mutate(aggregate)
     except Exception as e:
         raise Corrupt(f"the stored event at position {position} does not apply to its aggregate "
                       f"({type(e).__name__}); the stored history was altered (see grants verify)") from None
+
+
+def _unsound(aggregate: Any, event: Any) -> str | None:
+    """What no history the ledger records can hold, cheap to see as an event is replayed."""
+    if isinstance(event, Decision.Spent) and event.voucher in aggregate.bookings:
+        return f"books voucher {event.voucher} a second time"
+    if isinstance(event, Decision.Reversed):
+        booking = aggregate.bookings.get(event.voucher)
+        if booking is None or booking.is_reversed:
+            return f"reverses voucher {event.voucher}, which is not a live booking"
+    return None

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
-import pickle
 import re
 import sqlite3
 import uuid
@@ -34,9 +33,10 @@ from ledger.values import Amount, Region
 from projections.audit import GENESIS, Digest, audit, raw_record, reach
 from projections.balances import FIGURES
 from projections.fold import LedgerView
+from projections import states
 from projections.history import EVENT_TYPES, effective_date, summary
 
-NAME = "grants-read-models/4"  # the layout: tables of another layout are dropped and rebuilt
+NAME = "grants-read-models/5"  # the layout: tables of another layout are dropped and rebuilt
 # Every event topic but the voucher index's, which serves writes only.
 FEEDS = frozenset(t for t in EVENT_TYPES if not t.startswith("grants:Voucher."))
 CHECKPOINT = 1000  # positions between digest checkpoints
@@ -579,11 +579,11 @@ _HEAD = "a.id, a.kind, a.grant_id, a.region, a.year, a.years, a.first, a.positio
 
 
 def _decode_state(kind: str, state: Any) -> Any:
-    return pickle.loads(bytes(state))
+    return states.load(bytes(state), kind)
 
 
 def _encode_state(aggregate: Any) -> bytes:
-    return pickle.dumps(aggregate, pickle.HIGHEST_PROTOCOL)
+    return states.dump(aggregate)
 
 
 def seal_of(*cells: Any) -> str:

@@ -129,6 +129,15 @@ def duplicate_an_event(raw: Raw) -> None:
             (oid, version + 1, topic, state))
 
 
+def forge_a_booking(raw: Raw) -> None:
+    """A booking no one recorded, which breaks no rule."""
+    position, oid, version, topic, state = _of(raw, "Decision.Spent", 1)
+    last = max(e[2] for e in raw.events() if e[1] == oid)
+    forged = bytes(state).replace(b'"voucher":"V2"', b'"voucher":"V9"').replace(b'"amount":500000', b'"amount":100')
+    raw.run("INSERT INTO EVENTS (originator_id, originator_version, topic, state) VALUES (?, ?, ?, ?)",
+            (oid, last + 1, topic, forged))
+
+
 def move_to_another_aggregate(raw: Raw) -> None:
     """A booking is moved onto another decision."""
     position = _of(raw, "Decision.Spent", 1)[0]
@@ -139,11 +148,11 @@ def move_to_another_aggregate(raw: Raw) -> None:
 TAMPERS = [delete_a_decision_event, delete_the_first_event, delete_the_last_event, reorder_two_events,
            move_an_event_to_the_end, swap_a_topic_for_another_event, swap_a_topic_for_a_module,
            swap_a_creation_topic, drop_a_field, mistype_a_field, garble_a_state, raise_an_amount,
-           change_a_recorder, duplicate_an_event, move_to_another_aggregate]
+           change_a_recorder, duplicate_an_event, forge_a_booking, move_to_another_aggregate]
 
 
 # Tampers whose forged event applies cleanly, so a query's catch-up takes it in before verify sees it.
-TAKEN_IN = {duplicate_an_event}
+TAKEN_IN = {forge_a_booking}
 
 
 def _history(target: str) -> tuple[Grants, str]:

@@ -1,0 +1,306 @@
+"""Aggregate states as the read models keep them: typed JSON, validated when read.
+
+A read model is untrusted input like any store: nothing in it is unpickled, evaluated or
+imported. ``dump`` writes an aggregate's state as canonical JSON (sorted keys, so the
+same state always gives the same bytes); ``load`` builds the aggregate back only from
+the three classes the read models keep, checking every field's type and the invariants
+that are cheap to check, and raises :class:`~ledger.errors.Corrupt` for anything else.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from ledger.budget import RegionYear, Report
+from ledger.decision import REVOKED, Decision, _pack
+from ledger.errors import Corrupt
+from ledger.grant import Agreement, Authorisation, Grant
+from ledger.values import Region
+
+LIMIT = 64 * 1024 * 1024  # bytes of one state: far beyond any real aggregate
+BIG = 10**17
+_REGIONS = frozenset(r.code for r in Region.all())
+
+
+class _Bad(Exception):
+    pass
+
+
+def _want(ok: bool, what: str) -> None:
+    if not ok:
+        raise _Bad(what)
+
+
+def _int(v: Any, what: str, low: int = -BIG, high: int = BIG) -> int:
+    _want(type(v) is int and low <= v <= high, f"{what} is not a whole number in range")
+    return v
+
+
+def _str(v: Any, what: str) -> str:
+    _want(type(v) is str and "\x00" not in v, f"{what} is not text")
+    return v
+
+
+def _opt(v: Any, read: Callable[[Any, str], Any], what: str) -> Any:
+    return None if v is None else read(v, what)
+
+
+def _day(v: Any, what: str) -> datetime.date:
+    _want(type(v) is str and len(v) == 10, f"{what} is not a date")
+    try:
+        return datetime.date.fromisoformat(v)
+    except ValueError:
+        raise _Bad(f"{what} is not a date") from None
+
+
+def _moment(v: Any, what: str) -> datetime.datetime:
+    _want(type(v) is str and len(v) <= 40, f"{what} is not a time")
+    try:
+        t = datetime.datetime.fromisoformat(v)
+    except ValueError:
+        raise _Bad(f"{what} is not a time") from None
+    _want(t.tzinfo is not None, f"{what} has no offset")
+    return t
+
+
+def _year(v: Any, what: str) -> int:
+    return _int(v, what, 1900, 2200)
+
+
+def _region(v: Any, what: str) -> str:
+    _want(type(v) is str and v in _REGIONS, f"{what} is not a region code")
+    return v
+
+
+def _obj(v: Any, keys: set[str], what: str) -> dict:
+    _want(type(v) is dict and v.keys() == keys, f"{what} does not have its fields")
+    return v
+
+
+def _list(v: Any, what: str) -> list:
+    _want(type(v) is list, f"{what} is not a list")
+    return v
+
+
+def _pairs(v: Any, key: Callable[[Any, str], Any], value: Callable[[Any, str], Any], what: str) -> dict:
+    out = {}
+    for p in _list(v, what):
+        _want(type(p) is list and len(p) == 2, f"{what} holds something not a pair")
+        k = key(p[0], what)
+        _want(k not in out, f"{what} repeats a key")
+        out[k] = value(p[1], what)
+    return out
+
+
+def _iso(d: datetime.date | None) -> str | None:
+    return None if d is None else d.isoformat()
+
+
+# --------------------------------------------------------------------------- writing
+
+_BASE = {"id", "version", "created_on", "modified_on"}
+
+
+def _base(a: Any) -> dict:
+    return {"id": a.id.hex, "version": a.version, "created_on": a.created_on.isoformat(),
+            "modified_on": a.modified_on.isoformat()}
+
+
+def _grant(g: Grant) -> dict:
+    return {
+        **_base(g), "grant_id": g.grant_id, "name": g.name, "first_year": g.first_year,
+        "last_year": g.last_year, "purposes": [[c, t] for c, t in g.purposes.items()],
+        "category": g.category, "accounting_object": g.accounting_object,
+        "agreements": [[a.year, _iso(a.signed_on), [[n, v] for n, v in a.pots.items()],
+                        [[p, u] for p, u in a.earmarks.items()], _iso(a.report_due), a.payer, a.report_to,
+                        _iso(a.population_date), a.ref] for a in g.agreements.values()],
+        "authorisations": [[a.region, a.person, a.role, _iso(a.valid_from), _iso(a.valid_until)]
+                           for a in g.authorisations],
+        "pot_allocated": [[y, p, v] for (y, p), v in g.pot_allocated.items()],
+    }
+
+
+_MAPS = ("allocations", "allocation_sources", "requisitions", "repaid_by_pot", "commitments", "reservations")
+
+
+def _region_year(r: RegionYear) -> dict:
+    return {
+        **_base(r), "grant_id": r.grant_id, "region": r.region, "year": r.year,
+        # maps as [key, value] pairs: their order (the order things happened) shows in findings
+        **{name: [[k, v] for k, v in getattr(r, name).items()] for name in _MAPS}, "frame": r.frame,
+        "closed": r.closed,
+        "reports": [[_iso(p.filed_on), p.to, list(p.covers), p.patient_units, p.employee_reps, p.ref,
+                     [[k, v] for k, v in p.figures.items()], p.position, p.digest] for p in r.reports],
+    }
+
+
+def _decision(d: Decision) -> dict:
+    packed = d._packed if d._bookings is None else [_pack(b) for b in d._bookings.values()]
+    return {
+        **_base(d), "grant_id": d.grant_id, "decision_id": d.decision_id, "region": d.region,
+        "decided_by": d.decided_by, "decided_on": _iso(d.decided_on), "area": d.area, "activity": d.activity,
+        "purpose": d.purpose, "schedule": [[y, a] for y, a in d.schedule.items()],
+        "original_schedule": [[y, a] for y, a in d.original_schedule.items()],
+        "years_ever": sorted(d.years_ever), "changed_on": _iso(d.changed_on),
+        "last_amendment": None if d.last_amendment is None else [
+            d.last_amendment[0], d.last_amendment[1], _iso(d.last_amendment[2]), d.last_amendment[3]],
+        "continuation": d.continuation, "ref": d.ref, "status": d.status, "bookings": [list(t) for t in packed],
+        "spent_by_year": [[y, a] for y, a in d.spent_by_year.items()],
+    }
+
+
+_WRITERS: dict[type, Callable[[Any], dict]] = {Grant: _grant, RegionYear: _region_year, Decision: _decision}
+KINDS: dict[str, type] = {"Grant": Grant, "RegionYear": RegionYear, "Decision": Decision}
+
+
+def dump(aggregate: Any) -> bytes:
+    """An aggregate's state as canonical JSON bytes."""
+    return json.dumps(_WRITERS[type(aggregate)](aggregate), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode()
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _new(cls: type, data: dict) -> Any:
+    a = object.__new__(cls)
+    try:
+        a._id = uuid.UUID(hex=_str(data["id"], "id"))
+    except ValueError:
+        raise _Bad("id is not an aggregate id") from None
+    a._version = _int(data["version"], "version", 1)
+    a._created_on = _moment(data["created_on"], "created_on")
+    a._modified_on = _moment(data["modified_on"], "modified_on")
+    a._pending_events = []
+    return a
+
+
+def _load_grant(data: dict) -> Grant:
+    keys = _BASE | {"grant_id", "name", "first_year", "last_year", "purposes", "category",
+                    "accounting_object", "agreements", "authorisations", "pot_allocated"}
+    _obj(data, keys, "the grant")
+    g = _new(Grant, data)
+    g.grant_id, g.name = _str(data["grant_id"], "grant_id"), _str(data["name"], "name")
+    g.first_year, g.last_year = _year(data["first_year"], "first_year"), _year(data["last_year"], "last_year")
+    g.purposes = _pairs(data["purposes"], _str, _str, "purposes")
+    g.category, g.accounting_object = _str(data["category"], "category"), _str(data["accounting_object"], "object")
+    g.agreements = {}
+    for a in _list(data["agreements"], "agreements"):
+        _want(type(a) is list and len(a) == 9, "an agreement does not have its fields")
+        agreement = Agreement(_year(a[0], "year"), _day(a[1], "signed_on"),
+                              _pairs(a[2], _str, lambda v, w: _int(v, w, 1), "pots"),
+                              _pairs(a[3], _str, _str, "earmarks"), _day(a[4], "report_due"),
+                              _str(a[5], "payer"), _str(a[6], "report_to"), _opt(a[7], _day, "population_date"),
+                              _str(a[8], "ref"))
+        _want(agreement.year not in g.agreements, "an agreement repeats its year")
+        g.agreements[agreement.year] = agreement
+    g.authorisations = []
+    for a in _list(data["authorisations"], "authorisations"):
+        _want(type(a) is list and len(a) == 5, "an authorisation does not have its fields")
+        g.authorisations.append(Authorisation(_region(a[0], "region"), _str(a[1], "person"), _str(a[2], "role"),
+                                              _opt(a[3], _day, "from"), _opt(a[4], _day, "until")))
+    g.pot_allocated = {}
+    for p in _list(data["pot_allocated"], "pot_allocated"):
+        _want(type(p) is list and len(p) == 3, "a pot allocation does not have its fields")
+        g.pot_allocated[(_year(p[0], "year"), _str(p[1], "pot"))] = _int(p[2], "allocated", 0)
+    return g
+
+
+def _money(v: Any, what: str) -> int:
+    return _int(v, what, 0)
+
+
+def _load_region_year(data: dict) -> RegionYear:
+    keys = _BASE | {"grant_id", "region", "year", "allocations", "allocation_sources", "frame", "requisitions",
+                    "repaid_by_pot", "commitments", "reservations", "closed", "reports"}
+    _obj(data, keys, "the region-year")
+    r = _new(RegionYear, data)
+    r.grant_id, r.region, r.year = _str(data["grant_id"], "grant_id"), _region(data["region"], "region"), \
+        _year(data["year"], "year")
+    for name in _MAPS:
+        setattr(r, name, _pairs(data[name], _str, _str if name == "allocation_sources" else _money, name))
+    r.frame = _opt(data["frame"], _money, "frame")
+    _want(type(data["closed"]) is bool, "closed is not true or false")
+    r.closed = data["closed"]
+    r.reports = []
+    for p in _list(data["reports"], "reports"):
+        _want(type(p) is list and len(p) == 9, "a report does not have its fields")
+        flag = lambda v, w: (_want(type(v) is bool, f"{w} is not true or false"), v)[1]  # noqa: E731
+        r.reports.append(Report(
+            _day(p[0], "filed_on"), _str(p[1], "to"), tuple(_str(c, "covers") for c in _list(p[2], "covers")),
+            _opt(p[3], flag, "patient_units"), _opt(p[4], flag, "employee_reps"), _str(p[5], "ref"),
+            _pairs(p[6], _str, _int, "figures"), _int(p[7], "position", 0), _str(p[8], "digest")))
+    return r
+
+
+def _booking(t: Any) -> tuple:
+    _want(type(t) is list and len(t) == 8, "a booking does not have its fields")
+    _str(t[0], "voucher"), _year(t[1], "booking year"), _int(t[2], "booking amount", 1)
+    _int(t[3], "booked_on", 1, 3652059), _str(t[4], "object"), _str(t[5], "text")
+    _opt(t[6], lambda v, w: _int(v, w, 1, 3652059), "reversed_on"), _str(t[7], "reversal reason")
+    return tuple(t)
+
+
+def _load_decision(data: dict) -> Decision:
+    keys = _BASE | {"grant_id", "decision_id", "region", "decided_by", "decided_on", "area", "activity",
+                    "purpose", "schedule", "original_schedule", "years_ever", "changed_on", "last_amendment",
+                    "continuation", "ref", "status", "bookings", "spent_by_year"}
+    _obj(data, keys, "the decision")
+    d = _new(Decision, data)
+    for name in ("grant_id", "decision_id", "decided_by", "area", "activity", "purpose", "continuation", "ref"):
+        setattr(d, name, _str(data[name], name))
+    d.region = _region(data["region"], "region")
+    d.decided_on, d.changed_on = _day(data["decided_on"], "decided_on"), _day(data["changed_on"], "changed_on")
+    d.schedule = _pairs(data["schedule"], _year, _money, "schedule")
+    d.original_schedule = _pairs(data["original_schedule"], _year, _money, "original_schedule")
+    d.years_ever = {_year(y, "years_ever") for y in _list(data["years_ever"], "years_ever")}
+    _want(set(d.schedule) <= d.years_ever, "years_ever lacks a year of the schedule")
+    last = data["last_amendment"]
+    if last is not None:
+        _want(type(last) is list and len(last) == 4, "last_amendment does not have its fields")
+        pairs = _list(last[0], "last_amendment")
+        _pairs(pairs, _year, _money, "last_amendment")
+        d.last_amendment = ([list(p) for p in pairs], _str(last[1], "decided_by"), _day(last[2], "on"),
+                            _str(last[3], "reason"))
+    else:
+        d.last_amendment = None
+    _want(data["status"] in ("live", "amended", REVOKED), "status is not live, amended or revoked")
+    d.status = data["status"]
+    packed = [_booking(t) for t in _list(data["bookings"], "bookings")]
+    _want(len({t[0] for t in packed}) == len(packed), "a voucher repeats")
+    spent: dict[int, int] = {}
+    for t in packed:
+        if t[6] is None:
+            spent[t[1]] = spent.get(t[1], 0) + t[2]
+    d.spent_by_year = _pairs(data["spent_by_year"], _year, _money, "spent_by_year")
+    _want(all(d.spent_by_year.get(y, 0) == v for y, v in spent.items())
+          and all(spent.get(y, 0) == v for y, v in d.spent_by_year.items()),
+          "spent_by_year is not the sum of its bookings")
+    d._bookings, d._packed = None, packed
+    return d
+
+
+_READERS: dict[str, Callable[[dict], Any]] = {
+    "Grant": _load_grant, "RegionYear": _load_region_year, "Decision": _load_decision,
+}
+
+
+def load(data: bytes, kind: str) -> Any:
+    """An aggregate from its kept state; anything not a valid state of ``kind`` is Corrupt."""
+    what = kind if kind in _READERS else "aggregate"
+    try:
+        if kind not in _READERS:
+            raise _Bad(f"{str(kind)[:20]!r} is not a kind the read models keep")
+        if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) > LIMIT:
+            raise _Bad("it is not a state of a sensible size")
+        state = json.loads(bytes(data).decode("utf-8"))
+        _want(type(state) is dict, "it is not an object")
+        return _READERS[kind](state)
+    except (_Bad, ValueError, RecursionError, UnicodeDecodeError, KeyError, TypeError) as e:
+        reason = str(e) if isinstance(e, _Bad) else type(e).__name__
+        raise Corrupt(f"the read models were altered: a kept state of a {what} is not valid ({reason}); "
+                      "grants rebuild makes them anew from the events") from None

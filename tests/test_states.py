@@ -1,0 +1,135 @@
+"""Kept states of the read models: typed JSON that round-trips, and nothing else is ever loaded."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import sqlite3
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ledger.errors import Corrupt
+from projections import states
+from projections.fold import entries_of, fold
+from tests.test_cli import G, Grants
+from tests.test_transfer import history_with_a_sealed_report
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory):
+    """A ledger with every kind of fact, and the aggregates its history folds into."""
+    grants = Grants(str(tmp_path_factory.mktemp("states") / "ledger.sqlite"))
+    history_with_a_sealed_report(grants)
+    from ledger.application import GrantLedger, store_env
+
+    app = GrantLedger(env=store_env(grants.db))
+    view = fold(entries_of(app))
+    app.close()
+    return grants, [a for a in view.by_id.values() if type(a).__name__ in states.KINDS]
+
+
+def _same(a, b) -> bool:
+    keys = set(vars(a)) | set(vars(b))
+    return all(getattr(a, k, None) == getattr(b, k, None) for k in keys - {"_bookings", "_packed"}) and (
+        type(a).__name__ != "Decision" or a.bookings == b.bookings)
+
+
+def test_every_kept_state_round_trips_exactly(ledger):
+    """dump then load gives an aggregate equal, field for field, to the one replayed from events."""
+    _, aggregates = ledger
+    assert {type(a).__name__ for a in aggregates} == {"Grant", "RegionYear", "Decision"}
+    for aggregate in aggregates:
+        data = states.dump(aggregate)
+        again = states.load(data, type(aggregate).__name__)
+        assert _same(aggregate, again), type(aggregate).__name__
+        assert states.dump(again) == data  # canonical: the same state, the same bytes
+
+
+def test_a_loaded_state_takes_further_events(ledger):
+    """A decision loaded from its kept state keeps its rules: an over-booking is refused there too."""
+    from ledger.errors import Insufficient
+    from ledger.values import Amount
+    import datetime
+
+    _, aggregates = ledger
+    decision = next(a for a in aggregates if type(a).__name__ == "Decision")
+    loaded = states.load(states.dump(decision), "Decision")
+    with pytest.raises(Insufficient):
+        loaded.spend("X-1", 2018, loaded.remaining_for(2018) + Amount(1), datetime.date(2018, 5, 1), "9902", "",
+                     "anna")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_an_altered_kept_state_loads_or_is_refused(ledger, data):
+    """Any mutation of a kept state's JSON either loads as a valid state or is Corrupt: never another error."""
+    _, aggregates = ledger
+    aggregate = aggregates[data.draw(st.integers(0, len(aggregates) - 1))]
+    state = json.loads(states.dump(aggregate))
+    key = data.draw(st.sampled_from(sorted(state)))
+    junk = data.draw(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
+                               st.text(max_size=12), st.lists(st.integers(), max_size=3),
+                               st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)))
+    action = data.draw(st.sampled_from(["replace", "delete", "add"]))
+    if action == "replace":
+        state[key] = junk
+    elif action == "delete":
+        del state[key]
+    else:
+        state["extra"] = junk
+    try:
+        states.load(json.dumps(state).encode(), type(aggregate).__name__)
+    except Corrupt as e:
+        assert "read models were altered" in str(e)
+
+
+@given(blob=st.binary(max_size=300))
+def test_random_bytes_never_load(blob):
+    """Arbitrary bytes, a pickle among them, are refused as Corrupt."""
+    for kind in ("Grant", "RegionYear", "Decision", "os.system"):
+        with pytest.raises(Corrupt):
+            states.load(blob, kind)
+
+
+def test_deep_nesting_is_refused_without_a_recursion_error():
+    """200 000 nested brackets are one Corrupt, not a crash."""
+    with pytest.raises(Corrupt):
+        states.load(b"[" * 200_000 + b"]" * 200_000, "Decision")
+
+
+class _Marker:
+    """Pickled, it would create a file when unpickled."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_pickle_planted_in_a_read_model_is_never_run(ledger, tmp_path):
+    """A read model cell holding a pickle that would run code is refused with exit 4 by every
+    command that reads it, and the code never runs."""
+    import shutil
+
+    grants, _ = ledger
+    db = str(tmp_path / "planted.sqlite")
+    grants("balance", G)  # the read models catch up
+    shutil.copy(grants.db, db)
+    marker = tmp_path / "pwned"
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE grants_rm_aggregates SET state = ? WHERE kind = 'Decision'",
+                     (pickle.dumps(_Marker(str(marker))),))
+        conn.execute("UPDATE grants_rm_snapshots SET state = ?", (pickle.dumps(_Marker(str(marker))),))
+    conn.close()
+    planted = Grants(db)
+    for args in (["compliance", G], ["commitments", G], ["audit", G, "--year", "2018"]):
+        r = planted(*args, code=4)
+        assert "read models were altered" in r.stderr and "grants rebuild" in r.stderr, args
+    assert "read models" in planted("verify", code=4).stderr
+    assert not marker.exists()
+    planted("rebuild")
+    assert planted.json("compliance", G) == grants.json("compliance", G)

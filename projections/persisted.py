@@ -179,12 +179,16 @@ class ReadModels:
         """Read models are a rebuildable cache: tables of an older layout are dropped."""
         self._begin()
         try:
-            current = self._run("SELECT position FROM grants_rm_tracking WHERE name = ?", (NAME,)).fetchone()
+            names = [r[0] for r in self._run("SELECT name FROM grants_rm_tracking").fetchall()]
             self._commit()
-            if current is not None:
-                return
-        except Exception:
+        except Exception:  # no tracking table: no read models yet, or of a layout without one
             self._rollback()
+            names = None
+        if names == [NAME]:
+            return
+        # the tracking row is created with the tables, in one transaction, and never removed
+        if names is not None and not (names and all(_older_layout(n) for n in names)):
+            raise _altered("their tracking row is missing, repeated or names no layout of the ledger's")
         self._begin()
         try:
             for table in TABLES:
@@ -355,8 +359,9 @@ class ReadModels:
         """What a report filed now states: the year's figures, the position they are as of,
         and the digest of the history up to it (all from the caught-up read models)."""
         self.catch_up(app)
-        position, value = self._run("SELECT position, digest FROM grants_rm_tracking WHERE name = ?",
-                                    (NAME,)).fetchone()
+        position, value, latest = self._run("SELECT position, digest, latest FROM grants_rm_tracking "
+                                            "WHERE name = ?", (NAME,)).fetchone()
+        self._rehashed(int(position), value, latest)
         rows = self.balance_rows(grant_id, region, year)
         figures = {name: rows[0][name] if rows else Amount(0) for name in FIGURES}
         return figures, int(position), value
@@ -381,11 +386,35 @@ class ReadModels:
         if as_of is not None:
             where.append("latest <= ?")
             params.append(as_of.astimezone(datetime.timezone.utc).isoformat())
-        sql = "SELECT position, digest FROM grants_rm_checkpoints"
+        sql = "SELECT position, digest, latest FROM grants_rm_checkpoints"
         if where:
             sql += " WHERE " + " AND ".join(where)
         row = self._run(sql + " ORDER BY position DESC LIMIT 1", params).fetchone()
-        return (int(row[0]), row[1]) if row else (0, GENESIS)
+        if row is None:
+            return 0, GENESIS
+        self._rehashed(int(row[0]), row[1], row[2])
+        return int(row[0]), row[1]
+
+    def _rehashed(self, position: int, value: str, latest: str | None) -> None:
+        """A digest the read models keep (a checkpoint's, the tracking row's) must be what hashing
+        the events from the checkpoint before it gives: at most one checkpoint's span of events."""
+        before = self._run("SELECT position, digest, latest FROM grants_rm_checkpoints WHERE position < ? "
+                           "ORDER BY position DESC LIMIT 1", (position,)).fetchone()
+        start, digest_value, seen = (int(before[0]), before[1], before[2]) if before else (0, GENESIS, None)
+        digest = Digest()
+        digest.value = digest_value
+        reached = start
+        while reached < position:
+            rows = self._stored(reached + 1, 2000, stop=position)
+            if not rows:
+                break
+            for row in rows:
+                digest.add_stored(row[3], row[1], row[2], row[4])
+                stamp = stamp_of(row[4], row[0])
+                seen = stamp if seen is None or stamp > seen else seen
+            reached = rows[-1][0]
+        if digest.value != value or seen != latest:
+            raise _altered(f"the digest kept at position {position} is not what the events give")
 
     def year_aggregate_ids(self, grant_id: str, year: int, region: str | None) -> list[str]:
         """The aggregates a year's audit replays: the grant, the region-years of the year,
@@ -474,18 +503,27 @@ class ReadModels:
         return [states[i] for i in ids if i in states]
 
     def year_events(self, grant_id: str, year: int, region: str | None, cut: int) -> list[dict[str, Any]]:
-        """The lines a year's audit lists, up to position ``cut``, in recording order."""
-        where, params = "grant_id = ? AND year = ? AND position <= ?", [grant_id, year, cut]
+        """The lines a year's audit lists, up to position ``cut``, in recording order; each list
+        (the year's lines of one region, or of every region) is checked against its sealed chain."""
+        where, params = "grant_id = ? AND year = ?", [grant_id, year]
         if region is not None:
             where += " AND region IN ('', ?)"
             params.append(region)
+        lines = self._run("SELECT region, position, recorded_at, recorded_by, type, effective, summary "
+                          f"FROM grants_rm_history WHERE {where} ORDER BY position", params).fetchall()
+        chains: dict[str, str] = {}
+        for line in lines:
+            chains[line[0]] = _chained(chains.get(line[0], ""), line)
+        ids = [_list_id(grant_id, year, r) for r in ([""] + ([region] if region else [r.code for r in Region.all()]))]
+        marks = ", ".join("?" for _ in ids)
+        sealed = {i: d for i, d in self._run(f"SELECT id, digest FROM grants_rm_seals WHERE id IN ({marks})", ids)}
+        if sealed != {_list_id(grant_id, year, r): c for r, c in chains.items()}:
+            raise _altered(f"the listing of {grant_id} {year} does not match its seal")
         parse_time, parse_day = datetime.datetime.fromisoformat, datetime.date.fromisoformat
         return [
             {"position": int(position), "recorded_at": parse_time(at), "recorded_by": by, "type": kind,
              "effective": None if on is None else parse_day(on), "summary": text, "region": where_ or None}
-            for position, at, by, kind, on, text, where_ in self._run(
-                "SELECT position, recorded_at, recorded_by, type, effective, summary, region "
-                f"FROM grants_rm_history WHERE {where} ORDER BY position", params)
+            for where_, position, at, by, kind, on, text in lines if position <= cut
         ]
 
     # ------------------------------------------------------------------ reading
@@ -602,6 +640,21 @@ def seal_of(*cells: Any) -> str:
             data = b"B" + bytes(cell)
         h.update(len(data).to_bytes(8, "big") + data)
     return h.hexdigest()
+
+
+def _older_layout(name: Any) -> bool:
+    prefix, _, number = str(name).rpartition("/")
+    current = int(NAME.rpartition("/")[2])
+    return prefix == NAME.rpartition("/")[0] and number.isdigit() and int(number) < current
+
+
+def _list_id(grant_id: str, year: int, region: str) -> str:
+    return f"list/{grant_id}/{year}/{region}"
+
+
+def _chained(before: str, line: tuple) -> str:
+    """The next value of a listing's chain: each line's cells hashed onto the chain so far."""
+    return hashlib.sha256((before + seal_of(*line)).encode()).hexdigest()
 
 
 def _altered(what: str) -> Corrupt:
@@ -749,6 +802,24 @@ def _merge(rows: dict[str, Any], more: dict[str, Any]) -> None:
             rows[name].extend(value)
 
 
+def _list_seals(m: ReadModels, history: list[tuple]) -> list[tuple]:
+    """The listings' chains with a batch's new lines (from the caller and its helper) added in order."""
+    lists: dict[str, list[tuple]] = {}
+    for grant_id, year, region, *line in history:
+        lists.setdefault(_list_id(grant_id, year, region), []).append((grant_id, region, tuple(line)))
+    chains = {}
+    for part in _chunks(list(lists)):
+        marks = ", ".join("?" for _ in part)
+        chains.update(m._run(f"SELECT id, digest FROM grants_rm_seals WHERE id IN ({marks})", part).fetchall())
+    out = []
+    for list_id, lines in lists.items():
+        chain = chains.get(list_id, "")
+        for _, region, line in sorted(lines, key=lambda x: x[2][0]):
+            chain = _chained(chain, (region, *line))
+        out.append((list_id, lines[0][0], lines[0][1] or None, chain))
+    return out
+
+
 def _write(m: ReadModels, rows: dict[str, Any]) -> None:
     m._many("INSERT INTO grants_rm_aggregates (id, kind, grant_id, region, year, years, first, position, "
             "state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET years = excluded.years, "
@@ -758,6 +829,8 @@ def _write(m: ReadModels, rows: dict[str, Any]) -> None:
             "ON CONFLICT (id) DO UPDATE SET digest = excluded.digest", rows["seals"])
     m._many("INSERT INTO grants_rm_history (grant_id, year, region, position, recorded_at, recorded_by, "
             "type, effective, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows["history"])
+    m._many("INSERT INTO grants_rm_seals (id, kind, grant_id, region, digest) VALUES (?, 'list', ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET digest = excluded.digest", _list_seals(m, rows["history"]))
     m._many("INSERT INTO grants_rm_balances (grant_id, region, year, allocated, requisitioned, "
             "committed, reserved, spent, available, shortfall, frame, repaid, closed) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (grant_id, region, year) "

@@ -247,3 +247,107 @@ def test_verify_with_a_witness_proves_a_prefix(tmp_path):
     assert "ends at position" in err
     grants("verify", "--digest", "sha256:xyz", code=2)
     grants("verify", "--position", "4", code=2)
+
+
+# --------------------------------------------------------------------------- the read models
+
+RM_QUERIES = (["balance", G], ["balance", G, "--region", "23", "--year", "2018"], ["commitments", G],
+              ["commitments", G, "--region", "23"], ["compliance", G, "--on", "2019-03-01"],
+              ["audit", G, "--year", "2018", "--on", "2019-03-01"],
+              ["audit", G, "--year", "2018", "--region", "23", "--position", "1050", "--on", "2019-03-01"])
+
+
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory):
+    """A ledger past its first digest checkpoint, with a decision past its first kept state,
+    its read models caught up; and what every read-model query answers on it."""
+    from ledger.application import GrantLedger, store_env
+    from ledger.values import Amount
+    import datetime
+
+    grants, _ = _history(str(tmp_path_factory.mktemp("busy") / "ledger.sqlite"))
+    app = GrantLedger(env=store_env(grants.db))
+    for n in range(1100):
+        app.spend(G, "JH-PM-01", 2018, Amount(1), datetime.date(2018, 7, 1), "9902", f"B{n}", "", "anna")
+    app.close()
+    truth = {" ".join(q): grants(*q, fmt="json").stdout for q in RM_QUERIES}
+    return grants, truth
+
+
+def _cells(raw: Raw, table: str) -> tuple[list[str], tuple]:
+    """The columns of a table and one of its rows that the queries above read."""
+    pick = {"grants_rm_balances": "WHERE region = '23' AND year = 2018",
+            "grants_rm_commitments": "WHERE decision = 'JH-PM-01'",
+            "grants_rm_history": "WHERE region = '23' AND year = 2018 AND position < 1000",
+            "grants_rm_aggregates": "WHERE kind = 'Decision'",
+            "grants_rm_seals": "WHERE kind = 'Decision'",
+            "grants_rm_snapshots": "", "grants_rm_checkpoints": "", "grants_rm_tracking": ""}[table]
+    cursor = raw.conn.execute(f"SELECT * FROM {table} {pick} ORDER BY 1 LIMIT 1")
+    return [d[0] for d in cursor.description], tuple(cursor.fetchone())
+
+
+def _altered(value):
+    if isinstance(value, bool) or value is None:
+        return 1
+    if isinstance(value, int):
+        return value + 10_000_000_000
+    if isinstance(value, str):
+        return value[:-1] + ("X" if not value.endswith("X") else "Y") if value else "X"
+    return bytes(value).replace(b"1", b"2", 1) if b"1" in bytes(value) else bytes(value) + b" "
+
+
+def _read_model_tampers(raw: Raw) -> list[tuple[str, str, tuple]]:
+    from projections.crosscheck import KEYS
+
+    out = []
+    for table in [*KEYS, "grants_rm_seals"]:
+        columns, row = _cells(raw, table)
+        where = " AND ".join(f"{c} = ?" for c in columns if c not in ("state", "digest", "summary"))
+        key = tuple(v for c, v in zip(columns, row) if c not in ("state", "digest", "summary"))
+        for i, column in enumerate(columns):
+            out.append((f"{table}.{column} altered",
+                        f"UPDATE {table} SET {column} = ? WHERE {where}", (_altered(row[i]), *key)))
+        out.append((f"{table} row deleted", f"DELETE FROM {table} WHERE {where}", key))
+        moved = tuple(_altered(v) if c in ("position", "id", "decision", "region", "name") and i == 0 or
+                      c == columns[0] else v for i, (c, v) in enumerate(zip(columns, row)))
+        marks = ", ".join("?" for _ in columns)
+        out.append((f"{table} row added", f"INSERT INTO {table} VALUES ({marks})", moved))
+    return out
+
+
+def test_a_single_altered_read_model_row_is_caught_and_never_served(busy, tmp_path):
+    """Every single-row alteration, deletion or insertion in every read-model table is caught by
+    verify, and no query serves it: each answers as the events say, or stops with one line."""
+    import shutil
+
+    grants, truth = busy
+    clean = tmp_path / "clean.sqlite"
+    shutil.copy(grants.db, clean)
+    raw = Raw(str(clean))
+    tampers = _read_model_tampers(raw)
+    raw.close()
+    caught = served = 0
+    for name, sql, params in tampers:
+        db = str(tmp_path / "t.sqlite")
+        shutil.copy(clean, db)
+        raw = Raw(db)
+        try:
+            raw.run(sql, params)
+        except Exception:  # a constraint refused the change: nothing altered, nothing to catch
+            raw.close()
+            continue
+        raw.close()
+        target = Grants(db)
+        result = target.runner.invoke(grants_cli(), ["--db", db, "verify"])
+        assert result.exit_code == 4 and "read model" in result.output, (name, result.output)
+        caught += 1
+        for query in RM_QUERIES:
+            r = target.runner.invoke(grants_cli(), ["--db", db, "--format", "json", *query])
+            assert "Traceback" not in r.output and r.exception is None or isinstance(r.exception, SystemExit)
+            if r.exit_code == 0:
+                assert r.stdout == truth[" ".join(query)], (name, query)
+            else:
+                lines = r.stderr.strip().splitlines()
+                assert r.exit_code == 4 and len(lines) == 1 and lines[0].startswith("error: "), (name, query, r.output)
+                served += 1
+    assert caught >= 60, caught

@@ -190,9 +190,11 @@ def _default_user() -> str:
 
 @click.group(cls=GrantsGroup, context_settings=CONTEXT)
 @click.option("--db", envvar="GRANTS_DB", default="grants.sqlite", show_default=True,
-              help="SQLite file path, or postgresql://user@host:port/dbname. Env: GRANTS_DB.")
+              help="SQLite file path, or postgresql://user@host:port/dbname[?schema=S]. A file or "
+                   "schema that is not a grants ledger is refused and left as it was. Env: GRANTS_DB.")
 @click.option("--user", envvar="GRANTS_USER", default=None,
-              help="Who records; stored on every event. Env: GRANTS_USER. Default: your login name.")
+              help="Who records; stored on every event (one line of printable text). Env: GRANTS_USER. "
+                   "Default: your login name.")
 @click.option("--format", "fmt", envvar="GRANTS_FORMAT", default="table", show_default=True,
               type=click.Choice(["table", "json", "csv"]), help="How queries print. Env: GRANTS_FORMAT.")
 @click.version_option(package_name="grants")

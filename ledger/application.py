@@ -217,6 +217,10 @@ class SQLiteClaim:
     shared lock while it has the ledger open) and it holds no event. A process that
     opened the file just before it was removed sees that once it gets its lock, and
     starts again. Without advisory locks (not POSIX), the file is kept.
+
+    The lock is a ``flock`` on a descriptor of its own, closed only after the ledger's
+    SQLite connections are (closing any descriptor of a file drops the process's POSIX
+    locks on it, which SQLite's own are).
     """
 
     def __init__(self, path: str, fd: int, created: bool) -> None:

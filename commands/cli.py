@@ -23,7 +23,7 @@ from commands import params as p
 from commands.render import as_csv, as_json, as_table, render
 from ledger.application import GrantLedger, is_contention, open_ledger
 from ledger.errors import Corrupt, LedgerError, Malformed, NotFound, Refused
-from ledger.values import Amount, Region
+from ledger.values import Amount, Region, text_fault
 from projections.balances import balance_rows
 from projections.commitments import commitment_rows
 from projections.compliance import compliance_rows
@@ -37,7 +37,31 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class GrantsGroup(click.Group):
-    """A click group that reports every error as one ``error:`` line with cli.md's exit code."""
+    """A click group that reports every error as one ``error:`` line with cli.md's exit code.
+
+    Every command that joins it (and its own options) gets the types that check text
+    (:func:`commands.params.textual`): no value with control characters or bytes that
+    are not UTF-8 reaches a command.
+    """
+
+    group_class = type  # `grant`, `agreement`: the same checks for their commands
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        p.textual(self.params)
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        p.textual(cmd.params)
+        super().add_command(cmd, name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BaseException as e:
+            if not (isinstance(e, (SystemExit, click.exceptions.Exit)) and not _exit_code(e)):
+                if isinstance(ctx.obj, Session):
+                    ctx.obj.failed()
+            raise
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
@@ -68,13 +92,26 @@ class GrantsGroup(click.Group):
         sys.exit(0)
 
 
+def _exit_code(e: BaseException) -> int:
+    code = e.exit_code if isinstance(e, click.exceptions.Exit) else getattr(e, "code", 1)
+    return 0 if code is None else code if isinstance(code, int) else 1
+
+
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def _one_line(message: str) -> str:
+    """The message with every character that is not printable text escaped (a value
+    echoed by click or a store's error text can hold newlines or undecodable bytes)."""
+    if text_fault(message) is None:
+        return message
+    return "".join(c if text_fault(c) is None else repr(c)[1:-1] for c in message)
+
+
 def _fail(message: str, code: int) -> None:
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {_one_line(message)}", err=True)
     sys.exit(code)
 
 
@@ -99,10 +136,17 @@ class Session:
         return self._open(must_exist=True)
 
     def _open(self, must_exist: bool) -> GrantLedger:
+        """Open the ledger once; nothing is written to a store that is not a ledger
+        (see ``ledger.application.open_ledger``)."""
         if self._app is None:
             self._app = open_ledger(self.db, must_exist=must_exist)
             self.ctx.call_on_close(self._app.close)
         return self._app
+
+    def failed(self) -> None:
+        """The command failed: a ledger file it created for nothing goes again on close."""
+        if self._app is not None:
+            self._app.abandon()
 
     def view(self, keep_entries: bool = False, position: int | None = None,
              as_of: datetime.datetime | None = None) -> LedgerView:
@@ -146,9 +190,11 @@ def _default_user() -> str:
 
 @click.group(cls=GrantsGroup, context_settings=CONTEXT)
 @click.option("--db", envvar="GRANTS_DB", default="grants.sqlite", show_default=True,
-              help="SQLite file path, or postgresql://user@host:port/dbname. Env: GRANTS_DB.")
+              help="SQLite file path, or postgresql://user@host:port/dbname[?schema=S]. A file or "
+                   "schema that is not a grants ledger is refused and left as it was. Env: GRANTS_DB.")
 @click.option("--user", envvar="GRANTS_USER", default=None,
-              help="Who records; stored on every event. Env: GRANTS_USER. Default: your login name.")
+              help="Who records; stored on every event (one line of printable text). Env: GRANTS_USER. "
+                   "Default: your login name.")
 @click.option("--format", "fmt", envvar="GRANTS_FORMAT", default="table", show_default=True,
               type=click.Choice(["table", "json", "csv"]), help="How queries print. Env: GRANTS_FORMAT.")
 @click.version_option(package_name="grants")
@@ -168,7 +214,11 @@ def cli(ctx: click.Context, db: str, user: str | None, fmt: str) -> None:
     Exit codes: 0 done, 1 refused by the ledger, 2 malformed input,
     3 gave up on a concurrent writer, 4 verify found the history altered.
     """
-    ctx.obj = Session(db=db, user=user or _default_user(), fmt=fmt, ctx=ctx)
+    user = (user or "").strip() or _default_user()
+    fault = text_fault(user)
+    if fault:  # a login name from the system, checked like a typed one
+        raise click.BadParameter(f"your login name {fault}; give --user", param_hint="'--user'")
+    ctx.obj = Session(db=db, user=user, fmt=fmt, ctx=ctx)
 
 
 def _grant(f: Callable) -> Callable:

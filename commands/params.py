@@ -1,4 +1,10 @@
-"""click parameter types for the ledger's values: bad input is a usage error (exit 2)."""
+"""click parameter types for the ledger's values: bad input is a usage error (exit 2).
+
+Every value typed on the command line or taken from the environment is first checked
+to be one line of printable UTF-8 text (:func:`ledger.values.text_fault`): the ledger's
+own types do it in :class:`_LedgerType`, and :func:`textual` gives every plain string
+and path parameter of a command the checking types :data:`TEXT` and :class:`TextPath`.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +23,13 @@ from ledger.values import (
     parse_identifier,
     parse_year,
     parse_year_range,
+    text_fault,
 )
+
+
+def _text_fault(value: str) -> str | None:
+    fault = text_fault(value)
+    return f"the text {fault}; give one line of printable UTF-8 text" if fault else None
 
 
 class _LedgerType(click.ParamType):
@@ -28,6 +40,9 @@ class _LedgerType(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not isinstance(value, str):
             return value
+        fault = _text_fault(value)
+        if fault:
+            self.fail(fault, param, ctx)
         try:
             return self.parse(value)
         except Malformed as e:
@@ -156,6 +171,46 @@ class PairType(_LedgerType):
         return parse_code(left, "pot"), parse_code(right, "purpose")
 
 
+class TextType(click.ParamType):
+    """Free text (a name, a reason, a reference): one line of printable UTF-8 text."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            fault = _text_fault(value)
+            if fault:
+                self.fail(fault, param, ctx)
+        return value
+
+
+class TextPath(click.Path):
+    """A file path that is also one line of printable UTF-8 text (it appears in messages)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            fault = _text_fault(value)
+            if fault:
+                self.fail(fault.replace("the text", "the path", 1), param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def textual(params: list[click.Parameter]) -> None:
+    """Give each plain string or path parameter the type that checks its text.
+
+    Called for every command as it joins the group (see ``commands.cli.GrantsGroup``),
+    so no option can take a control character or undecodable bytes by being forgotten.
+    """
+    for param in params:
+        if isinstance(param.type, click.types.StringParamType):
+            param.type = TEXT
+        elif isinstance(param.type, click.Path) and not isinstance(param.type, TextPath):
+            checking = TextPath.__new__(TextPath)
+            checking.__dict__.update(param.type.__dict__)  # the same settings, checked text
+            param.type = checking
+
+
+TEXT = TextType()
 AMOUNT = AmountType()
 REGION = RegionType()
 DATE = DateType()

@@ -11,6 +11,9 @@ from __future__ import annotations
 import datetime
 import functools
 import os
+import secrets
+import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -26,6 +29,11 @@ from ledger.budget import RegionYear, region_year_uuid
 from ledger.decision import Decision, Voucher, decision_uuid, voucher_uuid
 from ledger.errors import Conflict, Corrupt, Duplicate, LedgerError, Malformed, NotFound
 from ledger.events import CATALOGUE, advance, fault
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no advisory locks, so a created ledger is never removed again
+    fcntl = None  # type: ignore[assignment]
 from ledger.grant import Grant, grant_uuid
 from ledger.values import Amount
 
@@ -114,6 +122,10 @@ def store_env(target: str) -> dict[str, str]:
         raise Malformed(f"--db {target!r}: give an SQLite file path or a postgresql:// URL")
     if not target.strip():
         raise Malformed("--db is empty: give an SQLite file path or a postgresql:// URL")
+    if ":memory:" in target or "mode=memory" in target:
+        raise Malformed(f"--db {target!r} is not a file path (an in-memory database keeps nothing)")
+    if target.lower().startswith("file:"):
+        target = os.path.join(".", target)  # a file named file:…, not an SQLite URI
     return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": target}
 
 
@@ -151,22 +163,292 @@ def command(method: Callable[..., A]) -> Callable[..., A]:
 def open_ledger(target: str, must_exist: bool = False, attempts: int = 4) -> GrantLedger:
     """Open the ledger at an SQLite path or PostgreSQL URL.
 
-    With ``must_exist``, an SQLite file that is not there is an error rather than a new,
-    empty ledger (queries never create one). Opening races with another process that is
-    creating the tables are retried.
+    Nothing is written to a store before it is known to be a ledger (see
+    :func:`claim_sqlite` and :func:`check_postgres`): an existing file or schema that
+    is not one is refused (Malformed) and left exactly as it was. With ``must_exist``,
+    a store that holds no ledger yet is an error rather than a new, empty ledger
+    (queries never create one). Opening races with another process that is creating
+    the tables are retried.
     """
     env = store_env(target)
-    if must_exist and env["PERSISTENCE_MODULE"].endswith("sqlite") and not os.path.exists(target):
-        raise Malformed(f"no ledger at {target} (record something first, or give --db)")
+    claim = None
+    if env["PERSISTENCE_MODULE"].endswith("sqlite"):
+        claim = claim_sqlite(env["SQLITE_DBNAME"], target, must_exist)
+    else:
+        check_postgres(env, must_exist)
     attempt = 0
-    while True:
+    try:
+        while True:
+            try:
+                ledger = GrantLedger(env=env)
+                ledger._claim = claim
+                return ledger
+            except PersistenceError as e:
+                attempt += 1
+                if not is_contention(e) or attempt >= attempts:
+                    raise
+                time.sleep(0.1 * attempt)
+    except BaseException:
+        if claim is not None:
+            claim.release()
+        raise
+
+
+# --------------------------------------------------------------------------- is it a ledger?
+
+SQLITE_EVENTS = "stored_events"       # the event table eventsourcing keeps in an SQLite ledger
+POSTGRES_EVENTS = "grants_events"     # ... and in a PostgreSQL schema (named after the application)
+EVENT_COLUMNS = {"originator_id", "originator_version", "topic", "state"}
+TOPIC_PREFIX = "grants:"              # every event topic the ledger records starts with this
+
+
+def sqlite_fault(path: str) -> str | None:
+    """Why the existing file at ``path`` is not a ledger, or None when it is one.
+
+    A ledger is an SQLite database with the ledger's event table (its columns), whose
+    events, if any, include the ledger's own. The file is only read: without a side
+    file (``-wal``, ``-journal``) it is opened immutable, which writes nothing at all.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(100)
+    except OSError as e:
+        return f"cannot be read ({e.strerror})"
+    if not head:
+        return "is an empty file"
+    if not head.startswith(b"SQLite format 3\x00"):
+        return "is not an SQLite database"
+    from urllib.parse import quote
+
+    uri = "file:" + quote(os.path.abspath(path)) + "?mode=ro"
+    quiet = not any(os.path.exists(path + side) for side in ("-wal", "-journal"))
+    for options in (["&immutable=1"] if quiet else []) + [""]:
         try:
-            return GrantLedger(env=env)
-        except PersistenceError as e:
-            attempt += 1
-            if not is_contention(e) or attempt >= attempts:
-                raise
-            time.sleep(0.1 * attempt)
+            conn = sqlite3.connect(uri + "".join(options), uri=True, timeout=5)
+        except sqlite3.Error as e:
+            problem = str(e)
+            continue
+        try:
+            columns = {row[1] for row in conn.execute(f"PRAGMA table_info({SQLITE_EVENTS})")}
+            if not columns:
+                return f"is an SQLite database without the ledger's event table ({SQLITE_EVENTS})"
+            if not EVENT_COLUMNS <= columns:
+                return f"has a table {SQLITE_EVENTS} that is not the ledger's"
+            any_event, ours = conn.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {SQLITE_EVENTS}), "
+                f"EXISTS (SELECT 1 FROM {SQLITE_EVENTS} WHERE substr(topic, 1, ?) = ?)",
+                [len(TOPIC_PREFIX), TOPIC_PREFIX]).fetchone()
+            if any_event and not ours:
+                return "holds the events of another application"
+            return None
+        except sqlite3.Error as e:  # a file changing under an immutable read is read again
+            problem = str(e)
+        finally:
+            conn.close()
+    return f"is not a readable SQLite database ({problem})"
+
+
+class SQLiteClaim:
+    """This process's use of an SQLite ledger file: a shared advisory lock held until the
+    ledger is closed, and whether this process created the file.
+
+    A command that created the file and then fails leaves no file behind: on release the
+    creator removes it, but only if no other process holds the file (each holds the
+    shared lock while it has the ledger open) and it holds no event. A process that
+    opened the file just before it was removed sees that once it gets its lock, and
+    starts again. Without advisory locks (not POSIX), the file is kept.
+
+    The lock is a ``flock`` on a descriptor of its own, closed only after the ledger's
+    SQLite connections are (closing any descriptor of a file drops the process's POSIX
+    locks on it, which SQLite's own are).
+    """
+
+    def __init__(self, path: str, fd: int, created: bool) -> None:
+        self.path = path
+        self.fd: int | None = fd
+        self.created = created
+        self.remove_on_release = False
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            if self.created and self.remove_on_release:
+                self._remove_if_unused_and_empty()
+        finally:
+            os.close(self.fd)
+            self.fd = None
+
+    def _remove_if_unused_and_empty(self) -> None:
+        if fcntl is None or not _same_file(self.fd, self.path):
+            return
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return  # another process has the ledger open: it is theirs too now
+        try:
+            conn = sqlite3.connect(self.path, timeout=5)
+            try:
+                recorded = conn.execute(f"SELECT EXISTS (SELECT 1 FROM {SQLITE_EVENTS})").fetchone()[0]
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return
+        if recorded:
+            return
+        # Side files first: while the ledger itself is there, no other process can
+        # create a new ledger (and side files) at this path.
+        for name in (self.path + "-wal", self.path + "-shm", self.path + "-journal", self.path):
+            try:
+                os.remove(name)
+            except FileNotFoundError:
+                pass
+
+
+def _same_file(fd: int, path: str) -> bool:
+    try:
+        here, there = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def claim_sqlite(path: str, target: str, must_exist: bool) -> SQLiteClaim:
+    """Make sure ``path`` is a ledger (creating a new, empty one where nothing is) and
+    hold it for this process; an existing file that is not a ledger is Malformed.
+
+    A new ledger appears at its path whole: it is made under a private name in the same
+    folder and linked into place, so another process never finds a half-made file there,
+    and of two processes creating the same ledger at once, one makes it and both use it.
+    """
+    for _ in range(50):
+        created = False
+        if not os.path.exists(path):
+            if os.path.islink(path):
+                raise Malformed(f"--db {target}: is a link to nothing")
+            if must_exist:
+                raise Malformed(f"no ledger at {target} (record something first, or give --db)")
+            created = _create_sqlite(path, target)
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            continue  # removed again by a command that created it and failed: start again
+        if stat.S_ISDIR(info.st_mode):
+            raise Malformed(f"--db {target} is a folder, not a ledger file")
+        if not stat.S_ISREG(info.st_mode):
+            raise Malformed(f"--db {target} is not a regular file, so not a ledger")
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise Malformed(f"--db {target} cannot be opened ({e.strerror})") from None
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_SH)
+            if not _same_file(fd, path):
+                os.close(fd)
+                continue
+            fault = None if created else sqlite_fault(path)
+        except BaseException:
+            os.close(fd)
+            raise
+        if fault:
+            os.close(fd)
+            raise Malformed(f"--db {target} is not a grants ledger: it {fault}; left as it was")
+        return SQLiteClaim(path, fd, created)
+    raise Conflict(f"the ledger at {target} kept being created and removed by other commands; "
+                   "gave up and recorded nothing")
+
+
+def _create_sqlite(path: str, target: str) -> bool:
+    """Create an empty ledger at ``path`` unless something appears there first; True if
+    this process made it."""
+    folder, name = os.path.split(os.path.abspath(path))
+    private = os.path.join(folder, f".{name}.{os.getpid()}-{secrets.token_hex(4)}.new")
+    try:
+        try:
+            GrantLedger(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                             "SQLITE_DBNAME": private}).close()
+        except (PersistenceError, OSError) as e:
+            reason = getattr(e, "strerror", None) or str(e).strip().splitlines()[0]
+            raise Malformed(f"cannot create a ledger at {target}: {reason}") from None
+        try:
+            os.link(private, path)
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links on this file system: copy, never over an existing file
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                return False
+            with os.fdopen(fd, "wb") as out, open(private, "rb") as made:
+                out.write(made.read())
+                out.flush()
+                os.fsync(out.fileno())
+        return True
+    finally:
+        for side in ("-wal", "-shm", "-journal", ""):
+            try:
+                os.remove(private + side)
+            except FileNotFoundError:
+                pass
+
+
+def check_postgres(env: dict[str, str], must_exist: bool) -> None:
+    """Connect once, at once, and make sure the schema is a ledger's, or empty (a new one).
+
+    A wrong host, port, database, user or password is Malformed with the server's own
+    reason (the connection pool would retry for its whole timeout and hide it). A
+    schema with tables but not the ledger's event table is refused: the ledger never
+    creates its tables beside someone else's.
+    """
+    import psycopg
+
+    schema = env.get("POSTGRES_SCHEMA", "").strip() or "public"
+    where = (f"postgresql://{env['POSTGRES_USER']}@{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}/"
+             f"{env['POSTGRES_DBNAME']}" + (f"?schema={schema}" if env.get("POSTGRES_SCHEMA") else ""))
+    try:
+        conn = psycopg.connect(
+            host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]), dbname=env["POSTGRES_DBNAME"],
+            user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"] or None,
+            connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT") or 5), autocommit=True)
+    except psycopg.Error as e:
+        raise Malformed(f"cannot use the store {where}: {_server_reason(e)}") from None
+    except (ValueError, UnicodeError) as e:
+        raise Malformed(f"cannot use the store {where}: {e}") from None
+    try:
+        if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchone() is None:
+            raise Malformed(f"{where}: the schema {schema!r} does not exist (create it first)")
+        tables = {name for (name,) in conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')", [schema])}
+        if POSTGRES_EVENTS in tables:
+            columns = {name for (name,) in conn.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = %s AND table_name = %s", [schema, POSTGRES_EVENTS])}
+            if not EVENT_COLUMNS <= columns:
+                raise Malformed(f"{where} is not a grants ledger: its table {POSTGRES_EVENTS} is not the "
+                                "ledger's; left as it was")
+        elif tables:
+            raise Malformed(
+                f"{where} is not a grants ledger: the schema {schema!r} holds {len(tables)} other "
+                f"table(s) and no {POSTGRES_EVENTS}; left as it was (give ?schema= of an empty schema)")
+        elif must_exist:
+            raise Malformed(f"no ledger at {where} (record something first, or give --db)")
+    except psycopg.Error as e:
+        raise Malformed(f"cannot use the store {where}: {_server_reason(e)}") from None
+    finally:
+        conn.close()
+
+
+def _server_reason(error: BaseException) -> str:
+    """The server's (or the network's) own reason, on one line."""
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    if "failed: " in line:
+        line = line.rsplit("failed: ", 1)[1]
+    return " ".join(line.split())
 
 
 def _strictly(aggregate: Any, events: Iterator[Any]) -> Any:
@@ -181,6 +463,22 @@ class GrantLedger(Application):
 
     name = "grants"
     max_attempts = 4
+    _claim: SQLiteClaim | None = None
+
+    def close(self) -> None:
+        """Close the store, then let go of the ledger file (see :class:`SQLiteClaim`)."""
+        try:
+            super().close()
+        finally:
+            claim, self._claim = self._claim, None
+            if claim is not None:
+                claim.release()
+
+    def abandon(self) -> None:
+        """The command using this ledger failed: if it created the SQLite file and nothing
+        was recorded, the file is removed again when the ledger is closed."""
+        if self._claim is not None:
+            self._claim.remove_on_release = True
 
     def construct_mapper(self) -> Mapper:
         return CheckedMapper(transcoder=self.construct_transcoder())

@@ -280,7 +280,55 @@ class Purpose:
 
 def parse_identifier(text: str, what: str) -> str:
     """A free-form id (decision id, voucher, reference): non-empty, one line, trimmed."""
-    raw = str(text).strip()
-    if not raw or "\n" in raw or len(raw) > 200:
+    raw = check_text(str(text), what).strip()
+    if not raw or len(raw) > 200:
         raise Malformed(f"{what} {text!r} must be one non-empty line of at most 200 characters")
     return raw
+
+
+# --------------------------------------------------------------------------- free text
+
+# Format characters that are allowed: the zero-width joiner and non-joiner, which some
+# scripts and emoji need. Every other format character (bidirectional overrides and
+# isolates, zero-width spaces, the byte order mark, ...) can make text display as
+# something else than it is, so it is refused like a control character.
+_ALLOWED_FORMAT = {"\u200c", "\u200d"}
+_REFUSED_CATEGORIES = {
+    "Cc": "a control character",
+    "Cf": "an invisible formatting character",
+    "Cs": "a lone surrogate",
+    "Co": "a private-use character",
+    "Cn": "an unassigned code point",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+}
+
+
+def text_fault(text: str) -> str | None:
+    """Why ``text`` is not one line of printable text, or None when it is.
+
+    Refused: control characters (C0 including tab, newline and NUL; DEL; C1), lone
+    surrogates (bytes that were not UTF-8), line and paragraph separators, private-use
+    and unassigned code points, and invisible formatting characters other than the
+    zero-width (non-)joiner. Spaces of every kind are text.
+    """
+    for i, c in enumerate(text):
+        if c.isprintable() or c in _ALLOWED_FORMAT:
+            continue
+        kind = _REFUSED_CATEGORIES.get(unicodedata.category(c))
+        if kind is None:
+            continue  # a space such as U+00A0 or U+3000: not printable to Python, but text
+        if 0xDC80 <= ord(c) <= 0xDCFF:  # how Python holds a byte of argv that is not UTF-8
+            return f"holds a byte that is not UTF-8 (0x{ord(c) - 0xDC00:02X}) at character {i + 1}"
+        return f"holds {kind} (U+{ord(c):04X}) at character {i + 1}"
+    return None
+
+
+def check_text(text: str, what: str) -> str:
+    """``text`` unchanged if it is one line of printable text, else Malformed naming ``what``."""
+    if not isinstance(text, str):
+        raise Malformed(f"{what} is not text")
+    fault = text_fault(text)
+    if fault:
+        raise Malformed(f"{what} {fault}; give one line of printable UTF-8 text")
+    return text

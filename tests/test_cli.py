@@ -370,7 +370,7 @@ def test_a_file_that_is_not_a_ledger_is_a_clear_error(tmp_path, content):
     path.write_bytes(content)
     if content:
         r = Grants(str(path))("balance", G, code=2)
-        assert "cannot use the store" in r.stderr
+        assert "is not a grants ledger" in r.stderr and path.read_bytes() == content
     r = Grants("")("balance", G, code=2)
     assert "--db is empty" in r.stderr
 

@@ -103,7 +103,9 @@ def _connect(target: str) -> tuple[Any, bool]:
             autocommit=True,
         )
         if env.get("POSTGRES_SCHEMA"):
-            conn.execute(f'SET search_path TO "{env["POSTGRES_SCHEMA"]}"')
+            from psycopg import sql
+
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(env["POSTGRES_SCHEMA"])))
         return conn, True
     conn = sqlite3.connect(env["SQLITE_DBNAME"], timeout=30, isolation_level=None)
     # The ledger's store runs in WAL mode, where NORMAL still keeps every commit atomic

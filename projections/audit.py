@@ -17,7 +17,7 @@ from typing import Any
 
 from ledger.budget import RegionYear
 from ledger.decision import Decision
-from ledger.errors import NotFound
+from ledger.errors import Corrupt, NotFound
 from ledger.values import Amount, Region, total
 from projections.balances import FIGURES, balance_rows, year_figures
 from projections.commitments import commitment_rows
@@ -82,7 +82,13 @@ class Digest:
 
     @value.setter
     def value(self, value: str) -> None:
-        self._chain = bytes.fromhex(value.removeprefix("sha256:"))
+        """Continue a chain from a value kept earlier (by the read models: untrusted, so checked)."""
+        text = value.removeprefix("sha256:") if isinstance(value, str) else ""
+        if not (isinstance(value, str) and value.startswith("sha256:") and len(text) == 64
+                and all(c in "0123456789abcdef" for c in text)):
+            raise Corrupt("the read models were altered: a digest they keep is not a digest (grants rebuild "
+                          "makes them anew from the events)")
+        self._chain = bytes.fromhex(text)
 
     def add(self, entry: Entry) -> str:
         self.add_raw(canonical(entry))

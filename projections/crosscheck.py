@@ -4,7 +4,7 @@ The read models are rebuilt aside, in a scratch SQLite file, from the ledger's o
 up to the position the stored read models say they applied, by the very code that keeps
 them (``ReadModels.catch_up``); then every table is compared with the stored one, row by
 row in key order. Any row altered, added or removed (tracking, digest checkpoints,
-aggregate states, kept states, the audit listing, balances, commitments) is named.
+aggregate states, kept states, the audit listing, balances, commitments, seals) is named.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "grants_rm_history": ("grant_id", "year", "region", "position"),
     "grants_rm_balances": ("grant_id", "region", "year"),
     "grants_rm_commitments": ("grant_id", "decision", "year"),
+    "grants_rm_seals": ("id",),
 }
 
 

@@ -421,15 +421,15 @@ class ReadModels:
     def year_aggregate_ids(self, grant_id: str, year: int, region: str | None) -> list[str]:
         """The aggregates a year's audit replays: the grant, the region-years of the year,
         and the decisions that ever had money in it."""
-        ids = [str(grant_uuid(grant_id))]
-        where = "grant_id = ? AND ((kind = 'RegionYear' AND year = ?) OR (kind = 'Decision' AND years LIKE ?))"
-        params: list[Any] = [grant_id, year, f"%,{year},%"]
+        where, params = "grant_id = ? AND kind IN ('Grant', 'RegionYear', 'Decision')", [grant_id]
         if region is not None:
-            where += " AND region = ?"
+            where += " AND (region = ? OR region IS NULL)"
             params.append(region)
-        ids += [r[0] for r in self._run(f"SELECT id FROM grants_rm_aggregates WHERE {where} ORDER BY first",
-                                        params)]
-        return ids
+        rows = self._heads(where.replace("grant_id", "a.grant_id").replace("kind", "a.kind")
+                           .replace("region", "a.region"), params)
+        self._members(where, params, [r[0] for r in rows])
+        return [r[0] for r in rows if r[1] == "Grant" or (r[1] == "RegionYear" and r[4] == year)
+                or (r[1] == "Decision" and f",{year}," in (r[5] or ""))]
 
     def _heads(self, where: str, params: list[Any]) -> list[tuple]:
         """Aggregate rows with their seals, each checked: (id, kind, ..., first, position, state)."""

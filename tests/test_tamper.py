@@ -38,6 +38,11 @@ class Raw:
         cursor = self.conn.execute(sql.replace("?", "%s") if self.postgres else sql, params)
         return [tuple(r) for r in cursor.fetchall()] if cursor.description else []
 
+    def change(self, sql: str, params: tuple = ()) -> int:
+        """Run a write; how many rows it changed."""
+        cursor = self.conn.execute(sql.replace("?", "%s") if self.postgres else sql, params)
+        return cursor.rowcount
+
     def events(self) -> list[tuple]:
         return self.run("SELECT POS, originator_id, originator_version, topic, state FROM EVENTS ORDER BY POS")
 
@@ -283,7 +288,8 @@ def _cells(raw: Raw, table: str) -> tuple[list[str], tuple]:
             "grants_rm_seals": "WHERE kind = 'Decision'",
             "grants_rm_snapshots": "", "grants_rm_checkpoints": "", "grants_rm_tracking": ""}[table]
     cursor = raw.conn.execute(f"SELECT * FROM {table} {pick} ORDER BY 1 LIMIT 1")
-    return [d[0] for d in cursor.description], tuple(cursor.fetchone())
+    row = cursor.fetchone()
+    return [d[0] for d in cursor.description], None if row is None else tuple(row)
 
 
 def _altered(value):
@@ -300,10 +306,12 @@ def _read_model_tampers(raw: Raw) -> list[tuple[str, str, tuple]]:
     from projections.crosscheck import KEYS
 
     out = []
-    for table in [*KEYS, "grants_rm_seals"]:
+    for table, keys in KEYS.items():
         columns, row = _cells(raw, table)
-        where = " AND ".join(f"{c} = ?" for c in columns if c not in ("state", "digest", "summary"))
-        key = tuple(v for c, v in zip(columns, row) if c not in ("state", "digest", "summary"))
+        if row is None:  # a table this history leaves empty
+            continue
+        where = " AND ".join(f"{c} = ?" for c in keys)
+        key = tuple(row[columns.index(c)] for c in keys)
         for i, column in enumerate(columns):
             out.append((f"{table}.{column} altered",
                         f"UPDATE {table} SET {column} = ? WHERE {where}", (_altered(row[i]), *key)))
@@ -327,16 +335,17 @@ def test_a_single_altered_read_model_row_is_caught_and_never_served(busy, tmp_pa
     tampers = _read_model_tampers(raw)
     raw.close()
     caught = served = 0
-    for name, sql, params in tampers:
-        db = str(tmp_path / "t.sqlite")
+    for n, (name, sql, params) in enumerate(tampers):
+        db = str(tmp_path / f"t{n}.sqlite")
         shutil.copy(clean, db)
         raw = Raw(db)
         try:
-            raw.run(sql, params)
+            changed = raw.change(sql, params)
         except Exception:  # a constraint refused the change: nothing altered, nothing to catch
             raw.close()
             continue
         raw.close()
+        assert changed == 1, name
         target = Grants(db)
         result = target.runner.invoke(grants_cli(), ["--db", db, "verify"])
         assert result.exit_code == 4 and "read model" in result.output, (name, result.output)
@@ -351,3 +360,35 @@ def test_a_single_altered_read_model_row_is_caught_and_never_served(busy, tmp_pa
                 assert r.exit_code == 4 and len(lines) == 1 and lines[0].startswith("error: "), (name, query, r.output)
                 served += 1
     assert caught >= 60, caught
+
+
+def test_a_single_altered_read_model_row_is_caught_on_postgres(pg_url):
+    """On PostgreSQL too, each single-row change to a read model is caught by verify and never served."""
+    grants, _ = _history(pg_url)
+    queries = RM_QUERIES[:-1]
+    truth = {" ".join(q): grants(*q, fmt="json").stdout for q in queries}
+    raw = Raw(pg_url)
+    caught = 0
+    try:
+        for name, sql, params in _read_model_tampers(raw):
+            table = name.split()[0].split(".")[0]
+            saved = raw.run(f"SELECT * FROM {table}")
+            try:
+                assert raw.change(sql, params) == 1, name
+            except AssertionError:
+                raise
+            except Exception:  # a constraint refused the change: nothing altered
+                continue
+            result = grants.runner.invoke(grants_cli(), ["--db", pg_url, "verify"])
+            assert result.exit_code == 4 and "read model" in result.output, (name, result.output)
+            caught += 1
+            for query in queries:
+                r = grants.runner.invoke(grants_cli(), ["--db", pg_url, "--format", "json", *query])
+                assert r.exit_code in (0, 4) and "Traceback" not in r.output, (name, query)
+                assert r.exit_code == 4 or r.stdout == truth[" ".join(query)], (name, query)
+            raw.run(f"DELETE FROM {table}")
+            for row in saved:
+                raw.run(f"INSERT INTO {table} VALUES ({', '.join('?' for _ in row)})", row)
+    finally:
+        raw.close()
+    assert caught >= 40, caught

@@ -513,9 +513,10 @@ class ReadModels:
             params.append(region)
         lines = self._run("SELECT region, position, recorded_at, recorded_by, type, effective, summary "
                           f"FROM grants_rm_history WHERE {where} ORDER BY position", params).fetchall()
-        chains: dict[str, str] = {}
+        by_list: dict[str, list[tuple]] = {}
         for line in lines:
-            chains[line[0]] = _chained(chains.get(line[0], ""), line)
+            by_list.setdefault(line[0], []).append(line)
+        chains = {where_: _chain("", part) for where_, part in by_list.items()}
         ids = [_list_id(grant_id, year, r) for r in ([""] + ([region] if region else [r.code for r in Region.all()]))]
         marks = ", ".join("?" for _ in ids)
         sealed = {i: d for i, d in self._run(f"SELECT id, digest FROM grants_rm_seals WHERE id IN ({marks})", ids)}
@@ -627,20 +628,14 @@ def _encode_state(aggregate: Any) -> bytes:
 
 
 def seal_of(*cells: Any) -> str:
-    """The hash of a row's cells, as a read model stores them (types told apart)."""
-    h = hashlib.sha256()
-    for cell in cells:
-        if cell is None:
-            data = b"N"
-        elif isinstance(cell, bool) or not isinstance(cell, (int, str, bytes, memoryview)):
-            data = b"?" + repr(cell).encode()
-        elif isinstance(cell, int):
-            data = b"I" + str(cell).encode()
-        elif isinstance(cell, str):
-            data = b"S" + cell.encode("utf-8", "surrogatepass")
-        else:
-            data = b"B" + bytes(cell)
-        h.update(len(data).to_bytes(8, "big") + data)
+    """The hash of a row's cells, as a read model stores them: text, numbers and NULLs by their
+    repr (which tells types apart), blobs appended whole."""
+    blobs = [bytes(c) for c in cells if isinstance(c, (bytes, memoryview))]
+    text = repr(tuple("<blob>" if isinstance(c, (bytes, memoryview)) else c for c in cells))
+    h = hashlib.sha256(text.encode("utf-8", "surrogatepass"))
+    for blob in blobs:
+        h.update(len(blob).to_bytes(8, "big"))
+        h.update(blob)
     return h.hexdigest()
 
 
@@ -654,9 +649,12 @@ def _list_id(grant_id: str, year: int, region: str) -> str:
     return f"list/{grant_id}/{year}/{region}"
 
 
-def _chained(before: str, line: tuple) -> str:
-    """The next value of a listing's chain: each line's cells hashed onto the chain so far."""
-    return hashlib.sha256((before + seal_of(*line)).encode()).hexdigest()
+def _chain(before: str, lines: Iterable[tuple]) -> str:
+    """A listing's chain with more lines: each line's cells (by their repr) hashed onto it, in order."""
+    value, sha = bytes.fromhex(before) if before else b"", hashlib.sha256
+    for line in lines:
+        value = sha(value + repr(tuple(line)).encode("utf-8", "surrogatepass")).digest()
+    return value.hex()
 
 
 def _altered(what: str) -> Corrupt:
@@ -815,9 +813,8 @@ def _list_seals(m: ReadModels, history: list[tuple]) -> list[tuple]:
         chains.update(m._run(f"SELECT id, digest FROM grants_rm_seals WHERE id IN ({marks})", part).fetchall())
     out = []
     for list_id, lines in lists.items():
-        chain = chains.get(list_id, "")
-        for _, region, line in sorted(lines, key=lambda x: x[2][0]):
-            chain = _chained(chain, (region, *line))
+        ordered = sorted(lines, key=lambda x: x[2][0])
+        chain = _chain(chains.get(list_id, ""), ((region, *line) for _, region, line in ordered))
         out.append((list_id, lines[0][0], lines[0][1] or None, chain))
     return out
 

@@ -238,10 +238,13 @@ def _load_region_year(data: dict) -> RegionYear:
 
 
 def _booking(t: Any) -> tuple:
-    _want(type(t) is list and len(t) == 8, "a booking does not have its fields")
-    _str(t[0], "voucher"), _year(t[1], "booking year"), _int(t[2], "booking amount", 1)
-    _int(t[3], "booked_on", 1, 3652059), _str(t[4], "object"), _str(t[5], "text")
-    _opt(t[6], lambda v, w: _int(v, w, 1, 3652059), "reversed_on"), _str(t[7], "reversal reason")
+    """[voucher, year, öre, booked_on ordinal, object, text, reversed_on ordinal or null, reason]."""
+    ok = (type(t) is list and len(t) == 8 and type(t[0]) is str and type(t[1]) is int
+          and type(t[2]) is int and type(t[3]) is int and type(t[4]) is str and type(t[5]) is str
+          and (t[6] is None or (type(t[6]) is int and 0 < t[6] < 3652060)) and type(t[7]) is str
+          and 1900 <= t[1] <= 2200 and 0 < t[2] < BIG and 0 < t[3] < 3652060
+          and "\x00" not in t[0] + t[4] + t[5] + t[7])
+    _want(ok, "a booking does not have its fields")
     return tuple(t)
 
 

@@ -256,9 +256,8 @@ def test_verify_with_a_witness_proves_a_prefix(tmp_path):
 
 # --------------------------------------------------------------------------- the read models
 
-RM_QUERIES = (["balance", G], ["balance", G, "--region", "23", "--year", "2018"], ["commitments", G],
-              ["commitments", G, "--region", "23"], ["compliance", G, "--on", "2019-03-01"],
-              ["audit", G, "--year", "2018", "--on", "2019-03-01"],
+RM_QUERIES = (["balance", G, "--region", "23"], ["commitments", G, "--region", "23"],
+              ["compliance", G, "--on", "2019-03-01"], ["audit", G, "--year", "2018", "--on", "2019-03-01"],
               ["audit", G, "--year", "2018", "--region", "23", "--position", "1050", "--on", "2019-03-01"])
 
 
@@ -272,8 +271,10 @@ def busy(tmp_path_factory):
 
     grants, _ = _history(str(tmp_path_factory.mktemp("busy") / "ledger.sqlite"))
     app = GrantLedger(env=store_env(grants.db))
-    for n in range(1100):
-        app.spend(G, "JH-PM-01", 2018, Amount(1), datetime.date(2018, 7, 1), "9902", f"B{n}", "", "anna")
+    decisions = [f"JH-PM-{n:02d}" for n in range(1, 12)]
+    for n in range(520):  # 70 on one decision (a kept state at its 64th version), the rest spread
+        decision = "JH-PM-01" if n < 70 else decisions[n % len(decisions)]
+        app.spend(G, decision, 2018, Amount(1), datetime.date(2018, 7, 1), "9902", f"B{n}", "", "anna")
     app.close()
     truth = {" ".join(q): grants(*q, fmt="json").stdout for q in RM_QUERIES}
     return grants, truth
@@ -366,12 +367,17 @@ def test_a_single_altered_read_model_row_is_caught_on_postgres(pg_url):
     """On PostgreSQL too, each single-row change to a read model is caught by verify and never served."""
     grants, _ = _history(pg_url)
     queries = RM_QUERIES[:-1]
+    sample = {"altered": 0, "deleted": 0, "added": 0}
     truth = {" ".join(q): grants(*q, fmt="json").stdout for q in queries}
     raw = Raw(pg_url)
     caught = 0
     try:
         for name, sql, params in _read_model_tampers(raw):
             table = name.split()[0].split(".")[0]
+            kind = name.split()[-1]
+            if sample[kind] >= 8:  # a sample of each kind of change: the SQLite test does them all
+                continue
+            sample[kind] += 1
             saved = raw.run(f"SELECT * FROM {table}")
             try:
                 assert raw.change(sql, params) == 1, name
@@ -391,4 +397,4 @@ def test_a_single_altered_read_model_row_is_caught_on_postgres(pg_url):
                 raw.run(f"INSERT INTO {table} VALUES ({', '.join('?' for _ in row)})", row)
     finally:
         raw.close()
-    assert caught >= 40, caught
+    assert caught >= 20, caught

@@ -318,10 +318,10 @@ class ReadModels:
             return
         rows = self._stored(position, 1, stop=position)
         if not rows or _head(rows[0]) != head:
-            change = "no longer holds" if not rows else "holds another"
-            raise Corrupt(f"the read models applied an event at position {position} that the store {change}; "
-                          "the stored history was altered (see grants verify; once the store is right, "
-                          "grants rebuild)")
+            what = "no longer holds it" if not rows else "holds another event there"
+            raise Corrupt(f"the read models applied an event at position {position}, but the store {what}: "
+                          "the store or the read models were altered (grants verify tells which; once the "
+                          "store is right, grants rebuild makes the read models anew)")
 
     @property
     def _events(self) -> tuple[str, str]:

@@ -13,6 +13,7 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 from eventsourcing.domain import Aggregate
 
 from ledger.budget import RegionYear
@@ -55,23 +56,11 @@ def _str(v: Any) -> bool:
     return type(v) is str
 
 
-def _date(v: Any) -> bool:
-    return type(v) is datetime.date
-
-
-def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    return lambda v: v is None or check(v)
-
-
 def _pairs(first: Callable[[Any], bool], second: Callable[[Any], bool]) -> Callable[[Any], bool]:
     return lambda v: type(v) is list and all(
         type(p) is list and len(p) == 2 and first(p[0]) and second(p[1]) for p in v)
 
 
-_SIMPLE: dict[str, Callable[[Any], bool]] = {
-    "str": _str, "int": _int, "datetime.date": _date, "datetime.date | None": _optional(_date),
-    "bool | None": lambda v: v is None or type(v) is bool,
-}
 # the shapes of the list and dict fields, by name
 _SHAPED: dict[str, Callable[[Any], bool]] = {
     "schedule": _pairs(_int, _int),
@@ -84,32 +73,67 @@ _SHAPED: dict[str, Callable[[Any], bool]] = {
 }
 
 
-def _checks(cls: type) -> dict[str, Callable[[Any], bool]]:
-    checks: dict[str, Callable[[Any], bool]] = {
-        "timestamp": lambda v: type(v) is datetime.datetime and v.tzinfo is not None,
-    }
-    if cls in CREATES:
-        topic = CREATES[cls]
-        checks["originator_topic"] = lambda v: v == topic
+# the plain fields' types: (type, may be None)
+_PLAIN: dict[str, tuple[type, bool]] = {
+    "str": (str, False), "int": (int, False), "datetime.date": (datetime.date, False),
+    "datetime.date | None": (datetime.date, True), "bool | None": (bool, True),
+}
+
+
+@attrs.frozen
+class Plan:
+    """How one event class's stored fields are checked (built once, read for every event)."""
+
+    names: frozenset[str]
+    plain: tuple[tuple[str, type], ...]
+    optional: tuple[tuple[str, type], ...]
+    ints: tuple[str, ...]
+    shaped: tuple[tuple[str, Callable[[Any], bool]], ...]
+    creates: str | None
+
+
+def _plan(cls: type) -> Plan:
+    plain, optional, ints, shaped = [], [], [], []
     for name, annotation in cls.__annotations__.items():
-        checks[name] = _SHAPED[name] if annotation in ("list", "dict") else _SIMPLE[annotation]
-    return checks
+        if annotation in ("list", "dict"):
+            shaped.append((name, _SHAPED[name]))
+            continue
+        kind, nullable = _PLAIN[annotation]
+        (optional if nullable else plain).append((name, kind))
+        if kind is int:
+            ints.append(name)
+    names = {"timestamp", *cls.__annotations__} | ({"originator_topic"} if cls in CREATES else set())
+    return Plan(frozenset(names), tuple(plain), tuple(optional), tuple(ints), tuple(shaped), CREATES.get(cls))
 
 
-FIELDS: dict[type, dict[str, Callable[[Any], bool]]] = {cls: _checks(cls) for cls in CATALOGUE.values()}
+PLANS: dict[type, Plan] = {cls: _plan(cls) for cls in CATALOGUE.values()}
 
 
 def fault(cls: type, state: dict[str, Any]) -> str | None:
     """What is wrong with a stored event's fields for its class (None: nothing)."""
-    checks = FIELDS[cls]
-    if state.keys() != checks.keys():
-        missing = sorted(checks.keys() - state.keys())
-        extra = sorted(state.keys() - checks.keys())
+    plan = PLANS[cls]
+    if state.keys() != plan.names:
+        missing = sorted(plan.names - state.keys())
+        extra = sorted(state.keys() - plan.names)
         return ("missing " + ", ".join(missing) if missing else "") + \
                ("; " if missing and extra else "") + ("unexpected " + ", ".join(extra[:3]) if extra else "")
-    for name, check in checks.items():
-        if not check(state[name]):
+    for name, kind in plan.plain:
+        if type(state[name]) is not kind:
             return f"{name} is not of its type"
+    for name, kind in plan.optional:
+        if state[name] is not None and type(state[name]) is not kind:
+            return f"{name} is not of its type"
+    for name in plan.ints:
+        if not -BIG < state[name] < BIG:
+            return f"{name} is out of range"
+    for name, check in plan.shaped:
+        if not check(state[name]):
+            return f"{name} is not of its shape"
+    stamp = state["timestamp"]
+    if type(stamp) is not datetime.datetime or stamp.tzinfo is None:
+        return "timestamp is not a time with an offset"
+    if plan.creates is not None and state["originator_topic"] != plan.creates:
+        return "originator_topic is not its aggregate's"
     return None
 
 

@@ -1,7 +1,6 @@
 """Decision: schedule, amendments, revocation and bookings, each rule at its boundary."""
 
 import datetime
-import pickle
 
 import pytest
 from hypothesis import given, settings
@@ -9,6 +8,7 @@ from hypothesis import strategies as st
 
 from ledger.decision import AMENDED, LIVE, REVOKED, Decision
 from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused
+from projections import states
 from ledger.values import Amount
 
 D = datetime.date(2017, 5, 1)
@@ -111,14 +111,14 @@ def test_identical_retry_is_recognised():
 @given(st.lists(st.tuples(st.sampled_from([2017, 2018]), st.integers(1, 5_000),
                           st.sampled_from(["9902", "1234"]), st.booleans()), max_size=25))
 def test_a_stored_state_loads_as_the_same_decision(bookings):
-    """A decision pickled and loaded again (as the read models keep it) has the same bookings,
-    figures and off-object bookings, and keeps working under its rules."""
+    """A decision kept as the read models keep it (typed JSON, bookings packed) and loaded again
+    has the same bookings, figures and off-object bookings, and keeps working under its rules."""
     d = decision({2017: kr(100_000), 2018: kr(100_000)})
     for n, (year, ore, obj, reverse) in enumerate(bookings):
         d.spend(f"V{n}", year, Amount(ore), D + datetime.timedelta(days=n), obj, f"t{n}", "t")
         if reverse:
             d.reverse(f"V{n}", D + datetime.timedelta(days=n + 1), "wrong", "t")
-    loaded = pickle.loads(pickle.dumps(d))
+    loaded = states.load(states.dump(d), "Decision")
     for year in (2017, 2018):
         assert loaded.live_bookings_off(year, "9902") == d.live_bookings_off(year, "9902") == [
             b for b in d.bookings.values() if b.year == year and not b.is_reversed and b.object != "9902"]
@@ -126,5 +126,5 @@ def test_a_stored_state_loads_as_the_same_decision(bookings):
     assert loaded.bookings == d.bookings
     loaded.spend("NEW", 2018, ORE, D, "9902", "", "t")
     assert loaded.spent_for(2018) == d.spent_for(2018) + ORE
-    again = pickle.loads(pickle.dumps(pickle.loads(pickle.dumps(d))))
+    again = states.load(states.dump(states.load(states.dump(d), "Decision")), "Decision")
     assert again.live_bookings_off(2017, "9902") == d.live_bookings_off(2017, "9902")

@@ -10,9 +10,10 @@ import csv
 import datetime
 import getpass
 import io
+import os
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -955,11 +956,14 @@ def _audit_text(r: dict[str, Any]) -> str:
 
 @cli.command(context_settings=CONTEXT)
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write to this file instead of standard output.")
+              help="Write to this file instead of standard output (whole, or not at all).")
 @pass_session
 def export(s: Session, output: str | None) -> None:
     """Write every event, in recording order, as JSON Lines (one event a line, with
     its position, recorded time, recorder, type and data).
+
+    With --output, the file appears (or replaces the one there) only once it is
+    complete: an export that is interrupted leaves no partial file behind at that path.
 
     \b
     Example:
@@ -971,11 +975,31 @@ def export(s: Session, output: str | None) -> None:
             click.echo(line)
         return
     try:
-        with open(output, "w", encoding="utf-8") as f:
-            for line in lines:
-                f.write(line + "\n")
+        _write_whole(output, lines)
     except OSError as e:
         raise Malformed(f"cannot write {output}: {e.strerror}") from None
+
+
+def _write_whole(path: str, lines: Iterable[str]) -> None:
+    """Write lines to a file beside ``path``, then rename it over ``path``: a crash
+    (kill -9, power cut) leaves the old file or the whole new one, never a part."""
+    real = os.path.realpath(path)
+    if os.path.exists(real) and not os.path.isfile(real):  # a device or a pipe: straight to it
+        with open(path, "w", encoding="utf-8") as f:
+            for line in lines:
+                f.write(line + "\n")
+        return
+    partial = f"{real}.{os.getpid()}.part"
+    try:
+        with open(partial, "w", encoding="utf-8") as f:
+            for line in lines:
+                f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, real)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
 
 
 def _progress(label: str, length: int | None):

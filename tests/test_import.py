@@ -441,3 +441,38 @@ def test_positions_are_kept_gaps_only_on_postgres(source, pg_url, tmp_path):
     assert_clean_exit(run(pg_url, "verify"), (0,))
     assert_clean_exit(run(pg_url, "export", "--output", str(tmp_path / "back.jsonl")), (0,))
     assert (tmp_path / "back.jsonl").read_bytes() == path.read_bytes()
+
+
+def test_a_writer_that_commits_during_the_import_start_makes_it_write_nothing(store, source, tmp_path):
+    """Another writer holds the store with an uncommitted event while import starts, then commits:
+    import is refused (1) or gives up on the busy store (3), and writes nothing of its own."""
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(source)
+    GrantLedger(env=store_env(store)).close()
+    if "://" in store:
+        import psycopg
+
+        schema = store.split("schema=")[1]
+        holder = psycopg.connect(PG_URL)
+        holder.execute(f'LOCK TABLE "{schema}".grants_events IN EXCLUSIVE MODE')
+        holder.execute(f"INSERT INTO \"{schema}\".grants_events (originator_id, originator_version, topic, state) "
+                       "VALUES (gen_random_uuid(), 1, 'rival', 'x')")
+    else:
+        holder = sqlite3.connect(store, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute("INSERT INTO stored_events VALUES ('rival', 1, 'rival', x'78')")
+    importer = _grants_process(store, "import", str(path))
+    time.sleep(1.5)
+    holder.commit() if "://" in store else holder.execute("COMMIT")
+    holder.close()
+    out, err = importer.communicate(timeout=60)
+    assert importer.returncode in (1, 3), (out, err)
+    assert err.startswith("error: ") and "Traceback" not in err
+    if "://" in store:
+        admin = _pg_admin()
+        assert admin.execute(f'SELECT topic FROM "{schema}".grants_events').fetchall() == [("rival",)]
+        admin.close()
+    else:
+        conn = sqlite3.connect(store)
+        assert conn.execute("SELECT topic FROM stored_events").fetchall() == [("rival",)]
+        conn.close()

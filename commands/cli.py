@@ -23,7 +23,7 @@ from eventsourcing.persistence import PersistenceError
 from commands import params as p
 from commands.render import as_csv, as_json, as_table, render
 from ledger.application import GrantLedger, is_contention, open_ledger
-from ledger.errors import Corrupt, LedgerError, Malformed, NotFound, Refused
+from ledger.errors import Corrupt, LedgerError, Malformed, NotFound
 from ledger.storage import new_sqlite_ledger
 from ledger.values import Amount, Region
 from projections.balances import balance_rows
@@ -959,8 +959,10 @@ def import_(s: Session, path: str) -> None:
     recorders are kept. The file is streamed and written in batches inside one
     transaction, committed only once the last line passed and every year reconciles:
     a malformed or inconsistent file is refused whole (exit 2, naming the line) and
-    nothing is written. Use it to move a ledger between SQLite and PostgreSQL:
-    balances, audits and digests come out identical.
+    nothing is written; a ledger that holds events is refused (exit 1). Use it to
+    move a ledger between SQLite and PostgreSQL: balances, audits, digests and
+    export come out identical (a history whose positions skip numbers, as
+    PostgreSQL's may, imports only into PostgreSQL).
 
     \b
     Example:

@@ -24,6 +24,7 @@ import datetime
 import json
 import re
 import sys
+import typing
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -211,8 +212,8 @@ class EventSpec:
 def _spec(topic: str) -> EventSpec:
     cls = resolve_topic(topic)  # a topic of this module's own list, never one read from a file
     module = sys.modules[cls.__module__]
-    declared = {name: eval(annotation, vars(module)) if isinstance(annotation, str) else annotation
-                for name, annotation in cls.__annotations__.items()}
+    hints = typing.get_type_hints(cls)  # the annotations of the ledger's own source code
+    declared = {name: hints[name] for name in cls.__annotations__}  # the class's own fields
     fields = {}
     for f in dataclasses.fields(cls):
         if f.name not in declared:

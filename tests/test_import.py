@@ -198,8 +198,22 @@ def blank_or_crlf(draw, lines):
                                                lines[i].replace(b", ", b",")]))] + lines[i + 1:]
 
 
+ODD_TEXT = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
+    ["\t", "a\nb", "\u001b[2J", "\u2028", "\u00a0", "ÅÄÖ", "\U0001F600", "'; DROP TABLE x; --", "x" * 5000])
+
+
+def odd_text_after_the_seal(draw, lines):
+    """Free text of the last booking (after the sealed report) set to odd text: what the rules
+    allow, so the file is mostly accepted, and must then round-trip."""
+    record = json.loads(lines[-2]) if len(lines) > 1 else None
+    if not record or record.get("type") != "spent":
+        return lines
+    record["data"][draw(st.sampled_from(["text", "object"]))] = draw(ODD_TEXT)
+    return lines[:-2] + [json.dumps(record, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"] + lines[-1:]
+
+
 OPS = [mutate_field, mutate_field, mutate_field, renumber, delete, duplicate, swap, garbage, flip, cut,
-       blank_or_crlf]
+       blank_or_crlf, odd_text_after_the_seal, odd_text_after_the_seal]
 
 
 @st.composite
@@ -374,7 +388,7 @@ def _store_events(db: str) -> int:
 
 
 def test_a_killed_import_writes_nothing_and_the_next_one_completes(store, big_export, tmp_path):
-    """A ~30 000-event import killed half-way (SIGKILL) leaves no event; run again, it completes
+    """A ~30 000-event import killed (SIGKILL) while it runs leaves no event; run again, it completes
     within its timeout (PostgreSQL hung at such sizes before) and exports byte for byte."""
     lines = sum(1 for _ in big_export.open("rb"))
     assert lines > 29_000

@@ -23,7 +23,8 @@ from eventsourcing.persistence import PersistenceError
 from commands import params as p
 from commands.render import as_csv, as_json, as_table, render
 from ledger.application import GrantLedger, is_contention, open_ledger
-from ledger.errors import Corrupt, LedgerError, Malformed, NotFound, Refused
+from ledger.errors import Corrupt, LedgerError, Malformed, NotFound
+from ledger.storage import new_sqlite_ledger
 from ledger.values import Amount, Region, text_fault
 from projections.balances import balance_rows
 from projections.commitments import commitment_rows
@@ -31,7 +32,8 @@ from projections.compliance import compliance_rows
 from projections.audit import upto
 from projections.fold import Entry, LedgerView, entries_of, fold
 from projections.persisted import ReadModels, audit_year as audit_from_models
-from projections.verify import Checker, HistoryError, read_export, verify_store
+from projections.intake import import_history, lines_of
+from projections.verify import HistoryError, verify_store
 from projections.history import export_lines, history_rows
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -1002,10 +1004,10 @@ def _write_whole(path: str, lines: Iterable[str]) -> None:
             os.remove(partial)
 
 
-def _progress(label: str, length: int | None):
-    """A progress bar on a terminal; silent when output is piped."""
-    return click.progressbar(length=length, label=label, file=sys.stderr,
-                             show_pos=True) if sys.stderr.isatty() else _Quiet()
+def _progress(label: str, length: int | None, show_pos: bool = True, steps: int = 1):
+    """A progress bar on a terminal (redrawn every ``steps``); silent when output is piped."""
+    return click.progressbar(length=length, label=label, file=sys.stderr, show_pos=show_pos,
+                             update_min_steps=steps) if sys.stderr.isatty() else _Quiet()
 
 
 class _Quiet:
@@ -1025,10 +1027,15 @@ class _Quiet:
 def import_(s: Session, path: str) -> None:
     """Load a JSON Lines file written by `grants export` into an empty ledger.
 
-    Every event is re-checked against every rule, on the history before it; the
-    original recording times and recorders are kept. A malformed or inconsistent
-    file is refused whole (exit 2) and nothing is written. Use it to move a ledger
-    between SQLite and PostgreSQL: balances, audits and digests come out identical.
+    Every line is type-checked field by field and every event re-checked against every
+    rule, on the history before it; the original positions, recording times and
+    recorders are kept. The file is streamed and written in batches inside one
+    transaction, committed only once the last line passed and every year reconciles:
+    a malformed or inconsistent file is refused whole (exit 2, naming the line) and
+    nothing is written; a ledger that holds events is refused (exit 1). Use it to
+    move a ledger between SQLite and PostgreSQL: balances, audits, digests and
+    export come out identical (a history whose positions skip numbers, as
+    PostgreSQL's may, imports only into PostgreSQL).
 
     \b
     Example:
@@ -1036,29 +1043,20 @@ def import_(s: Session, path: str) -> None:
       grants --db postgresql://postgres@127.0.0.1:5432/grants import ledger.jsonl
     """
     try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.readlines()
+        f = open(path, "rb")
     except OSError as e:
         raise Malformed(f"cannot read {path}: {e.strerror}") from None
-    except UnicodeDecodeError:
-        raise Malformed(f"{path} is not UTF-8 text") from None
-    checker = Checker()
     try:
-        with _progress("checking", len(lines)) as bar:
-            for entry in read_export(lines):
-                checker.check(entry)
-                bar.update(1)
-        checker.finish()
-    except HistoryError as e:
-        raise Malformed(f"{path} is inconsistent at {e}") from None
-    entries = checker.view_entries
-    if not entries:
-        raise Malformed(f"{path} holds no events")
-    app = s.app
-    if app.last_position():
-        raise Refused(f"the ledger at {s.db} is not empty; import needs an empty ledger")
-    app.save(*(e.event for e in entries))
-    click.echo(f"imported {len(entries)} events from {path}; digest {checker.digest.value}")
+        size = os.fstat(f.fileno()).st_size
+        with f, _progress("importing", size, show_pos=False, steps=max(1, size // 1000)) as bar:
+            if "://" not in s.db and not os.path.exists(s.db):
+                with new_sqlite_ledger(s.db) as app:  # no file is left behind if it is refused
+                    checker = import_history(app, lines_of(f), s.db, progress=bar.update)
+            else:
+                checker = import_history(s.app, lines_of(f), s.db, progress=bar.update)
+    except Malformed as e:
+        raise Malformed(f"{path}: {e}") from None
+    click.echo(f"imported {checker.digest.count} events from {path}; digest {checker.digest.value}")
 
 
 @cli.command(context_settings=CONTEXT)

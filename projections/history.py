@@ -175,7 +175,12 @@ def event_record(entry: Entry) -> dict[str, Any]:
     }
 
 
+def export_line(entry: Entry) -> str:
+    """One event as its line of `grants export` (without the newline)."""
+    return json.dumps(event_record(entry), ensure_ascii=False)
+
+
 def export_lines(entries: Iterable[Entry]) -> Iterable[str]:
     """JSON Lines: one event a line, in recording order, with its recorded time and recorder."""
     for entry in entries:
-        yield json.dumps(event_record(entry), ensure_ascii=False)
+        yield export_line(entry)

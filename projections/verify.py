@@ -12,17 +12,14 @@ sealed report's digest must be one the history actually passed through.
 
 from __future__ import annotations
 
-import datetime
-import json
-import uuid
-from collections.abc import Callable, Iterable, Iterator
+import bisect
+from array import array
+from collections.abc import Callable, Iterable
 from typing import Any
-
-from eventsourcing.utils import resolve_topic
 
 from ledger.budget import RegionYear
 from ledger.decision import Decision, Voucher
-from ledger.errors import LedgerError, Malformed
+from ledger.errors import LedgerError
 from ledger.grant import Grant
 from ledger.values import Amount
 from projections.audit import Digest, reconcile
@@ -213,16 +210,69 @@ def _fields(event: Any) -> dict[str, Any]:
     return {k: v for k, v in vars(event).items() if k not in _UNCOMPARED}
 
 
-class Checker:
-    """Replays a history one event at a time, re-checking every rule as it goes."""
+class DigestLog:
+    """The digest chain's value after each event, 32 bytes apiece (a set of their texts would
+    take five times the memory at a million events): which values a history passed through."""
 
-    def __init__(self, contiguous: bool = False) -> None:
+    def __init__(self, genesis: str) -> None:
+        self.genesis = genesis
+        self.positions = array("q")
+        self.values = bytearray()
+
+    def add(self, position: int, value: str) -> None:
+        self.positions.append(position)
+        self.values += bytes.fromhex(value[7:])
+
+    def at(self, position: int) -> str:
+        """The chain's value after the events up to ``position``."""
+        count = bisect.bisect_right(self.positions, position)
+        return "sha256:" + self.values[32 * count - 32:32 * count].hex() if count else self.genesis
+
+    def holds(self, value: str, position: int) -> bool:
+        """Whether the chain passed through ``value``; looked for first at ``position`` (where a
+        sealed report says it stood), then anywhere."""
+        if value == self.genesis:
+            return True
+        if not value.startswith("sha256:") or len(value) != 71:
+            return False
+        try:
+            raw = bytes.fromhex(value[7:])
+        except ValueError:
+            return False
+        if self.at(position) == value:
+            return True
+        found = self.values.find(raw)
+        while found != -1 and found % 32:
+            found = self.values.find(raw, found + 1)
+        return found != -1
+
+
+class _Registered:
+    """What the rules need of a voucher index once registered (it never has a second event)."""
+
+    __slots__ = ()
+    version = 1
+    Event = Voucher.Event
+
+
+_REGISTERED = _Registered()
+
+
+class Checker:
+    """Replays a history one event at a time, re-checking every rule as it goes.
+
+    ``keep_entries`` keeps every entry in ``view.entries`` and every aggregate whole in
+    ``view.by_id`` (for callers that list or query them); import passes False, so memory
+    holds only what the rules need: no entry, and a voucher index only as registered.
+    """
+
+    def __init__(self, contiguous: bool = False, keep_entries: bool = True) -> None:
         self.contiguous = contiguous  # positions must run 1, 2, 3... (SQLite numbers without gaps)
         self.view = LedgerView()
         self.digest = Digest()
-        self.passed_through: set[str] = {self.digest.value}
+        self.passed_through = DigestLog(self.digest.value)
         self.last_position = 0
-        self.view.entries = []
+        self.view.entries = [] if keep_entries else None
 
     @property
     def view_entries(self) -> list[Entry]:
@@ -250,7 +300,10 @@ class Checker:
         kind = event_type(event)
         if before is None and kind not in CREATIONS:
             raise HistoryError("belongs to an aggregate that has no creation event before it")
-        if kind == "report-filed" and event.digest and event.digest not in self.passed_through:
+        if before is not None and not isinstance(event, type(before).Event):
+            raise HistoryError(f"belongs to an aggregate of another kind ({type(before).__name__})")
+        if kind == "report-filed" and event.digest and \
+                not self.passed_through.holds(event.digest, event.position):
             raise HistoryError("its sealed digest is not one this history passed through: "
                                "an earlier event was altered, removed or reordered")
         aggregate = RECHECKS[kind](self.view, before, event)
@@ -259,8 +312,10 @@ class Checker:
                 or _fields(produced[0]) != _fields(event):
             raise HistoryError("does not follow from the history before it (a repeat, or altered content)")
         self.view.adopt(entry, aggregate)
+        if self.view.entries is None and kind == "voucher-registered":
+            self.view.by_id[event.originator_id] = _REGISTERED
         self.last_position = entry.position
-        self.passed_through.add(self.digest.add(entry))
+        self.passed_through.add(entry.position, self.digest.add(entry))
 
     def finish(self) -> LedgerView:
         """The final reconciliation of every region-year."""
@@ -284,58 +339,6 @@ def check_history(entries: Iterable[Entry], progress: Callable[[Entry], None] | 
     return checker
 
 
-# --------------------------------------------------------------------------- reading export files
-
-_BASE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
-
-
-def _date_fields(cls: type) -> set[str]:
-    names = set()
-    for klass in cls.__mro__:
-        for name, annotation in getattr(klass, "__annotations__", {}).items():
-            if "date" in str(annotation) and "datetime.datetime" not in str(annotation):
-                names.add(name)
-    return names - _BASE
-
-
-def parse_line(line: str, number: int) -> Entry:
-    """One line of `grants export` as an entry; anything off is Malformed with the line number."""
-    try:
-        record = json.loads(line)
-        topic = record["topic"]
-        if topic not in EVENT_TYPES:
-            raise Malformed(f"unknown event topic {topic!r}")
-        if record["recorded_by"] != record["data"].get("recorded_by") or \
-                record["type"] != EVENT_TYPES[topic]:
-            raise Malformed("its recorded_by or type contradicts its data")
-        cls = resolve_topic(topic)
-        data = dict(record["data"])
-        for name in _date_fields(cls):
-            if isinstance(data.get(name), str):
-                data[name] = datetime.date.fromisoformat(data[name])
-        fields = {
-            "originator_id": uuid.UUID(record["originator_id"]),
-            "originator_version": int(record["originator_version"]),
-            "timestamp": datetime.datetime.fromisoformat(record["recorded_at"]),
-            **data,
-        }
-        if record.get("originator_topic"):
-            fields["originator_topic"] = record["originator_topic"]
-        if fields["timestamp"].tzinfo is None:
-            raise Malformed("recorded_at has no offset")
-        return Entry(int(record["position"]), cls(**fields))
-    except Malformed as e:
-        raise Malformed(f"line {number}: {e}") from None
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise Malformed(f"line {number} is not an event as `grants export` writes it ({type(e).__name__}: {e})") from None
-
-
-def read_export(lines: Iterable[str]) -> Iterator[Entry]:
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            yield parse_line(line, number)
-
-
 # --------------------------------------------------------------------------- verifying a store
 
 
@@ -348,7 +351,7 @@ def verify_store(app: Any, models: Any, contiguous: bool, witness: tuple[int | N
     digest) printed earlier, the history up to that position must hash to that digest.
     Returns the lines that say what was proved.
     """
-    checker = Checker(contiguous=contiguous)
+    checker = Checker(contiguous=contiguous, keep_entries=False)
     witnessed = models.witnessed()
     at, expected = witness if witness is not None else (None, None)
     witness_seen = False

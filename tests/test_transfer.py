@@ -71,18 +71,31 @@ def _edit(lines: list[str], kind: str, change) -> list[str]:
     raise AssertionError(kind)
 
 
+def _renumbered(lines: list[str]) -> list[str]:
+    """The lines with positions 1, 2, 3... again (so only the rules can tell what changed)."""
+    out = []
+    for n, line in enumerate(lines, start=1):
+        record = json.loads(line)
+        record["position"] = n
+        out.append(json.dumps(record, ensure_ascii=False))
+    return out
+
+
 @pytest.mark.parametrize("tamper, message", [
-    (lambda ls: ls + ["{not json"], "is not an event"),
+    (lambda ls: ls + ["{not json"], "line 40: is not JSON"),
     (lambda ls: [ls[0].replace('"topic": "grants:Grant.Defined/v1"', '"topic": "evil:Thing"')] + ls[1:],
      "unknown event topic"),
-    (lambda ls: [line for line in ls if '"type": "spent"' not in line], "registered without its booking"),
-    (lambda ls: [ls[1], ls[0], *ls[2:]], "missing or out of order"),
+    (lambda ls: _renumbered([line for line in ls if '"type": "spent"' not in line]),
+     "registered without its booking"),
+    (lambda ls: _renumbered([ls[1], ls[0], *ls[2:]]), "missing or out of order"),
+    (lambda ls: [line for line in ls if '"type": "spent"' not in line], "line 32: inconsistent at position 33 (voucher-registered): positions 32-32 are missing"),
     (lambda ls: _edit(ls, "spent", lambda r: r["data"].update(amount=10**12)), "would leave 2018 remaining"),
     (lambda ls: _edit(ls, "decided", lambda r: r["data"].update(decided_by="Mallory")), "not authorised"),
     (lambda ls: _edit(ls, "commitment-set", lambda r: r["data"].update(amount=1)), "does not match"),
     (lambda ls: _edit(ls, "grant-defined", lambda r: r.update(recorded_by="mallory") or r["data"].update(
         recorded_by="mallory")), "sealed digest"),
     (lambda ls: _edit(ls, "grant-defined", lambda r: r.update(recorded_by="mallory")), "contradicts"),
+    (lambda ls: _edit(ls, "report-filed", lambda r: r["data"].update(position=35)), "seal names position 35"),
 ])
 def test_a_malformed_or_inconsistent_file_is_refused_whole(grants, tmp_path, tamper, message):
     """Broken, reordered, altered or rule-breaking files: exit 2, and nothing is written."""

@@ -1,0 +1,142 @@
+"""Writing many events at once, all or nothing: what `grants import` stores a history with.
+
+``app.save`` writes one command's few events in one transaction. A whole history is too
+big for that (on PostgreSQL the library's pipelined insert of hundreds of thousands of
+events in one call never returns), so :func:`load_into_empty_store` holds one
+transaction open while the caller writes batch after batch through the event library's
+own recorder methods (the very statements ``app.save`` runs: same tables, topics, stored
+bytes and notification numbering), and commits only when the caller's block ends
+normally. Any exception, or the process dying, leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+
+from ledger.errors import Malformed, Refused
+
+IDLE_LIMIT = 600  # seconds a PostgreSQL load may spend between two statements of its transaction
+
+# write(stored events, the positions they must get): stores one batch inside the transaction
+Write = Callable[[Sequence[StoredEvent], Sequence[int]], None]
+
+
+def _runs(positions: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """Index ranges [start, end) of consecutive positions."""
+    start = 0
+    for i in range(1, len(positions) + 1):
+        if i == len(positions) or positions[i] != positions[i - 1] + 1:
+            yield start, i
+            start = i
+
+
+@contextmanager
+def load_into_empty_store(app: Any, where: str) -> Iterator[Write]:
+    """One transaction on the application's store, which must hold no events.
+
+    Yields ``write(stored, positions)``, which inserts a batch of stored events (from
+    ``app.mapper.to_stored_event``) with the recorder's own insert, so that each gets the
+    given position. SQLite numbers events 1, 2, 3... without gaps, so there the positions
+    must run on from 1; PostgreSQL's sequence is set at the first position and after each
+    gap (its own numbering leaves gaps where a write was rolled back), so positions stay
+    those of the ledger the events came from. Emptiness is checked inside the transaction:
+    on PostgreSQL under the table lock the library's inserts take, held to the commit, so
+    no other writer can add an event in between; on SQLite a writer that committed after
+    the check makes the first insert fail (the store is busy) rather than write into a
+    ledger that is no longer empty.
+    """
+    from eventsourcing.postgres import PostgresApplicationRecorder
+    from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+    recorder = app.recorder
+    refused = Refused(f"the ledger at {where} is not empty; import needs an empty ledger")
+
+    def check(positions: Sequence[int], got: Sequence[int] | None) -> None:
+        if list(got or ()) != list(positions):  # never expected: the store numbered otherwise
+            raise Malformed(f"the store numbered the events from position {positions[0]} otherwise; "
+                            "nothing was imported")
+
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        with recorder.datastore.transaction(commit=True) as curs:
+            if recorder._max_notification_id(curs):
+                raise refused
+
+            def write(stored: Sequence[StoredEvent], positions: Sequence[int]) -> None:
+                check(positions, recorder._insert_events(curs, stored))
+
+            yield write
+    elif isinstance(recorder, PostgresApplicationRecorder):
+        from psycopg.sql import SQL, Identifier
+
+        table = Identifier(recorder.datastore.schema, recorder.events_table_name)
+        with recorder.datastore.transaction(commit=True) as curs:
+            # The library ends a session idle in a transaction for 5 s (so that no stuck client
+            # holds its table lock); a load is idle while it checks the next batch, and while it
+            # reconciles every year before the commit, so it allows itself longer.
+            curs.execute(SQL(f"SET LOCAL idle_in_transaction_session_timeout = '{IDLE_LIMIT}s'"))
+            recorder._lock_table(curs)
+            curs.execute(recorder.max_notification_id_statement)
+            if curs.fetchone()["max"] is not None:
+                raise refused
+            restart = SQL("SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s, false)")
+            table_name = table.as_string(curs)
+            following: int | None = None  # the number the sequence gives next
+
+            def write(stored: Sequence[StoredEvent], positions: Sequence[int]) -> None:
+                nonlocal following
+                for start, end in _runs(positions):
+                    if positions[start] != following:
+                        curs.execute(restart, (table_name, positions[start]))
+                    run = stored[start:end]
+                    recorder._insert_stored_events(curs, run)
+                    check(positions[start:end], recorder._fetch_ids_after_insert_events(curs, run))
+                    following = positions[end - 1] + 1
+
+            yield write
+    else:
+        raise Malformed(f"cannot import into a store of type {type(recorder).__name__}")
+
+
+@contextmanager
+def new_sqlite_ledger(path: str) -> Iterator[Any]:
+    """A ledger for a load into an SQLite file that does not exist yet, published only whole.
+
+    The events go into a file beside ``path``, which is linked to ``path`` once the block
+    ends normally (an atomic step that fails if ``path`` appeared meanwhile: then the load
+    is refused, and nothing is overwritten). On any error, or if the process dies, no file
+    is left at ``path``.
+    """
+    import os
+    import sqlite3
+
+    from ledger.application import open_ledger
+
+    temporary = f"{path}.importing-{os.getpid()}"
+    files = [temporary + suffix for suffix in ("", "-wal", "-shm", "-journal")]
+    try:
+        app = open_ledger(temporary)
+        try:
+            yield app
+        finally:
+            app.close()
+        connection = sqlite3.connect(temporary)  # the last connection: moves the log into the file
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        connection.close()
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            raise Refused(f"a ledger appeared at {path} during the import; nothing was imported") from None
+        except OSError:  # a file system without hard links
+            if os.path.exists(path):
+                raise Refused(f"a ledger appeared at {path} during the import; nothing was imported") from None
+            os.rename(temporary, path)
+    finally:
+        for name in files:
+            try:
+                os.remove(name)
+            except OSError:
+                pass

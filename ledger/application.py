@@ -202,16 +202,19 @@ EVENT_COLUMNS = {"originator_id", "originator_version", "topic", "state"}
 TOPIC_PREFIX = "grants:"              # every event topic the ledger records starts with this
 
 
-def sqlite_fault(path: str) -> str | None:
+def sqlite_fault(path: str, fd: int) -> str | None:
     """Why the existing file at ``path`` is not a ledger, or None when it is one.
 
     A ledger is an SQLite database with the ledger's event table (its columns), whose
-    events, if any, include the ledger's own. The file is only read: without a side
+    events, if any, include the ledger's own. The file is only read (its header through
+    ``fd``, a descriptor the caller holds on it): without a side
     file (``-wal``, ``-journal``) it is opened immutable, which writes nothing at all.
     """
+    # The header is read through the caller's descriptor (``fd``, which it keeps): opening
+    # and closing another would drop every POSIX lock this process holds on the file,
+    # SQLite's own among them.
     try:
-        with open(path, "rb") as f:
-            head = f.read(100)
+        head = os.pread(fd, 100, 0)
     except OSError as e:
         return f"cannot be read ({e.strerror})"
     if not head:
@@ -241,8 +244,8 @@ def sqlite_fault(path: str) -> str | None:
             if any_event and not ours:
                 return "holds the events of another application"
             return None
-        except sqlite3.Error as e:  # a file changing under an immutable read is read again
-            problem = str(e)
+        except sqlite3.DatabaseError as e:
+            problem = str(e)  # a file changing under an immutable read is read again
         finally:
             conn.close()
     return f"is not a readable SQLite database ({problem})"
@@ -258,9 +261,11 @@ class SQLiteClaim:
     opened the file just before it was removed sees that once it gets its lock, and
     starts again. Without advisory locks (not POSIX), the file is kept.
 
-    The lock is a ``flock`` on a descriptor of its own, closed only after the ledger's
-    SQLite connections are (closing any descriptor of a file drops the process's POSIX
-    locks on it, which SQLite's own are).
+    The lock is a ``flock`` on a descriptor of its own, one per file and process, which is
+    closed only when the creator removes the file: closing any descriptor of a file drops
+    every POSIX lock the process holds on it, SQLite's own among them, so a descriptor of a
+    file in use is never closed while the process may have other connections to it (a
+    test, a server). The shared lock thus lasts as long as the process.
     """
 
     def __init__(self, path: str, fd: int, created: bool) -> None:
@@ -272,30 +277,36 @@ class SQLiteClaim:
     def release(self) -> None:
         if self.fd is None:
             return
-        try:
-            if self.created and self.remove_on_release:
-                self._remove_if_unused_and_empty()
-        finally:
+        key = _key(self.fd)
+        users = _USERS.get(key, 1)
+        _USERS[key] = users - 1
+        if users == 1 and self.created and self.remove_on_release and self._remove_if_unused_and_empty():
+            _HELD.pop(key, None)
+            _USERS.pop(key, None)
             os.close(self.fd)
-            self.fd = None
+        self.fd = None
 
-    def _remove_if_unused_and_empty(self) -> None:
+    def _remove_if_unused_and_empty(self) -> bool:
+        """Remove the file this process created, if no one else uses it and it holds no event."""
         if fcntl is None or not _same_file(self.fd, self.path):
-            return
+            return False
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            return  # another process has the ledger open: it is theirs too now
+            return False  # another process has the ledger open: it is theirs too now
         try:
-            conn = sqlite3.connect(self.path, timeout=5)
             try:
-                recorded = conn.execute(f"SELECT EXISTS (SELECT 1 FROM {SQLITE_EVENTS})").fetchone()[0]
-            finally:
-                conn.close()
-        except sqlite3.Error:
-            return
-        if recorded:
-            return
+                conn = sqlite3.connect(self.path, timeout=5)
+                try:
+                    recorded = conn.execute(f"SELECT EXISTS (SELECT 1 FROM {SQLITE_EVENTS})").fetchone()[0]
+                finally:
+                    conn.close()
+            except sqlite3.Error:
+                return False
+            if recorded:
+                return False
+        finally:
+            fcntl.flock(self.fd, fcntl.LOCK_SH)
         # Side files first: while the ledger itself is there, no other process can
         # create a new ledger (and side files) at this path.
         for name in (self.path + "-wal", self.path + "-shm", self.path + "-journal", self.path):
@@ -303,6 +314,18 @@ class SQLiteClaim:
                 os.remove(name)
             except FileNotFoundError:
                 pass
+        return True
+
+
+# (device, inode) -> this process's descriptor holding the shared lock on a ledger file,
+# and how many of this process's open ledgers use it
+_HELD: dict[tuple[int, int], int] = {}
+_USERS: dict[tuple[int, int], int] = {}
+
+
+def _key(fd: int) -> tuple[int, int]:
+    info = os.fstat(fd)
+    return info.st_dev, info.st_ino
 
 
 def _same_file(fd: int, path: str) -> bool:
@@ -337,6 +360,10 @@ def claim_sqlite(path: str, target: str, must_exist: bool) -> SQLiteClaim:
             raise Malformed(f"--db {target} is a folder, not a ledger file")
         if not stat.S_ISREG(info.st_mode):
             raise Malformed(f"--db {target} is not a regular file, so not a ledger")
+        held = _HELD.get((info.st_dev, info.st_ino))
+        if held is not None and _same_file(held, path):
+            _USERS[(info.st_dev, info.st_ino)] = _USERS.get((info.st_dev, info.st_ino), 0) + 1
+            return SQLiteClaim(path, held, created)  # this process holds it already
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
@@ -349,13 +376,15 @@ def claim_sqlite(path: str, target: str, must_exist: bool) -> SQLiteClaim:
             if not _same_file(fd, path):
                 os.close(fd)
                 continue
-            fault = None if created else sqlite_fault(path)
+            fault = None if created else sqlite_fault(path, fd)
         except BaseException:
             os.close(fd)
             raise
         if fault:
             os.close(fd)
             raise Malformed(f"--db {target} is not a grants ledger: it {fault}; left as it was")
+        _HELD[_key(fd)] = fd
+        _USERS[_key(fd)] = _USERS.get(_key(fd), 0) + 1
         return SQLiteClaim(path, fd, created)
     raise Conflict(f"the ledger at {target} kept being created and removed by other commands; "
                    "gave up and recorded nothing")

@@ -250,7 +250,7 @@ class ReadModels:
         try:
             for table in TABLES[1:]:
                 self._run(f"DELETE FROM {table}")
-            self._run("UPDATE grants_rm_tracking SET position = 0, digest = ?, latest = NULL "
+            self._run("UPDATE grants_rm_tracking SET position = 0, digest = ?, latest = NULL, head = NULL "
                       "WHERE name = ?", (GENESIS, NAME))
             self._commit()
         except Exception:

@@ -30,10 +30,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from eventsourcing.domain import CanInitAggregate
-from eventsourcing.utils import resolve_topic
 
 from ledger.decision import Voucher
 from ledger.errors import Malformed
+from ledger.events import CATALOGUE
 from ledger.storage import load_into_empty_store
 from ledger.values import MAX_YEAR, MIN_YEAR, Region, parse_code, parse_identifier
 from projections.balances import FIGURES
@@ -210,7 +210,7 @@ class EventSpec:
 
 
 def _spec(topic: str) -> EventSpec:
-    cls = resolve_topic(topic)  # a topic of this module's own list, never one read from a file
+    cls = CATALOGUE[topic]  # the ledger's own classes, never a topic resolved from a file
     module = sys.modules[cls.__module__]
     hints = typing.get_type_hints(cls)  # the annotations of the ledger's own source code
     declared = {name: hints[name] for name in cls.__annotations__}  # the class's own fields

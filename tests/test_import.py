@@ -107,7 +107,9 @@ def _tweak(value, draw):
         return draw(st.sampled_from([value + "x", value[:-1], value.upper(), value.replace("-", "/")]))
     if isinstance(value, list):
         return value[:-1] if value else [value]
-    return {**value, "extra": 1}
+    if isinstance(value, dict):
+        return {**value, "extra": 1}
+    return [value]  # a float (from an earlier mutation) becomes a list
 
 
 def mutate_field(draw, lines: list[bytes]) -> list[bytes]:

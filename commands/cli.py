@@ -30,7 +30,7 @@ from projections.balances import balance_rows
 from projections.commitments import commitment_rows
 from projections.compliance import compliance_rows
 from projections.audit import upto
-from projections.fold import Entry, LedgerView, entries_of, fold
+from projections.fold import LedgerView, entries_of, fold
 from projections.persisted import ReadModels, audit_year as audit_from_models
 from projections.intake import import_history, lines_of
 from projections.verify import HistoryError, verify_store

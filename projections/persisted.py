@@ -26,7 +26,7 @@ from eventsourcing.persistence import StoredEvent
 from ledger.application import GrantLedger, store_env
 from ledger.errors import Corrupt
 from ledger.events import CATALOGUE, advance
-from ledger.grant import Grant, grant_uuid
+from ledger.grant import Grant
 from ledger.budget import RegionYear
 from ledger.decision import Decision
 from ledger.values import Amount, Region
@@ -476,7 +476,6 @@ class ReadModels:
                     states[id_] = _decode_state(kind, state)
                 else:
                     later.append(id_)
-        kinds = {}
         for part in _chunks(later):
             marks = ", ".join("?" for _ in part)
             for id_, position, state, seal, kind in self._run(

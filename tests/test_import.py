@@ -207,8 +207,11 @@ ODD_TEXT = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
 def odd_text_after_the_seal(draw, lines):
     """Free text of the last booking (after the sealed report) set to odd text: what the rules
     allow, so the file is mostly accepted, and must then round-trip."""
-    record = json.loads(lines[-2]) if len(lines) > 1 else None
-    if not record or record.get("type") != "spent":
+    try:
+        record = json.loads(lines[-2]) if len(lines) > 1 else None
+    except (ValueError, RecursionError):  # an earlier mutation left no JSON there
+        return lines
+    if not isinstance(record, dict) or record.get("type") != "spent" or not isinstance(record.get("data"), dict):
         return lines
     record["data"][draw(st.sampled_from(["text", "object"]))] = draw(ODD_TEXT)
     return lines[:-2] + [json.dumps(record, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"] + lines[-1:]

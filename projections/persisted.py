@@ -418,9 +418,9 @@ class ReadModels:
         if digest.value != value or seen != latest:
             raise _altered(f"the digest kept at position {position} is not what the events give")
 
-    def year_aggregate_ids(self, grant_id: str, year: int, region: str | None) -> list[str]:
-        """The aggregates a year's audit replays: the grant, the region-years of the year,
-        and the decisions that ever had money in it."""
+    def year_heads(self, grant_id: str, year: int, region: str | None) -> list[tuple]:
+        """The rows (checked against their seals) of the aggregates a year's audit replays: the
+        grant, the region-years of the year, and the decisions that ever had money in it."""
         where, params = "grant_id = ? AND kind IN ('Grant', 'RegionYear', 'Decision')", [grant_id]
         if region is not None:
             where += " AND (region = ? OR region IS NULL)"
@@ -428,7 +428,7 @@ class ReadModels:
         rows = self._heads(where.replace("grant_id", "a.grant_id").replace("kind", "a.kind")
                            .replace("region", "a.region"), params)
         self._members(where, params, [r[0] for r in rows])
-        return [r[0] for r in rows if r[1] == "Grant" or (r[1] == "RegionYear" and r[4] == year)
+        return [r for r in rows if r[1] == "Grant" or (r[1] == "RegionYear" and r[4] == year)
                 or (r[1] == "Decision" and f",{year}," in (r[5] or ""))]
 
     def _heads(self, where: str, params: list[Any]) -> list[tuple]:
@@ -461,21 +461,21 @@ class ReadModels:
         self.firsts = firsts
         return found
 
-    def states_at(self, app: GrantLedger, ids: list[str], cut: int) -> list[Any]:
-        """Aggregates as they stood at position ``cut`` (those that existed by then).
+    def states_at(self, app: GrantLedger, heads: list[tuple], cut: int) -> list[Any]:
+        """Aggregates (given by their checked rows, see ``year_heads``) as they stood at
+        position ``cut`` (those that existed by then).
 
         One not changed after the cut is taken as it stands now; another starts from its
         last kept state at or before the cut (or from nothing) and replays its own events
         up to the cut: at most ``snapshot`` events each.
         """
         states, later = {}, []
-        for part in _chunks(ids):
-            marks = ", ".join("?" for _ in part)
-            for id_, kind, *_, position, state, _ in self._heads(f"a.id IN ({marks})", part):
-                if position <= cut:
-                    states[id_] = _decode_state(kind, state)
-                else:
-                    later.append(id_)
+        ids = [h[0] for h in heads]
+        for id_, kind, *_, position, state, _ in heads:
+            if position <= cut:
+                states[id_] = _decode_state(kind, state)
+            else:
+                later.append(id_)
         for part in _chunks(later):
             marks = ", ".join("?" for _ in part)
             for id_, position, state, seal, kind in self._run(
@@ -970,7 +970,7 @@ def audit_year(models: ReadModels, app: GrantLedger, grant_id: str, year: int, r
             digest.add_stored(topic, originator_id, version, state)
             reached, last_stamp = position, stamp
     view = LedgerView(position=reached)
-    for aggregate in models.states_at(app, models.year_aggregate_ids(grant_id, year, region), reached):
+    for aggregate in models.states_at(app, models.year_heads(grant_id, year, region), reached):
         view.hold(aggregate)
     if last_stamp is None and reached:
         last_stamp = datetime.datetime.fromisoformat(stamp_of(models._stored(reached, 1)[0][4], reached))

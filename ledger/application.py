@@ -27,7 +27,7 @@ from ledger.decision import Decision, Voucher, decision_uuid, voucher_uuid
 from ledger.errors import Conflict, Corrupt, Duplicate, LedgerError, Malformed, NotFound
 from ledger.events import CATALOGUE, advance, fault
 from ledger.grant import Grant, grant_uuid
-from ledger.stores import SQLiteClaim, check_postgres, claim_sqlite
+from ledger.stores import ServerFacts, SQLiteClaim, check_postgres, claim_sqlite
 from ledger.values import Amount
 
 A = TypeVar("A")
@@ -165,16 +165,20 @@ def open_ledger(target: str, must_exist: bool = False, attempts: int = 4) -> Gra
     """
     env = store_env(target)
     claim = None
+    facts = None
     if env["PERSISTENCE_MODULE"].endswith("sqlite"):
         claim = claim_sqlite(env["SQLITE_DBNAME"], target, must_exist)
     else:
-        check_postgres(env, must_exist)
+        facts = check_postgres(env, must_exist)
+        if facts.has_events:  # a role that may not create tables can still use them
+            env["CREATE_TABLE"] = "no"
     attempt = 0
     try:
         while True:
             try:
                 ledger = GrantLedger(env=env)
                 ledger._claim = claim
+                ledger.server = facts
                 return ledger
             except PersistenceError as e:
                 attempt += 1
@@ -200,6 +204,7 @@ class GrantLedger(Application):
     name = "grants"
     max_attempts = 4
     _claim: SQLiteClaim | None = None
+    server: ServerFacts | None = None  # on PostgreSQL: the authenticated role and its rights
 
     def close(self) -> None:
         """Close the store, then let go of the ledger file (see :class:`SQLiteClaim`)."""

@@ -14,6 +14,7 @@ import os
 import secrets
 import sqlite3
 import stat
+from typing import Any
 
 from eventsourcing.persistence import PersistenceError
 
@@ -257,13 +258,24 @@ def _create_sqlite(path: str, target: str) -> bool:
                 pass
 
 
-def check_postgres(env: dict[str, str], must_exist: bool) -> None:
+class ServerFacts:
+    """What the server said about this connection's role and the schema (see check_postgres)."""
+
+    def __init__(self, role: str, has_events: bool, may_record: bool, guarded: bool) -> None:
+        self.role = role                # the role the server authenticated (session_user)
+        self.has_events = has_events    # the event table exists (so nothing need be created)
+        self.may_record = may_record    # the role may insert events (or create the table)
+        self.guarded = guarded          # `grants db init` made the table append-only here
+
+
+def check_postgres(env: dict[str, str], must_exist: bool) -> ServerFacts:
     """Connect once, at once, and make sure the schema is a ledger's, or empty (a new one).
 
     A wrong host, port, database, user or password is Malformed with the server's own
     reason (the connection pool would retry for its whole timeout and hide it). A
     schema with tables but not the ledger's event table is refused: the ledger never
-    creates its tables beside someone else's.
+    creates its tables beside someone else's. Returns the role the server authenticated
+    and what it may do here.
     """
     import psycopg
 
@@ -298,6 +310,18 @@ def check_postgres(env: dict[str, str], must_exist: bool) -> None:
                 f"table(s) and no {POSTGRES_EVENTS}; left as it was (give ?schema= of an empty schema)")
         elif must_exist:
             raise Malformed(f"no ledger at {where} (record something first, or give --db)")
+        qualified = '"' + schema.replace('"', '""') + '".' + POSTGRES_EVENTS
+        if POSTGRES_EVENTS in tables:
+            role, may_record = conn.execute("SELECT session_user, has_table_privilege(%s, 'INSERT')",
+                                            [qualified]).fetchone()
+            guarded = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = %s::regclass "
+                "AND tgname = 'grants_events_append_only')", [qualified]).fetchone()[0]
+        else:
+            role, may_record = conn.execute("SELECT session_user, has_schema_privilege(%s, 'CREATE')",
+                                            [schema]).fetchone()
+            guarded = False
+        return ServerFacts(role, POSTGRES_EVENTS in tables, bool(may_record), bool(guarded))
     except psycopg.Error as e:
         raise Malformed(f"cannot use the store {where}: {_server_reason(e)}") from None
     finally:
@@ -311,3 +335,21 @@ def _server_reason(error: BaseException) -> str:
     if "failed: " in line:
         line = line.rsplit("failed: ", 1)[1]
     return " ".join(line.split())
+
+
+def imports_of(app: Any) -> list[dict[str, Any]]:
+    """Who imported a history into this PostgreSQL ledger, when, and what (the table
+    ``grants db init`` creates; none elsewhere), oldest first."""
+    recorder = app.recorder
+    if "postgres" not in type(recorder).__module__:
+        return []
+    from psycopg.sql import SQL, Identifier
+
+    with recorder.datastore.transaction(commit=False) as curs:
+        imports = Identifier(recorder.datastore.schema, "grants_imports")
+        curs.execute(SQL("SELECT to_regclass(%s) AS found"), [imports.as_string(curs)])
+        if curs.fetchone()["found"] is None:
+            return []
+        curs.execute(SQL("SELECT role, at, file_sha256, digest, events, first_position, last_position "
+                         "FROM {} ORDER BY id").format(imports))
+        return [dict(row) for row in curs.fetchall()]

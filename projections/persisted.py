@@ -132,6 +132,17 @@ class ReadModels:
         self.source, self.source_postgres = (self.conn, self.postgres) if aside is None else _connect(target)
         if create:
             self._create()
+        self.writable = self._writable()
+
+    def _writable(self) -> bool:
+        """Whether this connection's role may update the read models (a PostgreSQL role
+        granted only SELECT, an auditor's, may not: it reads them, or builds its own aside)."""
+        if not self.postgres:
+            return True
+        try:
+            return bool(self._run("SELECT has_table_privilege('grants_rm_tracking', 'UPDATE')").fetchone()[0])
+        except Exception:  # no read models here yet
+            return False
 
     def close(self) -> None:
         self.conn.close()
@@ -165,7 +176,8 @@ class ReadModels:
         self._run("ROLLBACK")
 
     def _create(self) -> None:
-        self._drop_if_outdated()
+        if self._drop_if_outdated():
+            return  # current: nothing to create (a role that may not create tables uses them)
         try:
             self._begin()
             for statement in _schema(self.postgres):
@@ -177,8 +189,9 @@ class ReadModels:
             self._rollback()
             raise
 
-    def _drop_if_outdated(self) -> None:
-        """Read models are a rebuildable cache: tables of an older layout are dropped."""
+    def _drop_if_outdated(self) -> bool:
+        """Read models are a rebuildable cache: tables of an older layout are dropped.
+        True when they are of the current layout (nothing to drop or create)."""
         self._begin()
         try:
             names = [r[0] for r in self._run("SELECT name FROM grants_rm_tracking").fetchall()]
@@ -187,7 +200,7 @@ class ReadModels:
             self._rollback()
             names = None
         if names == [NAME]:
-            return
+            return True
         # the tracking row is created with the tables, in one transaction, and never removed
         if names is not None and not (names and all(_older_layout(n) for n in names)):
             raise _altered("their tracking row is missing, repeated or names no layout of the ledger's")
@@ -199,6 +212,7 @@ class ReadModels:
         except Exception:
             self._rollback()
             raise
+        return False
 
     # ------------------------------------------------------------------ updating
 
@@ -218,7 +232,7 @@ class ReadModels:
         entry point with ``if __name__ == "__main__":`` (the ``grants`` command does).
         """
         if helper is None:
-            helper = (self.aside is None and (os.cpu_count() or 1) > 1
+            helper = (self.aside is None and self.writable and (os.cpu_count() or 1) > 1
                       and app.last_position() - self.position() >= HELP_FROM)
         assistant = _Helper(self) if helper else None
         moved = 0
@@ -269,14 +283,16 @@ class ReadModels:
         """
         self._begin()
         try:
-            lock = " FOR UPDATE" if self.postgres else ""
+            lock = " FOR UPDATE" if self.postgres and self.writable else ""
             start, value, latest, head = self._run(
                 f"SELECT position, digest, latest, head FROM grants_rm_tracking WHERE name = ?{lock}",
                 (NAME,)).fetchone()
             start = int(start)
             self._check_head(start, head)
             rows = self._stored(start + 1, batch, stop=stop)
-            if not rows:
+            if not rows or not self.writable:
+                # a read-only role answers as of the position the read models hold (the
+                # session makes sure they were current when the query began)
                 self._rollback()
                 return 0
             digest = Digest()

@@ -23,8 +23,9 @@ from eventsourcing.persistence import PersistenceError
 from commands import params as p
 from commands.render import as_csv, as_json, as_table, render
 from ledger.application import GrantLedger, is_contention, open_ledger
-from ledger.errors import Corrupt, LedgerError, Malformed, NotFound
+from ledger.errors import Corrupt, LedgerError, Malformed, NotFound, Refused
 from ledger.storage import new_sqlite_ledger
+from ledger.stores import imports_of
 from ledger.values import Amount, Region, text_fault
 from projections.balances import balance_rows
 from projections.commitments import commitment_rows
@@ -59,7 +60,10 @@ class GrantsGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            if isinstance(ctx.obj, Session):
+                ctx.obj.recorded()
+            return result
         except BaseException as e:
             if not (isinstance(e, (SystemExit, click.exceptions.Exit)) and not _exit_code(e)):
                 if isinstance(ctx.obj, Session):
@@ -90,6 +94,10 @@ class GrantsGroup(click.Group):
             _fail(f"cannot use the store: {_first_line(e)}", 2)
         except (sqlite3.Error, OSError) as e:
             _fail(f"cannot use the store: {_first_line(e)}", 2)
+        except Exception as e:
+            if not type(e).__module__.startswith("psycopg"):
+                raise
+            _fail(f"cannot use the store: {_first_line(e)}", 2)  # a server error on a read model
         if isinstance(result, int) and result:
             sys.exit(result)
         sys.exit(0)
@@ -123,15 +131,33 @@ class Session:
     """The context object: global options, and the ledger opened on first use."""
 
     db: str
-    user: str
+    typed_user: str | None  # --user (or GRANTS_USER) as given; None when not given
     fmt: str
     ctx: click.Context
     _app: GrantLedger | None = None
+    recording: bool = False
+
+    @property
+    def user(self) -> str:
+        """Who records. On PostgreSQL the role the server authenticated, with --user (if
+        given and another name) beside it as a display name: "anna_rec (Anna Berg)"; the
+        server refuses any other (see commands.db). On SQLite there is no server identity:
+        --user as typed, else the login name (self-declared)."""
+        if "://" in self.db:
+            role = self._open(must_exist=False).server.role
+            shown = (self.typed_user or "").strip()
+            return role if not shown or shown == role else f"{role} ({shown})"
+        return (self.typed_user or "").strip() or _default_user()
 
     @property
     def app(self) -> GrantLedger:
-        """The ledger, opened (and created if new) on first use."""
-        return self._open(must_exist=False)
+        """The ledger for a recording command, opened (and created if new) on first use;
+        a PostgreSQL role that may not record is refused before anything is written."""
+        app = self._open(must_exist=False)
+        if app.server is not None and not app.server.may_record:
+            raise Refused(f"role {app.server.role} may not record in this ledger (it is read-only)")
+        self.recording = True
+        return app
 
     @property
     def reader(self) -> GrantLedger:
@@ -150,6 +176,23 @@ class Session:
         """The command failed: a ledger file it created for nothing goes again on close."""
         if self._app is not None:
             self._app.abandon()
+
+    def recorded(self) -> None:
+        """A recording command ended well: on PostgreSQL, bring the read models up to date
+        now, so that a role that may only read (an auditor) finds them current. A failure
+        here is left for the next query to report: the recording itself is done."""
+        if not self.recording or self._app is None or self._app.server is None:
+            return
+        self.recording = False
+        try:
+            models = ReadModels(self.db)
+            try:
+                if models.writable:
+                    models.catch_up(self._app)
+            finally:
+                models.close()
+        except Exception:  # noqa: BLE001 (the next query catches up, or says what is wrong)
+            pass
 
     def view(self, keep_entries: bool = False, position: int | None = None,
              as_of: datetime.datetime | None = None) -> LedgerView:
@@ -170,12 +213,25 @@ class Session:
         return folded(view)
 
     def models(self) -> ReadModels:
-        """The persisted read models, brought up to date with the log."""
+        """The persisted read models, brought up to date with the log.
+
+        A role that may not write them (an auditor's, on PostgreSQL) reads them as they are
+        when they are current; when they are behind the log, it builds its own aside, in a
+        scratch SQLite file, from the events (writing nothing on the server)."""
         app = self.reader
         models = ReadModels(self.db)
         self.ctx.call_on_close(models.close)
-        models.catch_up(app)
-        return models
+        if models.writable or models.position() >= app.last_position():
+            models.catch_up(app)
+            return models
+        import tempfile
+
+        scratch = tempfile.TemporaryDirectory(prefix="grants-read-")
+        self.ctx.call_on_close(scratch.cleanup)
+        aside = ReadModels(self.db, aside=os.path.join(scratch.name, "read-models.sqlite"))
+        self.ctx.call_on_close(aside.close)
+        aside.catch_up(app, helper=False)
+        return aside
 
     def out(self, rows: list[dict[str, Any]], columns: list[tuple[str, str]], empty: str) -> None:
         click.echo(render(rows, self.fmt, columns, empty))
@@ -196,8 +252,9 @@ def _default_user() -> str:
               help="SQLite file path, or postgresql://user@host:port/dbname[?schema=S]. A file or "
                    "schema that is not a grants ledger is refused and left as it was. Env: GRANTS_DB.")
 @click.option("--user", envvar="GRANTS_USER", default=None,
-              help="Who records; stored on every event (one line of printable text). Env: GRANTS_USER. "
-                   "Default: your login name.")
+              help="Who records; stored on every event (one line of printable text). On PostgreSQL "
+                   "the role the server authenticated is stored, with this beside it as a display name "
+                   "(anna_rec (Anna Berg)). Env: GRANTS_USER. Default on SQLite: your login name.")
 @click.option("--format", "fmt", envvar="GRANTS_FORMAT", default="table", show_default=True,
               type=click.Choice(["table", "json", "csv"]), help="How queries print. Env: GRANTS_FORMAT.")
 @click.version_option(package_name="grants")
@@ -217,11 +274,11 @@ def cli(ctx: click.Context, db: str, user: str | None, fmt: str) -> None:
     Exit codes: 0 done, 1 refused by the ledger, 2 malformed input,
     3 gave up on a concurrent writer, 4 verify found the history altered.
     """
-    user = (user or "").strip() or _default_user()
-    fault = text_fault(user)
-    if fault:  # a login name from the system, checked like a typed one
-        raise click.BadParameter(f"your login name {fault}; give --user", param_hint="'--user'")
-    ctx.obj = Session(db=db, user=user, fmt=fmt, ctx=ctx)
+    if not (user or "").strip() and "://" not in db:
+        fault = text_fault(_default_user())
+        if fault:  # a login name from the system, checked like a typed one
+            raise click.BadParameter(f"your login name {fault}; give --user", param_hint="'--user'")
+    ctx.obj = Session(db=db, typed_user=user, fmt=fmt, ctx=ctx)
 
 
 def _grant(f: Callable) -> Callable:
@@ -1047,13 +1104,20 @@ def import_(s: Session, path: str) -> None:
     except OSError as e:
         raise Malformed(f"cannot read {path}: {e.strerror}") from None
     try:
+        import hashlib
+
+        sha256 = hashlib.sha256()
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            sha256.update(chunk)
+        f.seek(0)
         size = os.fstat(f.fileno()).st_size
         with f, _progress("importing", size, show_pos=False, steps=max(1, size // 1000)) as bar:
             if "://" not in s.db and not os.path.exists(s.db):
                 with new_sqlite_ledger(s.db) as app:  # no file is left behind if it is refused
                     checker = import_history(app, lines_of(f), s.db, progress=bar.update)
             else:
-                checker = import_history(s.app, lines_of(f), s.db, progress=bar.update)
+                checker = import_history(s.app, lines_of(f), s.db, progress=bar.update,
+                                         file_sha256=sha256.hexdigest())
     except Malformed as e:
         raise Malformed(f"{path}: {e}") from None
     click.echo(f"imported {checker.digest.count} events from {path}; digest {checker.digest.value}")
@@ -1106,6 +1170,11 @@ def verify(s: Session, witness: str | None, position: int | None) -> None:
         sys.exit(4)
     for line in report:
         click.echo(line)
+    for row in imports_of(app):
+        at = row["at"].astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        click.echo(f"imported by {row['role']} at {at}: positions {row['first_position']}-"
+                   f"{row['last_position']} from a file with SHA-256 {row['file_sha256']}; "
+                   f"digest {row['digest']}")
 
 
 def _is_digest(text: str) -> bool:
@@ -1131,6 +1200,9 @@ def rebuild(s: Session) -> None:
     app = s.reader
     models = ReadModels(s.db)
     s.ctx.call_on_close(models.close)
+    if not models.writable:
+        raise Refused(f"role {app.server.role} may not rebuild the read models (it is read-only; "
+                      "a recorder or the owner may)")
     started = time.perf_counter()
     with _progress("rebuilding", app.last_position()) as bar:
         count = models.rebuild(app, progress=bar.update)
@@ -1141,6 +1213,10 @@ def rebuild(s: Session) -> None:
 from commands.demo import demo  # noqa: E402  (registers `grants demo`)
 
 cli.add_command(demo)
+
+from commands.db import db  # noqa: E402  (registers `grants db init`)
+
+cli.add_command(db)
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ def _runs(positions: Sequence[int]) -> Iterator[tuple[int, int]]:
 
 
 @contextmanager
-def load_into_empty_store(app: Any, where: str) -> Iterator[Write]:
+def load_into_empty_store(app: Any, where: str, imported: dict[str, Any] | None = None) -> Iterator[Write]:
     """One transaction on the application's store, which must hold no events.
 
     Yields ``write(stored, positions)``, which inserts a batch of stored events (from
@@ -48,6 +48,12 @@ def load_into_empty_store(app: Any, where: str) -> Iterator[Write]:
     no other writer can add an event in between; on SQLite a writer that committed after
     the check makes the first insert fail (the store is busy) rather than write into a
     ledger that is no longer empty.
+
+    On a PostgreSQL ledger set up by ``grants db init``, the load first registers itself in
+    ``grants_imports`` (the server fills in the role it authenticated and the time; only
+    there may events keep the file's own recorders), and before the commit completes that
+    row with the positions loaded and, from ``imported``, the file's SHA-256 and the
+    history's digest (the caller fills ``imported["digest"]`` before its block ends).
     """
     from eventsourcing.postgres import PostgresApplicationRecorder
     from eventsourcing.sqlite import SQLiteApplicationRecorder
@@ -82,6 +88,14 @@ def load_into_empty_store(app: Any, where: str) -> Iterator[Write]:
             curs.execute(recorder.max_notification_id_statement)
             if curs.fetchone()["max"] is not None:
                 raise refused
+            imports = Identifier(recorder.datastore.schema, "grants_imports")
+            curs.execute(SQL("SELECT to_regclass(%s) AS found"), [imports.as_string(curs)])
+            registered = None
+            if curs.fetchone()["found"] is not None:
+                curs.execute(SQL("INSERT INTO {} (file_sha256) VALUES (%s) RETURNING id").format(imports),
+                             [(imported or {}).get("file_sha256")])
+                registered = curs.fetchone()["id"]
+            loaded: list[int] = []  # the first and the last position loaded
             restart = SQL("SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s, false)")
             table_name = table.as_string(curs)
             following: int | None = None  # the number the sequence gives next
@@ -95,8 +109,14 @@ def load_into_empty_store(app: Any, where: str) -> Iterator[Write]:
                     recorder._insert_stored_events(curs, run)
                     check(positions[start:end], recorder._fetch_ids_after_insert_events(curs, run))
                     following = positions[end - 1] + 1
+                if positions:
+                    loaded[:] = [loaded[0] if loaded else positions[0], positions[-1]]
 
             yield write
+            if registered is not None:
+                curs.execute(SQL("UPDATE {} SET digest = %s, first_position = %s, last_position = %s, "
+                                 "events = (SELECT count(*) FROM {}) WHERE id = %s").format(imports, table),
+                             [(imported or {}).get("digest"), *(loaded or [None, None]), registered])
     else:
         raise Malformed(f"cannot import into a store of type {type(recorder).__name__}")
 

@@ -405,9 +405,13 @@ def read_export(lines: Iterable[bytes]) -> Iterator[tuple[int, int, Entry]]:
 
 
 def import_history(app: Any, lines: Iterable[bytes], where: str,
-                   progress: Callable[[int], None] | None = None, batch: int = BATCH) -> Checker:
+                   progress: Callable[[int], None] | None = None, batch: int = BATCH,
+                   file_sha256: str | None = None) -> Checker:
     """Import a file's lines into the empty ledger ``app``, all or nothing; returns the checker
     (its digest and count). ``progress`` is told the bytes of each line read.
+
+    On PostgreSQL set up by ``grants db init``, who imported, when, the file's SHA-256
+    and the history's digest are recorded in ``grants_imports`` in the same transaction.
 
     Malformed names the line of the first event that is off or breaks a rule (or the year
     that does not reconcile); Refused when the ledger holds events. Either way, and on any
@@ -417,7 +421,8 @@ def import_history(app: Any, lines: Iterable[bytes], where: str,
     # SQLite numbers events without gaps: there the file's positions must run 1, 2, 3...
     checker = Checker(contiguous=not postgres, keep_entries=False)
     to_stored = app.mapper.to_stored_event
-    with load_into_empty_store(app, where) as write:
+    imported = {"file_sha256": file_sha256}
+    with load_into_empty_store(app, where, imported) as write:
         stored, positions = [], []
         number = 0
         for number, size, entry in read_export(lines):
@@ -446,4 +451,5 @@ def import_history(app: Any, lines: Iterable[bytes], where: str,
             checker.finish()
         except HistoryError as e:
             raise Malformed(f"after its last line ({number}), the history is inconsistent: {e}") from None
+        imported["digest"] = checker.digest.value
     return checker

@@ -261,11 +261,10 @@ def _create_sqlite(path: str, target: str) -> bool:
 class ServerFacts:
     """What the server said about this connection's role and the schema (see check_postgres)."""
 
-    def __init__(self, role: str, has_events: bool, may_record: bool, guarded: bool) -> None:
+    def __init__(self, role: str, has_events: bool, may_record: bool) -> None:
         self.role = role                # the role the server authenticated (session_user)
         self.has_events = has_events    # the event table exists (so nothing need be created)
         self.may_record = may_record    # the role may insert events (or create the table)
-        self.guarded = guarded          # `grants db init` made the table append-only here
 
 
 def check_postgres(env: dict[str, str], must_exist: bool) -> ServerFacts:
@@ -314,14 +313,10 @@ def check_postgres(env: dict[str, str], must_exist: bool) -> ServerFacts:
         if POSTGRES_EVENTS in tables:
             role, may_record = conn.execute("SELECT session_user, has_table_privilege(%s, 'INSERT')",
                                             [qualified]).fetchone()
-            guarded = conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = %s::regclass "
-                "AND tgname = 'grants_events_append_only')", [qualified]).fetchone()[0]
         else:
             role, may_record = conn.execute("SELECT session_user, has_schema_privilege(%s, 'CREATE')",
                                             [schema]).fetchone()
-            guarded = False
-        return ServerFacts(role, POSTGRES_EVENTS in tables, bool(may_record), bool(guarded))
+        return ServerFacts(role, POSTGRES_EVENTS in tables, bool(may_record))
     except psycopg.Error as e:
         raise Malformed(f"cannot use the store {where}: {_server_reason(e)}") from None
     finally:

@@ -4,13 +4,15 @@ A command may write several events in one transaction: `allocate` a Grant's
 PotAllocated, then each region-year's Opened (when new) and Allocated; `decide`,
 `amend`, `revoke` and `reverse` a Decision event, then region-years' CommitmentSet
 (each new region-year's Opened first); `spend` a Decision's Spent and the Voucher's
-Registered. A replay cut inside such a write would show half a command (half an
+Registered; and a command's first event for a new region-year is its Opened, followed
+by the event the command records. A replay cut inside such a write would show half a command (half an
 allocation; a decision without its commitments, which no reconciliation survives).
 
 No stored field says where a command ends, but the events say it: a *follower* event
 (a region-year's Allocated or CommitmentSet, a voucher's Registered, and a region-year's
-Opened whose next event is one of those) belongs to the command of the event before
-it; every other event begins a command. :func:`whole_commands` cuts a replay there,
+Opened whose next event is one of those), and the event right after its own
+region-year's Opened, belong to the command of the event before them; every other
+event begins a command. :func:`whole_commands` cuts a replay there,
 as of the START of the command the cut fell inside, for a position and for a moment
 alike, and :class:`Cut` says what it did, for a note to the reader.
 """
@@ -36,10 +38,16 @@ def kind_of(topic: str) -> str:
     return topic.rsplit("/", 1)[0]
 
 
-def follows(topic: str, aggregate: Any, next_topic: str | None, next_aggregate: Any) -> bool:
-    """Whether an event belongs to the command of the event before it (see the module)."""
+def follows(topic: str, aggregate: Any, next_topic: str | None = None, next_aggregate: Any = None,
+            previous_topic: str | None = None, previous_aggregate: Any = None) -> bool:
+    """Whether an event belongs to the command of the event before it (see the module):
+    it is a follower, or an Opened whose next event is one, or the event right after its
+    own aggregate's Opened (a region-year is never saved with its Opened alone: `frame`
+    writes Opened and PlanningFrameSet, `close` Opened and YearClosed)."""
     kind = kind_of(topic)
     if kind in FOLLOWERS:
+        return True
+    if previous_topic is not None and previous_aggregate == aggregate and kind_of(previous_topic) == OPENED:
         return True
     return (kind == OPENED and next_topic is not None and next_aggregate == aggregate
             and kind_of(next_topic) in FOLLOWERS)
@@ -97,11 +105,13 @@ def whole_commands(records: Iterable[R], describe: Callable[[R], tuple[int, str,
     it = iter(records)
     record = next(it, None)
     described = describe(record) if record is not None else None
+    before: tuple | None = None
     while record is not None:
         following = next(it, None)
         after = describe(following) if following is not None else None
         at, topic, aggregate, stamp = described
-        if not follows(topic, aggregate, after[1] if after else None, after[2] if after else None):
+        if not follows(topic, aggregate, after[1] if after else None, after[2] if after else None,
+                       before[1] if before else None, before[2] if before else None):
             if stopped:  # the split command has ended
                 break
             yield from pending  # the command before this one is whole
@@ -115,7 +125,7 @@ def whole_commands(records: Iterable[R], describe: Callable[[R], tuple[int, str,
             cut.by = "position" if position is not None and at > position else "moment"
         pending.append(record)
         last = at
-        record, described = following, after
+        record, before, described = following, described, after
     if stopped:
         cut.split = (describe(pending[0])[0], describe(pending[-1])[0])
         return
@@ -131,10 +141,11 @@ def _within(at: int, stamp: datetime.datetime, position: int | None, as_of: date
 
 
 def is_boundary(records: list[R], describe: Callable[[R], tuple[int, str, Any, datetime.datetime]]) -> bool:
-    """Whether a replay may stop just before ``records`` (the next one or two records of
-    the log): true when the first begins a command, or there is none."""
-    if not records:
+    """Whether a replay may stop after the first of ``records`` (the log's record at that
+    position, and the next two): true when the second begins a command, or there is none."""
+    if len(records) < 2:
         return True
-    _, topic, aggregate, _ = describe(records[0])
-    after = describe(records[1]) if len(records) > 1 else None
-    return not follows(topic, aggregate, after[1] if after else None, after[2] if after else None)
+    previous, this = describe(records[0]), describe(records[1])
+    after = describe(records[2]) if len(records) > 2 else None
+    return not follows(this[1], this[2], after[1] if after else None, after[2] if after else None,
+                       previous[1], previous[2])

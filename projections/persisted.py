@@ -958,7 +958,7 @@ def audit_year(models: ReadModels, app: GrantLedger, grant_id: str, year: int, r
     head = models.position()
     limit = head if position is None else min(position, head)
     start, value = models.checkpoint_before(position=limit, as_of=as_of)
-    while start and not is_boundary(models._stored(start + 1, 2), _row_bounds):
+    while start and not is_boundary(models._stored(start, 3), _row_bounds):
         start, value = models.checkpoint_before(position=start - 1, as_of=as_of)
     digest = Digest()
     digest.value = value

@@ -847,10 +847,13 @@ def _require_grant(view: LedgerView, grant_id: str) -> None:
 
 def _time_options(f: Callable) -> Callable:
     f = click.option("--position", type=p.PositionType(0), default=None,
-                     help="Replay only the first N positions of the log.")(f)
+                     help="Replay only the first N positions of the log, in whole commands: N inside "
+                          "one command's write answers as of that command's start (a note on stderr "
+                          "says so, and when N is beyond the log).")(f)
     return click.option("--as-of", "as_of", type=p.TIMESTAMP, default=None,
-                        help="Replay only what was recorded by then: a date (its end, UTC) "
-                             "or an ISO date-time with offset.")(f)
+                        help="Replay only what was recorded by then, in whole commands: a date (its end, "
+                             "UTC) or an ISO date-time with offset. Before the grant's first recording: "
+                             "no rows, '(nothing recorded by then)'.")(f)
 
 
 def _judging_day(judge_on: datetime.date | None, as_of: datetime.datetime | None) -> datetime.date:
@@ -875,8 +878,11 @@ def balance(s: Session, grant_id: str, region: str | None, year: int | None, as_
     spent, available, shortfall.
 
     \b
-    With --as-of or --position, only what had been recorded by then is replayed:
-    the answer is what the ledger said at that moment.
+    With --as-of or --position, only what had been recorded by then is replayed,
+    in whole commands: the answer is what the ledger said at that moment. A limit
+    inside one command's atomic write (an allocation to many regions, a decision
+    and its years) answers as of the start of that command, with a "note:" on
+    stderr; before the grant's first recording the answer is empty (exit 0).
 
     \b
     Example:
@@ -980,8 +986,10 @@ def audit(s: Session, grant_id: str, year: int, region: str | None, as_of, posit
     beside the year as it stands now, a reconciliation of domain.md's identities, and
     the digest of exactly the history replayed.
 
-    With --as-of or --position it answers as the ledger stood then; two auditors who
-    get the same digest replayed the same history.
+    With --as-of or --position it answers as the ledger stood then, in whole
+    commands (a limit inside one command's atomic write answers as of that
+    command's start, with a "note:" on stderr; the position printed is the one
+    answered); two auditors who get the same digest replayed the same history.
 
     \b
     Example:

@@ -71,7 +71,7 @@ def run(app: GrantLedger, step: tuple, decisions: list[str], vouchers: list[str]
         app.reverse("g", pick(vouchers, args[0]), D, "r", "t")
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(script=st.lists(command, min_size=2, max_size=6))
 def test_every_position_answers_as_of_a_command_boundary(script):
     """At every --position (and every moment) of a scripted history, the fold and the fast audit

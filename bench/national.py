@@ -153,7 +153,7 @@ def main() -> None:
 
     def full_fold():
         digest = Digest()
-        view = fold(digested(upto(entries_of(app, stop=cut), position=cut), digest), keep_entries=True)
+        view = fold(digested(upto(entries_of(app), position=cut), digest), keep_entries=True)
         return {region: audit(view, digest.value, G, 2018, region, None, D(2019, 3, 1)) for region in ("23", "01")}
 
     measures = [

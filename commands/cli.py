@@ -31,6 +31,7 @@ from projections.balances import balance_rows
 from projections.commitments import commitment_rows
 from projections.compliance import compliance_rows
 from projections.audit import upto
+from projections.bounds import Cut
 from projections.fold import LedgerView, entries_of, fold
 from projections.persisted import ReadModels, audit_year as audit_from_models
 from projections.intake import import_history, lines_of
@@ -38,6 +39,7 @@ from projections.verify import HistoryError, verify_store
 from projections.history import export_lines, history_rows
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+NOTHING_THEN = "(nothing recorded by then)"
 
 
 class GrantsGroup(click.Group):
@@ -135,6 +137,7 @@ class Session:
     fmt: str
     ctx: click.Context
     _app: GrantLedger | None = None
+    empty_then: bool = False  # an as-of answer before the grant's first recording
     recording: bool = False
 
     @property
@@ -196,21 +199,43 @@ class Session:
 
     def view(self, keep_entries: bool = False, position: int | None = None,
              as_of: datetime.datetime | None = None) -> LedgerView:
-        """The fold of the log, or of its prefix up to a position or a moment."""
-        return fold(upto(entries_of(self.reader, stop=position), position, as_of),
-                    keep_entries=keep_entries)
+        """The fold of the log, or of its prefix up to a position or a moment, in whole
+        commands (a note on stderr when a limit fell inside one, or beyond the log)."""
+        cut = Cut()
+        view = fold(upto(entries_of(self.reader), position, as_of, cut), keep_entries=keep_entries)
+        self.notes(cut)
+        return view
+
+    def notes(self, cut: Cut) -> None:
+        """Say on stderr what a replay limited by --position or --as-of answered."""
+        for line in cut.notes():
+            click.echo(f"note: {line}", err=True)
 
     def query(self, grant_id: str, position: int | None, as_of: datetime.datetime | None,
               persisted: Callable[[ReadModels], Any], folded: Callable[[LedgerView], Any] | None) -> Any:
-        """An answer for "now" from the persisted read models; as of then, from a fold."""
+        """An answer for "now" from the persisted read models; as of then, from a fold.
+
+        As of a moment or position before the grant's first recording, the answer is
+        empty (no rows, exit 0, "nothing recorded by then"); a grant that does not
+        exist now is unknown (exit 1).
+        """
         if position is None and as_of is None:
             models = self.models()
             if not models.has_grant(grant_id):
                 raise unknown_grant(grant_id)
             return persisted(models)
         view = self.view(position=position, as_of=as_of)
-        _require_grant(view, grant_id)
+        if grant_id not in view.grants:
+            self.reader.grant(grant_id)  # NotFound (exit 1) when it is not recorded now either
+            self.nothing_then(grant_id, view.position)
+            return []
         return folded(view)
+
+    def nothing_then(self, grant_id: str, position: int) -> None:
+        """The grant exists now, but nothing of it was recorded by the moment asked."""
+        self.empty_then = True
+        click.echo(f"note: nothing of {grant_id} was recorded by then (as of position {position})",
+                   err=True)
 
     def models(self) -> ReadModels:
         """The persisted read models, brought up to date with the log.
@@ -234,7 +259,7 @@ class Session:
         return aside
 
     def out(self, rows: list[dict[str, Any]], columns: list[tuple[str, str]], empty: str) -> None:
-        click.echo(render(rows, self.fmt, columns, empty))
+        click.echo(render(rows, self.fmt, columns, NOTHING_THEN if self.empty_then else empty))
 
 
 pass_session = click.make_pass_decorator(Session)
@@ -381,8 +406,19 @@ def agreement_sign(s: Session, grant_id: str, year: int, signed_on, pots, report
 # --------------------------------------------------------------------------- allocate
 
 
+_CODE_COLUMNS = ("region", "code", "county_code", "länskod")
+_NAME_COLUMNS = ("region_name", "name", "namn")
+
+
 def _read_csv(path: str, value_column: str, parse: Callable[[str], Any]) -> dict[str, Any]:
-    """Read ``region,<value_column>`` rows (header optional, extra columns ignored)."""
+    """Read ``region,<value_column>`` rows (header optional, extra columns ignored).
+
+    A region may also come with its name beside its code: a header with a name column
+    (``region,region_name,amount``) or headerless ``code,name,value`` rows
+    (``12,Skåne,100``). The name must then be the code's region: every row where they
+    disagree is named, and the file is refused (a table whose names and codes disagree
+    cannot say which region was meant).
+    """
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
             text = f.read()
@@ -397,27 +433,67 @@ def _read_csv(path: str, value_column: str, parse: Callable[[str], Any]) -> dict
     if not rows:
         raise Malformed(f"{path} is empty")
     header = [c.strip().lower() for c in rows[0]]
-    if "region" in header:
+    ni: int | None = None
+    named = [c for c in _CODE_COLUMNS + _NAME_COLUMNS if c in header]
+    if named:
         if value_column not in header:
             raise Malformed(f"{path} has no '{value_column}' column")
-        ri, vi, body, first = header.index("region"), header.index(value_column), rows[1:], 2
+        codes = [c for c in _CODE_COLUMNS if c in header]
+        names = [c for c in _NAME_COLUMNS if c in header]
+        ri = header.index(codes[0] if codes else names[0])
+        ni = header.index(names[0]) if codes and names else None
+        vi, body, first = header.index(value_column), rows[1:], 2
+    elif len(rows[0]) >= 3 and _is_value(parse, rows[0][2]) and not _is_value(parse, rows[0][1]):
+        ri, ni, vi, body, first = 0, 1, 2, rows, 1  # headerless code,name,value
     else:
         ri, vi, body, first = 0, 1, rows, 1
     values: dict[str, Any] = {}
+    contradictions: list[str] = []
     for n, row in enumerate(body, start=first):
         try:
             region = Region.parse(row[ri]).code
             value = parse(row[vi])
+            name = row[ni].strip() if ni is not None else ""
         except IndexError:
             raise Malformed(f"{path} line {n}: expected region,{value_column}") from None
         except Malformed as e:
             raise Malformed(f"{path} line {n}: {e}") from None
+        if name and _region_of(name) != region:
+            contradictions.append(f"line {n} ({row[ri].strip()} is {Region(region).name}, not {name!r})")
         if region in values:
             raise Malformed(f"{path} line {n}: region {Region(region)} appears twice")
         values[region] = value
+    if contradictions:
+        raise Malformed(f"{path}: the region's name contradicts its code on "
+                        + ", ".join(contradictions) + "; correct the code or the name")
     if not values:
         raise Malformed(f"{path} has no rows")
     return values
+
+
+def _is_value(parse: Callable[[str], Any], cell: str) -> bool:
+    try:
+        parse(cell)
+    except Malformed:
+        return False
+    return True
+
+
+def _region_of(name: str) -> str | None:
+    try:
+        return Region.parse(name).code
+    except Malformed:
+        return None
+
+
+def _every_region(path: str, populations: dict[str, int]) -> dict[str, int]:
+    """A population file lists all 21 regions: a region left out would silently get nothing."""
+    missing = [r for r in Region.all() if r.code not in populations]
+    if missing:
+        raise Malformed(f"{path} lacks {len(missing)} of the 21 regions: "
+                        + ", ".join(str(r) for r in missing)
+                        + " (apportioning by population needs every region's population)")
+    return populations
 
 
 def _population(text: str) -> int:
@@ -438,18 +514,26 @@ def _positive_amount(text: str) -> Amount:
 @click.option("--region", type=p.REGION, help="One region (with --amount).")
 @click.option("--amount", type=p.AMOUNT, help="Its share; with --by-population, the sum to apportion.")
 @click.option("--table", "table_file", type=click.Path(dir_okay=False),
-              help="CSV of region,amount: an official table.")
+              help="CSV of region,amount (or region,region_name,amount): an official table.")
 @click.option("--by-population", "population_file", type=click.Path(dir_okay=False),
-              help="CSV of region,population: apportion by the largest remainder method.")
+              help="CSV of region,population for all 21 regions: apportion by the largest "
+                   "remainder method.")
 @pass_session
 def allocate(s: Session, grant_id: str, year: int, pot: str, region: str | None,
              amount: Amount | None, table_file: str | None, population_file: str | None) -> None:
     """Allocate a pot of GRANT's year to regions, in one atomic write.
 
-    Give one of: --region R --amount A; --table FILE (CSV region,amount);
-    --by-population FILE (CSV region,population), which splits the pot (or
+    Give one of: --region R --amount A; --table FILE (CSV region,amount, header
+    optional; a region's name may stand beside its code, as in a header
+    region,region_name,amount or rows 12,Skåne,100, and a name that contradicts
+    its code is refused naming the lines); --by-population FILE (CSV
+    region,population listing all 21 regions), which splits the pot (or
     --amount) to the whole krona by the largest remainder method; the shares
     always sum exactly, ties go to the larger population, then the lower code.
+
+    An allocation below what a region committed against its planning frame is
+    still recorded; a "warning:" line on stderr names each region-year left
+    with a shortfall.
 
     \b
     Examples:
@@ -469,8 +553,10 @@ def allocate(s: Session, grant_id: str, year: int, pot: str, region: str | None,
     elif table_file:
         shares, source = _read_csv(table_file, "amount", _positive_amount), "table"
     else:
-        populations = _read_csv(population_file, "population", _population)
-        shares = s.app.apportion(grant_id, year, pot, amount, populations)
+        populations = _every_region(population_file, _read_csv(population_file, "population", _population))
+        shares = {r: a for r, a in s.app.apportion(grant_id, year, pot, amount, populations).items() if a}
+        if not shares:
+            raise Malformed(f"apportioning {amount} by population gives every region 0 kr; nothing to allocate")
         source = "by-population"
     new = s.app.allocate(grant_id, year, pot, shares, source, s.user)
     total = Amount(sum(a.ore for a in shares.values()))
@@ -480,6 +566,13 @@ def allocate(s: Session, grant_id: str, year: int, pot: str, region: str | None,
     if len(shares) > 1 and s.fmt == "table":
         rows = [{"region": r, "region_name": Region(r).name, "amount": a} for r, a in sorted(shares.items())]
         s.out(rows, [("region", "region"), ("region_name", "name"), ("amount", "amount")], "")
+    for code in sorted(shares):
+        ry = s.app.region_year(grant_id, code, year)
+        if ry.shortfall:
+            click.echo(f"warning: {ry.label} has a shortfall of {ry.shortfall}: {ry.committed} committed"
+                       + (f" and {ry.reserved} reserved" if ry.reserved else "")
+                       + f" against {ry.allocated} allocated; no new commitment until decisions are "
+                       "amended or revoked (see grants compliance)", err=True)
 
 
 # --------------------------------------------------------------------------- region's money
@@ -810,11 +903,14 @@ def _require_grant(view: LedgerView, grant_id: str) -> None:
 
 
 def _time_options(f: Callable) -> Callable:
-    f = click.option("--position", type=click.IntRange(min=0, max=2**62), default=None,
-                     help="Replay only the first N positions of the log.")(f)
+    f = click.option("--position", type=p.PositionType(0), default=None,
+                     help="Replay only the first N positions of the log, in whole commands: N inside "
+                          "one command's write answers as of that command's start (a note on stderr "
+                          "says so, and when N is beyond the log).")(f)
     return click.option("--as-of", "as_of", type=p.TIMESTAMP, default=None,
-                        help="Replay only what was recorded by then: a date (its end, UTC) "
-                             "or an ISO date-time with offset.")(f)
+                        help="Replay only what was recorded by then, in whole commands: a date (its end, "
+                             "UTC) or an ISO date-time with offset. Before the grant's first recording: "
+                             "no rows, '(nothing recorded by then)'.")(f)
 
 
 def _judging_day(judge_on: datetime.date | None, as_of: datetime.datetime | None) -> datetime.date:
@@ -839,8 +935,11 @@ def balance(s: Session, grant_id: str, region: str | None, year: int | None, as_
     spent, available, shortfall.
 
     \b
-    With --as-of or --position, only what had been recorded by then is replayed:
-    the answer is what the ledger said at that moment.
+    With --as-of or --position, only what had been recorded by then is replayed,
+    in whole commands: the answer is what the ledger said at that moment. A limit
+    inside one command's atomic write (an allocation to many regions, a decision
+    and its years) answers as of the start of that command, with a "note:" on
+    stderr; before the grant's first recording the answer is empty (exit 0).
 
     \b
     Example:
@@ -944,8 +1043,10 @@ def audit(s: Session, grant_id: str, year: int, region: str | None, as_of, posit
     beside the year as it stands now, a reconciliation of domain.md's identities, and
     the digest of exactly the history replayed.
 
-    With --as-of or --position it answers as the ledger stood then; two auditors who
-    get the same digest replayed the same history.
+    With --as-of or --position it answers as the ledger stood then, in whole
+    commands (a limit inside one command's atomic write answers as of that
+    command's start, with a "note:" on stderr; the position printed is the one
+    answered); two auditors who get the same digest replayed the same history.
 
     \b
     Example:
@@ -953,10 +1054,14 @@ def audit(s: Session, grant_id: str, year: int, region: str | None, as_of, posit
       grants audit professionsmiljarden --year 2018 --as-of 2019-02-15T23:59:59+01:00
       grants --format json audit professionsmiljarden --year 2018 --position 42
     """
+    cut = Cut()
     result = s.query(grant_id, None, None,
                      lambda models: audit_from_models(models, s.reader, grant_id, year, region,
-                                                      position, as_of, _judging_day(judge_on, as_of)),
+                                                      position, as_of, _judging_day(judge_on, as_of), cut),
                      None)
+    s.notes(cut)
+    if not result["recorded"]:
+        s.nothing_then(grant_id, result["position"])
     if s.fmt == "json":
         click.echo(as_json(result))
         return
@@ -975,6 +1080,10 @@ def _audit_text(r: dict[str, Any]) -> str:
         f"as of {as_of}: history replayed: positions 1-{r['position']}, last recorded {last}",
         f"digest: {r['digest']}",
         "",
+    ]
+    if not r["recorded"]:
+        return "\n".join(out + [NOTHING_THEN])
+    out += [
         f"Events that touched {r['year']} ({len(r['events'])}, in recording order):",
         as_table(r["events"], AUDIT_EVENT_COLUMNS, "  (none)"),
         "",
@@ -1127,7 +1236,7 @@ def import_(s: Session, path: str) -> None:
 @click.option("--digest", "witness", default=None, metavar="DIGEST",
               help="A digest printed earlier (by audit, verify, import or a sealed report): "
                    "prove the history up to --position is still exactly that one.")
-@click.option("--position", type=click.IntRange(min=1, max=2**62), default=None,
+@click.option("--position", type=p.PositionType(1), default=None,
               help="With --digest: the last position that digest covers (default: the whole log).")
 @pass_session
 def verify(s: Session, witness: str | None, position: int | None) -> None:

@@ -80,6 +80,9 @@ class TimestampType(_LedgerType):
 
     def parse(self, value: str) -> datetime.datetime:
         raw = value.strip()
+        if not raw.isascii():
+            raise Malformed(f"timestamp {raw!r} is not a date (YYYY-MM-DD) or an ISO 8601 date-time "
+                            "in digits 0-9")
         if len(raw) == 10:
             day = parse_date(raw)
             return datetime.datetime.combine(day, datetime.time.max, tzinfo=datetime.timezone.utc)
@@ -99,6 +102,25 @@ class YearType(_LedgerType):
 
     def parse(self, value: str) -> int:
         return parse_year(value)
+
+
+class PositionType(_LedgerType):
+    """A position in the log: a whole number in digits 0-9 (click's own int type would
+    read ``١٢`` or ``１２`` as 12)."""
+
+    name = "integer"
+
+    def __init__(self, minimum: int = 0, maximum: int = 2**62) -> None:
+        self.minimum, self.maximum = minimum, maximum
+
+    def parse(self, value: str) -> int:
+        raw = value.strip()
+        if not (raw.isascii() and raw.isdigit()):
+            raise Malformed(f"position {raw!r} is not a whole number in digits 0-9")
+        number = int(raw)
+        if not self.minimum <= number <= self.maximum:
+            raise Malformed(f"position {number} is not in the range {self.minimum}-{self.maximum}")
+        return number
 
 
 class YearRangeType(_LedgerType):

@@ -213,11 +213,15 @@ MIN_YEAR, MAX_YEAR = 1900, 2199
 
 
 def parse_year(text: str | int) -> int:
-    """A four-digit calendar year."""
-    try:
-        year = int(str(text).strip())
-    except ValueError:
-        raise Malformed(f"year {text!r} is not a year (e.g. 2018)") from None
+    """A four-digit calendar year, in ASCII digits (``٢٠١٨`` or ``２０１８`` is refused:
+    Python's ``int`` would read them, a controller's spreadsheet would not)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        year = text
+    else:
+        raw = str(text).strip()
+        if not re.fullmatch(r"[0-9]{4}", raw):
+            raise Malformed(f"year {text!r} is not a year in digits 0-9 (e.g. 2018)")
+        year = int(raw)
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise Malformed(f"year {year} is out of range ({MIN_YEAR}-{MAX_YEAR})")
     return year
@@ -238,10 +242,10 @@ def parse_year_range(text: str) -> tuple[int, int]:
 
 
 def parse_date(text: str) -> datetime.date:
-    """An ISO date ``YYYY-MM-DD``."""
+    """An ISO date ``YYYY-MM-DD``, in ASCII digits."""
     raw = str(text).strip()
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-        raise Malformed(f"date {raw!r} is not YYYY-MM-DD")
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
+        raise Malformed(f"date {raw!r} is not YYYY-MM-DD in digits 0-9")
     try:
         return datetime.date.fromisoformat(raw)
     except ValueError as e:

@@ -1,7 +1,7 @@
 """Audit: replay history as of a moment, identify it by a digest, reconcile a year.
 
-``upto`` cuts the log at a position or a moment of recording, so every query can answer
-"what did the ledger say then". ``Digest`` chains a SHA-256 over every replayed event
+``upto`` cuts the log at a position or a moment of recording, in whole commands, so
+every query can answer "what did the ledger say then". ``Digest`` chains a SHA-256 over every replayed event
 (its recording time, recorder, topic, aggregate, version and fields, in order): the
 same history always gives the same digest, and any change to any event, any missing,
 added or reordered event, gives another. ``audit`` assembles the controller's view of
@@ -17,9 +17,10 @@ from typing import Any
 
 from ledger.budget import RegionYear
 from ledger.decision import Decision
-from ledger.errors import Corrupt, NotFound
+from ledger.errors import Corrupt
 from ledger.values import Amount, Region, total
 from projections.balances import FIGURES, balance_rows, year_figures
+from projections.bounds import Cut, whole_commands
 from projections.commitments import commitment_rows
 from projections.compliance import compliance_rows
 from projections.fold import Entry, LedgerView
@@ -29,14 +30,23 @@ GENESIS = "sha256:" + hashlib.sha256(b"grants").hexdigest()
 
 
 def upto(entries: Iterable[Entry], position: int | None = None,
-         as_of: datetime.datetime | None = None) -> Iterator[Entry]:
-    """The prefix of the log recorded by ``as_of`` and within the first ``position`` positions."""
-    for entry in entries:
-        if position is not None and entry.position > position:
-            return
-        if as_of is not None and entry.recorded_at > as_of:
-            return
-        yield entry
+         as_of: datetime.datetime | None = None, cut: Cut | None = None) -> Iterator[Entry]:
+    """The prefix of the log recorded by ``as_of`` and within the first ``position`` positions,
+    in whole commands: a limit inside one command's atomic write answers as of that
+    command's start (see :mod:`projections.bounds`; ``cut`` says what was done).
+
+    ``entries`` should run past the limit (to see whether the next event belongs to the
+    command before it): read the log without a stop, it is only read as far as needed.
+    """
+    if position is None and as_of is None:
+        yield from entries
+        return
+    yield from whole_commands(entries, entry_bounds, position, as_of, cut)
+
+
+def entry_bounds(entry: Entry) -> tuple[int, str, Any, datetime.datetime]:
+    """What :func:`projections.bounds.whole_commands` needs of an entry."""
+    return entry.position, type(entry.event).TOPIC, entry.event.originator_id, entry.recorded_at
 
 
 def _encoder():
@@ -251,17 +261,22 @@ def audit(view: LedgerView, digest: str, grant_id: str, year: int, region: str |
           events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The controller's view of one year, as the replayed history says it.
 
+    A grant the replayed history does not hold yet gives an audit with nothing in it
+    (``recorded`` false): nothing of it was recorded by then. (Whether the grant
+    exists at all is the caller's question.)
+
     ``events`` are the rows the year lists; without them they are found in the view's
     entries (a view folded with ``keep_entries``).
     """
-    if grant_id not in view.grants:
-        raise NotFound(f"unknown grant {grant_id!r} in the history replayed (positions 1-{view.position})")
-    view.grants[grant_id].check_year(year)
+    recorded = grant_id in view.grants  # else nothing of the grant was recorded by then
+    if recorded:
+        view.grants[grant_id].check_year(year)
     if events is None:
-        events = year_events(view, grant_id, year, region)
+        events = year_events(view, grant_id, year, region) if recorded else []
     last = (view.entries or [None])[-1]
-    checks = reconcile(view, grant_id, year, region)
+    checks = reconcile(view, grant_id, year, region) if recorded else []
     return {
+        "recorded": recorded,
         "grant": grant_id,
         "year": year,
         "region": region,

@@ -3,7 +3,8 @@
 Each check is a small function of one region-year's facts that returns findings as
 data (in the manner of beancount's validation). ``CHECKS`` lists them; adding a rule
 is adding a function. The row's `money_at_risk` is what the region could have to
-repay if the year stays as it is, with the reasons in words.
+repay if the year stays as it is, plus any shortfall (commitments with no grant money
+behind them), with the reasons in words.
 """
 
 from __future__ import annotations
@@ -218,7 +219,21 @@ def check_filed_figures(facts: YearFacts) -> list[Finding]:
     return findings
 
 
+def check_shortfall(facts: YearFacts) -> list[Finding]:
+    """Money committed beyond the year's funds (the state allocated below the planning
+    frame the region decided against) has no grant behind it: the shortfall is at risk."""
+    ry = facts.region_year
+    if not ry.shortfall:
+        return []
+    reserved = f" and {ry.reserved} reserved" if ry.reserved else ""
+    return [Finding(
+        "shortfall", f"shortfall of {ry.shortfall}: {ry.committed} committed{reserved} against "
+        f"{ry.funds} {'allocated' if ry.is_allocated else 'in the planning frame'}; amend or revoke "
+        "decisions, or the region pays the rest itself", ry.shortfall, RISK)]
+
+
 CHECKS: list[Callable[[YearFacts], list[Finding]]] = [
+    check_shortfall,
     check_report_on_time,
     check_report_content,
     check_traceability,
@@ -234,7 +249,8 @@ def judge(facts: YearFacts) -> dict[str, Any]:
     findings = [f for check in CHECKS for f in check(facts)]
     ry = facts.region_year
     risky = [f for f in findings if f.at_risk]
-    at_risk = min(ry.allocated, total(f.at_risk for f in risky)) if risky else ZERO
+    # at most the allocation is at risk of repayment, and the shortfall beyond it
+    at_risk = min(ry.allocated + ry.shortfall, total(f.at_risk for f in risky)) if risky else ZERO
     if any(f.severity == BREACH for f in findings):
         status = "non-compliant"
     elif at_risk or any(f.severity == RISK for f in findings):

@@ -32,6 +32,7 @@ from ledger.decision import Decision
 from ledger.values import Amount, Region
 from projections.audit import GENESIS, Digest, audit, raw_record, reach
 from projections.balances import FIGURES
+from projections.bounds import Cut, is_boundary, whole_commands
 from projections.fold import LedgerView
 from projections import states
 from projections.history import EVENT_TYPES, effective_date, summary
@@ -957,38 +958,61 @@ def stamp_of(state: bytes, position: int = 0) -> str:
 
 
 def audit_year(models: ReadModels, app: GrantLedger, grant_id: str, year: int, region: str | None,
-               position: int | None, as_of: datetime.datetime | None, on: datetime.date) -> dict:
+               position: int | None, as_of: datetime.datetime | None, on: datetime.date,
+               cut: Cut | None = None) -> dict:
     """The same audit as folding the whole prefix (``projections.audit.audit``), fast.
 
-    The digest starts from the nearest checkpoint and hashes only the events after it.
-    The aggregates a year's audit needs (the grant, the year's region-years and the
-    decisions that ever had money in the year) are taken as they stood at the cut: as
-    they stand now when unchanged since, else from their last kept state before it plus
-    their own events up to it. The lines it lists are read from the persisted history.
+    The digest starts from the nearest checkpoint that is a command boundary and hashes
+    only the events after it. The replay stops where the fold's does: in whole commands
+    (``projections.bounds.whole_commands``; ``cut`` says where and why). The aggregates a
+    year's audit needs (the grant, the year's region-years and the decisions that ever
+    had money in the year) are taken as they stood at the cut: as they stand now when
+    unchanged since, else from their last kept state before it plus their own events up
+    to it. The lines it lists are read from the persisted history.
     """
     models.catch_up(app)
     head = models.position()
-    cut = head if position is None else min(position, head)
-    start, value = models.checkpoint_before(position=cut, as_of=as_of)
+    limit = head if position is None else min(position, head)
+    start, value = models.checkpoint_before(position=limit, as_of=as_of)
+    while start and not is_boundary(models._stored(start, 3), _row_bounds):
+        start, value = models.checkpoint_before(position=start - 1, as_of=as_of)
     digest = Digest()
     digest.value = value
     reached, last_stamp = start, None
-    limit = as_of.astimezone(datetime.timezone.utc) if as_of is not None else None
-    while reached < cut:
-        rows = models._stored(reached + 1, 2000, stop=cut)
-        if not rows:
-            break
-        for position, originator_id, version, topic, state in rows:
-            stamp = datetime.datetime.fromisoformat(stamp_of(state, position))
-            if limit is not None and stamp > limit:
-                cut = reached  # the first event recorded after the moment ends the replay
-                break
-            digest.add_stored(topic, originator_id, version, state)
-            reached, last_stamp = position, stamp
+    cut = cut if cut is not None else Cut()
+    cut.answered = start
+    if position is not None or as_of is not None:
+        rows = whole_commands(_rows_from(models, start + 1, head), _row_bounds, position, as_of, cut)
+    else:
+        rows = _rows_from(models, start + 1, head)
+    for position_, originator_id, version, topic, state in rows:
+        digest.add_stored(topic, originator_id, version, state)
+        reached = position_
+        last_stamp = _stamp(state, position_)
+    cut.answered = reached
     view = LedgerView(position=reached)
     for aggregate in models.states_at(app, models.year_heads(grant_id, year, region), reached):
         view.hold(aggregate)
     if last_stamp is None and reached:
-        last_stamp = datetime.datetime.fromisoformat(stamp_of(models._stored(reached, 1)[0][4], reached))
+        last_stamp = _stamp(models._stored(reached, 1)[0][4], reached)
     return audit(view, digest.value, grant_id, year, region, as_of, on, last_stamp,
                  models.year_events(grant_id, year, region, reached))
+
+
+def _stamp(state: bytes, position: int) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(stamp_of(state, position))
+
+
+def _row_bounds(row: tuple[int, bytes, int, str, bytes]) -> tuple[int, str, bytes, datetime.datetime]:
+    """What :func:`projections.bounds.whole_commands` needs of a stored row."""
+    return row[0], row[3], row[1], _stamp(row[4], row[0])
+
+
+def _rows_from(models: ReadModels, start: int, stop: int) -> Iterable[tuple[int, bytes, int, str, bytes]]:
+    """Stored rows from position ``start`` to ``stop``, read in batches as they are needed."""
+    while start <= stop:
+        rows = models._stored(start, 2000, stop=stop)
+        if not rows:
+            return
+        yield from rows
+        start = rows[-1][0] + 1

@@ -12,6 +12,7 @@ from eventsourcing.persistence import IntegrityError
 
 from commands.cli import cli
 from ledger.application import GrantLedger, store_env
+from ledger.values import Region
 
 DATA = Path(__file__).parent.parent / "commands" / "data"
 
@@ -145,6 +146,13 @@ def test_every_recording_command_and_query(grants):
     assert (frame_row["available"], frame_row["allocated"]) == ("1000000.00", "0.00")
 
 
+def population_file(path, populations: dict[str, int]) -> None:
+    """A population CSV listing all 21 regions: those given, the others with 0 people."""
+    given = {Region.parse(r).code: n for r, n in populations.items()}
+    path.write_text("region,population\n" + "".join(f"{r.code},{given.get(r.code, 0)}\n" for r in Region.all()),
+                    encoding="utf-8")
+
+
 def test_allocate_by_table_and_by_population(grants, tmp_path):
     """A published table loads as is; by population the shares sum exactly to the pot."""
     define(grants)
@@ -159,7 +167,7 @@ def test_allocate_by_table_and_by_population(grants, tmp_path):
                    str(DATA / "allocation-2016.csv"))
     assert again.stdout.startswith("unchanged:")
     pop = tmp_path / "pop.csv"
-    pop.write_text("region,population\nStockholm,3\nUppsala,1\nJämtland,1\n", encoding="utf-8")
+    population_file(pop, {"Stockholm": 3, "Uppsala": 1, "Jämtland": 1})
     grants("allocate", G, "--year", "2018", "--pot", "stimulus", "--by-population", str(pop),
            "--amount", "10")
     alloc = {r["region"]: r["allocated"] for r in grants.json("balance", G, "--year", "2018")}
@@ -400,7 +408,7 @@ def test_pots_are_never_over_allocated(grants, tmp_path):
     assert "beyond the pot's 300 000 000.00 by 0.01" in r.stderr
     grants("allocate", G, "--year", "2018", "--pot", "nurse-education", "--region", "24", "--amount", "0.01")
     pop = tmp_path / "pop.csv"
-    pop.write_text("region,population\n01,1\n03,1\n", encoding="utf-8")
+    population_file(pop, {"01": 1, "03": 1})
     r = grants("allocate", G, "--year", "2018", "--pot", "stimulus", "--by-population", str(pop),
                "--amount", "999999999", code=1)
     assert "beyond the pot's 651 000 000.00" in r.stderr

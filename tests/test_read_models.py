@@ -21,7 +21,7 @@ from tests.test_rules_stateful import D, REGIONS, YEARS, LedgerMachine
 
 def full_audit(app, year, region, position, as_of, grant="g"):
     digest = Digest()
-    view = fold(digested(upto(entries_of(app, stop=position), position, as_of), digest), keep_entries=True)
+    view = fold(digested(upto(entries_of(app), position, as_of), digest), keep_entries=True)
     try:
         return audit(view, digest.value, grant, year, region, as_of, D)
     except NotFound as e:

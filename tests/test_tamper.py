@@ -243,11 +243,12 @@ def test_verify_with_a_witness_proves_a_prefix(tmp_path):
     position when the store no longer holds that history, or is shorter than it."""
     grants, _ = _history(str(tmp_path / "ledger.sqlite"))
     audit = grants.json("audit", G, "--year", "2018", "--position", "40")
-    out = grants("verify", "--digest", audit["digest"], "--position", "40").stdout
-    assert "up to position 40 is exactly the one" in out
-    other = grants.json("audit", G, "--year", "2018", "--position", "39")["digest"]
-    err = grants("verify", "--digest", other, "--position", "40", code=4).stderr
-    assert "position 40" in err and "not the witnessed one" in err
+    at = str(audit["position"])  # 40, or the start of the command position 40 falls inside
+    out = grants("verify", "--digest", audit["digest"], "--position", at).stdout
+    assert f"up to position {at} is exactly the one" in out
+    other = grants.json("audit", G, "--year", "2018", "--position", str(int(at) - 1))["digest"]
+    err = grants("verify", "--digest", other, "--position", at, code=4).stderr
+    assert f"position {at}" in err and "not the witnessed one" in err
     err = grants("verify", "--digest", audit["digest"], "--position", "100000", code=4).stderr
     assert "ends at position" in err
     grants("verify", "--digest", "sha256:xyz", code=2)

@@ -1142,6 +1142,11 @@ from commands.demo import demo  # noqa: E402  (registers `grants demo`)
 
 cli.add_command(demo)
 
+from commands.authority import authorisations, deauthorise  # noqa: E402  (authority that can end)
+
+cli.add_command(deauthorise)
+cli.add_command(authorisations)
+
 
 def main() -> None:
     cli.main(prog_name="grants")

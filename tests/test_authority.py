@@ -218,6 +218,9 @@ def test_cli_deauthorise_and_authorisations(grants):
            "until 2018-05-31" in refused.stderr
     table = grants("audit", G, "--year", "2018", "--region", "23").stdout
     assert "recorded more than 30 days after" in table
+    audit = grants.json("audit", G, "--year", "2018", "--region", "23")
+    assert any("authorisation of Anna Berg from 2016-01-01 was recorded more than 30 days" in f
+               for row in audit["compliance"] for f in row["findings"])
 
 
 def test_cli_booking_outside_its_year_and_a_future_date_exit_1(grants):

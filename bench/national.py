@@ -69,6 +69,7 @@ def generate(app: GrantLedger, decisions: int, bookings: int, seed: int = 7) -> 
     codes = list(POPULATION)
     years_of = {(r, y): app.region_year(G, r, y) for r in codes for y in YEARS}
     voucher_no = 0
+    today = app.today()  # the recording day the aggregates' date rules compare with
     for n in range(decisions):
         region = rng.choices(codes, weights)[0]
         first = rng.choice(YEARS)
@@ -83,7 +84,7 @@ def generate(app: GrantLedger, decisions: int, bookings: int, seed: int = 7) -> 
             continue
         decided_on = D(first - 1, rng.randrange(1, 13), rng.randrange(1, 28))
         d = Decision.decide(G, f"D{n:06d}", region, f"Director {region}", decided_on, f"Area {n % 40}",
-                            f"Activity {n}", rng.choice(PURPOSES), schedule, "", "", u)
+                            f"Activity {n}", rng.choice(PURPOSES), schedule, "", "", u, today=today)
         touched = []
         for y, amount in schedule.items():
             ry = years_of[(region, y)]
@@ -98,10 +99,10 @@ def generate(app: GrantLedger, decisions: int, bookings: int, seed: int = 7) -> 
             voucher_no += 1
             v = f"V{voucher_no:08d}"
             d.spend(v, y, Amount(min(room, rng.randrange(100_00, 4_000_00))),
-                    D(y, rng.randrange(1, 13), rng.randrange(1, 28)), "9902", "", u)
+                    D(y, rng.randrange(1, 13), rng.randrange(1, 28)), "9902", "", u, today=today)
             vouchers.append(Voucher(grant_id=G, voucher=v, decision_id=d.decision_id, recorded_by=u))
             if rng.random() < 0.01:
-                d.reverse(v, D(y, 12, 28), "wrong account", u)
+                d.reverse(v, D(y, 12, 28), "wrong account", u, today=today)
         app.save(d, *touched, *vouchers)
         if n % 500 == 0:
             print(f"  generated {n} decisions, {app.last_position()} events", file=sys.stderr)

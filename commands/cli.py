@@ -629,7 +629,8 @@ def authorise(s: Session, grant_id: str, region: str, person: str, role: str, va
               valid_until) -> None:
     """Authorise a person to take the region's decisions on GRANT.
 
-    Only an authorised person's decisions, amendments and revocations are accepted.
+    Only an authorised person's decisions, amendments and revocations are accepted;
+    `grants deauthorise` ends the authority, `grants authorisations` lists it.
 
     \b
     Example:
@@ -661,8 +662,11 @@ def decide(s: Session, grant_id: str, region: str, decision_id: str, decided_by:
     """Record a decision that grants money to an activity, for one or more years.
 
     Refused beyond a year's available money, while a shortfall is outstanding, in a
-    closed year, or by a person not authorised. Sending the same decision again
-    records nothing; the same id with other content is refused.
+    closed year, by a person not authorised on --on (the refusal names their
+    authorisations and dates), or dated after today (the recording day in Sweden).
+    The decider is stored as authorised ("anna berg" decides as "Anna Berg").
+    Sending the same decision again records nothing; the same id with other content
+    is refused.
 
     \b
     Example:
@@ -693,7 +697,8 @@ def amend(s: Session, grant_id: str, decision_id: str, amounts, decided_by: str,
     """Replace a decision's schedule with a new one.
 
     A year may not fall below what is already booked on it; increases are checked
-    like a new decision.
+    like a new decision. Refused if dated after today or before the decision's last
+    change, or by a person not authorised on --on.
 
     \b
     Example:
@@ -716,6 +721,9 @@ def amend(s: Session, grant_id: str, decision_id: str, amounts, decided_by: str,
 @pass_session
 def revoke(s: Session, grant_id: str, decision_id: str, decided_by: str, on, reason: str) -> None:
     """Revoke a decision: its unspent rest is released, what is booked stays committed.
+
+    Refused if dated after today or before the decision's last change, or by a person
+    not authorised on --on.
 
     \b
     Example:
@@ -740,8 +748,10 @@ def spend(s: Session, grant_id: str, decision_id: str, year: int, amount: Amount
           object_code: str, voucher: str, text: str) -> None:
     """Book a cost against a decision for one year.
 
-    Refused beyond the decision's amount for that year. The same voucher sent again
-    with the same content records nothing; with other content it is refused.
+    Refused beyond the decision's amount for that year, and unless --booked-on lies in
+    --year, on or after the decision's date and not after today (`--year 2018
+    --booked-on 2016-01-05` is refused). The same voucher sent again with the same
+    content records nothing; with other content it is refused.
 
     \b
     Example:
@@ -760,7 +770,7 @@ def spend(s: Session, grant_id: str, decision_id: str, year: int, amount: Amount
 @click.option("--reason", required=True)
 @pass_session
 def reverse(s: Session, grant_id: str, voucher: str, on, reason: str) -> None:
-    """Reverse a wrong booking (it is never deleted).
+    """Reverse a wrong booking (it is never deleted); --on may not be after today.
 
     \b
     Example:
@@ -823,7 +833,7 @@ def repay(s: Session, grant_id: str, region: str, year: int, amount: Amount, on,
 @pass_session
 def report(s: Session, grant_id: str, region: str, year: int, filed_on, covers, patient_units,
            employee_reps, to: str | None, ref: str) -> None:
-    """File a region's yearly follow-up report.
+    """File a region's yearly follow-up report; --filed-on may not be after today.
 
     \b
     Example:
@@ -1326,6 +1336,11 @@ cli.add_command(demo)
 from commands.db import db  # noqa: E402  (registers `grants db init`)
 
 cli.add_command(db)
+
+from commands.authority import authorisations, deauthorise  # noqa: E402  (authority that can end)
+
+cli.add_command(deauthorise)
+cli.add_command(authorisations)
 
 
 def main() -> None:

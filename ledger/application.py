@@ -21,6 +21,7 @@ from eventsourcing.persistence import (
     JSONTranscoder, Mapper, PersistenceError, RecordConflictError, StoredEvent, Transcoding,
 )
 
+from ledger import clock
 from ledger.apportion import apportion
 from ledger.budget import RegionYear, region_year_uuid
 from ledger.decision import Decision, Voucher, decision_uuid, voucher_uuid
@@ -205,6 +206,13 @@ class GrantLedger(Application):
     max_attempts = 4
     _claim: SQLiteClaim | None = None
     server: ServerFacts | None = None  # on PostgreSQL: the authenticated role and its rights
+    # the current moment; tests replace it. Its day in Sweden is the recording day the date
+    # rules compare with (see ledger.clock)
+    clock: Callable[[], datetime.datetime] = staticmethod(clock.now)
+
+    def today(self) -> datetime.date:
+        """The recording day: nothing recorded now may be dated after it."""
+        return clock.recorded_day(self.clock())
 
     def close(self) -> None:
         """Close the store, then let go of the ledger file (see :class:`SQLiteClaim`)."""
@@ -328,6 +336,15 @@ class GrantLedger(Application):
         self.save(grant)
         return recorded
 
+    @command
+    def deauthorise(self, grant_id: str, region: str, person: str, ends_from: datetime.date,
+                    recorded_by: str) -> bool:
+        """End a person's authority for a region from a day on; nothing to end records nothing."""
+        grant = self.grant(grant_id)
+        recorded = grant.deauthorise(region, person, ends_from, recorded_by)
+        self.save(grant)
+        return recorded
+
     # ------------------------------------------------------------------ funds
 
     @command
@@ -415,16 +432,17 @@ class GrantLedger(Application):
         grant = self.grant(grant_id)
         if self._exists(decision_uuid(grant_id, decision_id)):
             existing = self.decision(grant_id, decision_id)
-            if existing.same_decision(region, decided_by, on, area, activity, purpose, schedule,
-                                      continuation, ref):
+            if existing.same_decision(region, grant.decider_name(region, decided_by, on), on, area,
+                                      activity, purpose, schedule, continuation, ref):
                 return False
             raise Duplicate(f"decision {decision_id} already exists in {grant_id} with other content")
         grant.check_purpose(purpose)
         for year in schedule:
             grant.check_year(year)
-        grant.check_decider(region, decided_by, on)
+        decided_by = grant.check_decider(region, decided_by, on)
         decision = Decision.decide(grant_id, decision_id, region, decided_by, on, area, activity,
-                                   purpose, schedule, continuation, ref, recorded_by)
+                                   purpose, schedule, continuation, ref, recorded_by,
+                                   today=self.today())
         touched = self._commit_schedule(grant_id, decision, set(schedule), on, recorded_by)
         self.save(decision, *touched)
         return True
@@ -436,9 +454,9 @@ class GrantLedger(Application):
         decision = self.decision(grant_id, decision_id)
         for year in schedule:
             grant.check_year(year)
-        grant.check_decider(decision.region, decided_by, on)
+        decided_by = grant.check_decider(decision.region, decided_by, on)
         old_years = set(decision.schedule)
-        if not decision.amend(schedule, decided_by, on, reason, recorded_by):
+        if not decision.amend(schedule, decided_by, on, reason, recorded_by, today=self.today()):
             return False
         touched = self._commit_schedule(grant_id, decision, old_years | set(schedule), on, recorded_by)
         self.save(decision, *touched)
@@ -449,8 +467,8 @@ class GrantLedger(Application):
                reason: str, recorded_by: str) -> bool:
         grant = self.grant(grant_id)
         decision = self.decision(grant_id, decision_id)
-        grant.check_decider(decision.region, decided_by, on)
-        decision.revoke(decided_by, on, reason, recorded_by)
+        decided_by = grant.check_decider(decision.region, decided_by, on)
+        decision.revoke(decided_by, on, reason, recorded_by, today=self.today())
         touched = self._commit_schedule(grant_id, decision, set(decision.years), on, recorded_by)
         self.save(decision, *touched)
         return True
@@ -472,7 +490,8 @@ class GrantLedger(Application):
         decision = self.decision(grant_id, decision_id)
         if voucher not in decision.bookings:
             self.region_year(grant_id, decision.region, year, recorded_by).check_open("book costs")
-        if not decision.spend(voucher, year, amount, booked_on, object, text, recorded_by):
+        if not decision.spend(voucher, year, amount, booked_on, object, text, recorded_by,
+                              today=self.today()):
             return False
         index = Voucher(grant_id=grant_id, voucher=voucher, decision_id=decision_id,
                         recorded_by=recorded_by)
@@ -487,7 +506,7 @@ class GrantLedger(Application):
         booking = decision.booking(voucher)
         if not booking.is_reversed:
             self.region_year(grant_id, decision.region, booking.year, recorded_by).check_open("reverse a booking")
-        if not decision.reverse(voucher, on, reason, recorded_by):
+        if not decision.reverse(voucher, on, reason, recorded_by, today=self.today()):
             return False
         touched = self._commit_schedule(grant_id, decision, {booking.year}, on, recorded_by)
         self.save(decision, *touched)
@@ -511,7 +530,8 @@ class GrantLedger(Application):
         region_year = self.region_year(grant_id, region, year, recorded_by)
         figures, position, digest = seal() if seal else ({}, 0, "")
         recorded = region_year.file_report(filed_on, to, covers, patient_units, employee_reps,
-                                           ref, recorded_by, figures, position, digest)
+                                           ref, recorded_by, figures, position, digest,
+                                           today=self.today())
         if recorded:
             self.save(region_year)
         return recorded

@@ -15,6 +15,7 @@ from uuid import UUID, uuid5
 import attrs
 from eventsourcing.domain import Aggregate, event
 
+from ledger.clock import not_after_today
 from ledger.errors import Closed, Duplicate, Insufficient, Malformed, NotFound, Refused, Shortfall
 from ledger.grant import NAMESPACE
 from ledger.values import Amount, Region
@@ -328,9 +329,14 @@ class RegionYear(Aggregate):
         figures: dict[str, Amount] | None = None,
         position: int = 0,
         digest: str = "",
+        *,
+        today: datetime.date,
     ) -> bool:
-        """File the yearly report, sealed with its figures; the same report again records nothing."""
+        """File the yearly report, sealed with its figures; the same report again records nothing.
+
+        A report cannot be dated after ``today``, the day it is recorded."""
         self.check_open("file a report")
+        not_after_today(filed_on, today, f"the report of {self.label} is dated")
         report = Report(filed_on, to, tuple(covers), patient_units, employee_reps, ref)
         if report in self.reports:
             return False

@@ -14,6 +14,7 @@ from uuid import UUID, uuid5
 import attrs
 from eventsourcing.domain import Aggregate, event
 
+from ledger.clock import not_after_today, recorded_day
 from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused
 from ledger.grant import NAMESPACE
 from ledger.values import Amount
@@ -95,9 +96,13 @@ class Decision(Aggregate):
         continuation: str,
         ref: str,
         recorded_by: str,
+        *,
+        today: datetime.date,
     ) -> Decision:
-        """A new decision; the schedule needs at least one year and no negative amounts."""
+        """A new decision; the schedule needs at least one year and no negative amounts,
+        and it cannot be dated after ``today``, the day it is recorded."""
         cls._check_schedule(schedule)
+        not_after_today(decided_on, today, f"decision {decision_id} is dated")
         if not sum(a.ore for a in schedule.values()):
             raise Malformed("a decision must grant more than zero (--amount YEAR=AMOUNT)")
         if not area.strip() or not activity.strip():
@@ -152,6 +157,11 @@ class Decision(Aggregate):
         self.bookings: dict[str, Booking] = {}
         self.spent_by_year: dict[int, int] = {}
 
+    @property
+    def recorded_on(self) -> datetime.date:
+        """The day the decision was recorded (see :mod:`ledger.clock`)."""
+        return recorded_day(self.created_on)
+
     # ------------------------------------------------------------------ figures
 
     def same_decision(
@@ -190,7 +200,7 @@ class Decision(Aggregate):
 
     def amend(
         self, schedule: dict[int, Amount], decided_by: str, on: datetime.date, reason: str,
-        recorded_by: str,
+        recorded_by: str, *, today: datetime.date,
     ) -> bool:
         """Replace the whole schedule; no year may fall below what is already booked on it.
 
@@ -204,6 +214,7 @@ class Decision(Aggregate):
         if self.last_amendment == (pairs, decided_by, on, reason):
             return False
         self._check_date(on, "amend")
+        not_after_today(on, today, f"the amendment of decision {self.decision_id} is dated")
         for year in sorted(set(self.spent_by_year) | set(schedule)):
             new = schedule.get(year, Amount(0))
             if new < self.spent_for(year):
@@ -233,12 +244,14 @@ class Decision(Aggregate):
         self.changed_on = on
         self.last_amendment = ([list(p) for p in schedule], decided_by, on, reason)
 
-    def revoke(self, decided_by: str, on: datetime.date, reason: str, recorded_by: str) -> None:
+    def revoke(self, decided_by: str, on: datetime.date, reason: str, recorded_by: str, *,
+               today: datetime.date) -> None:
         """Revoke the decision: what is unspent is released, what is booked stays committed."""
         self._check_live("revoke")
         if not reason.strip():
             raise Malformed("a revocation needs a --reason")
         self._check_date(on, "revoke")
+        not_after_today(on, today, f"the revocation of decision {self.decision_id} is dated")
         self._revoked(decided_by=decided_by, on=on, reason=reason, recorded_by=recorded_by)
 
     @event("Revoked", topic="grants:Decision.Revoked/v1")
@@ -254,9 +267,13 @@ class Decision(Aggregate):
 
     def spend(
         self, voucher: str, year: int, amount: Amount, booked_on: datetime.date, object: str,
-        text: str, recorded_by: str,
+        text: str, recorded_by: str, *, today: datetime.date,
     ) -> bool:
-        """Book a cost; the same voucher with the same content again records nothing."""
+        """Book a cost; the same voucher with the same content again records nothing.
+
+        A booking is dated in the year it is booked for, not before the decision and not
+        after ``today``, the day it is recorded.
+        """
         booking = Booking(voucher, year, amount.ore, booked_on, object, text)
         if voucher in self.bookings:
             if self.bookings[voucher].same_booking(booking):
@@ -273,6 +290,17 @@ class Decision(Aggregate):
             raise Refused(
                 f"decision {self.decision_id} grants nothing for {year} (its years: {years})"
             )
+        if booked_on.year != year:
+            raise Refused(
+                f"voucher {voucher} is booked on {booked_on.isoformat()}, which is not in {year}, "
+                f"the year it is booked for"
+            )
+        if booked_on < self.decided_on:
+            raise Refused(
+                f"voucher {voucher} is booked on {booked_on.isoformat()}, before decision "
+                f"{self.decision_id} was taken on {self.decided_on.isoformat()}"
+            )
+        not_after_today(booked_on, today, f"voucher {voucher} is booked on")
         remaining = self.remaining_for(year)
         if amount > remaining:
             raise Insufficient(
@@ -323,7 +351,8 @@ class Decision(Aggregate):
         except KeyError:
             raise NotFound(f"no booking with voucher {voucher} on decision {self.decision_id}") from None
 
-    def reverse(self, voucher: str, on: datetime.date, reason: str, recorded_by: str) -> bool:
+    def reverse(self, voucher: str, on: datetime.date, reason: str, recorded_by: str, *,
+                today: datetime.date) -> bool:
         """Reverse a booking; reversing it again with the same date and reason records nothing."""
         booking = self.booking(voucher)
         if booking.is_reversed:
@@ -334,6 +363,7 @@ class Decision(Aggregate):
             )
         if not reason.strip():
             raise Malformed("a reversal needs a --reason")
+        not_after_today(on, today, f"the reversal of voucher {voucher} is dated")
         self._reversed(voucher=voucher, on=on, reason=reason, recorded_by=recorded_by)
         return True
 

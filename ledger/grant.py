@@ -13,6 +13,7 @@ from uuid import UUID, uuid5
 import attrs
 from eventsourcing.domain import Aggregate, event
 
+from ledger.clock import recorded_day
 from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused, Unauthorised
 from ledger.values import Amount, Region, total
 
@@ -45,22 +46,57 @@ class Agreement:
         return Amount(self.pots[pot])
 
 
+def same_person(a: str, b: str) -> bool:
+    """Names match whatever their case and spacing ("anna  berg " is "Anna Berg")."""
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
 @attrs.frozen
 class Authorisation:
-    """A person allowed to take decisions that commit the grant for one region."""
+    """A person allowed to take decisions that commit the grant for one region.
+
+    ``recorded_on`` is the day it was recorded (see :mod:`ledger.clock`); ``ended_from``
+    the first day of a later deauthorisation. Neither is part of its identity.
+    """
 
     region: str
     person: str
     role: str
     valid_from: datetime.date | None
     valid_until: datetime.date | None
+    recorded_on: datetime.date | None = attrs.field(default=None, eq=False)
+    ended_from: datetime.date | None = attrs.field(default=None, eq=False)
+
+    @property
+    def until(self) -> datetime.date | None:
+        """The last day it covers: the earlier of --until and the day before a deauthorisation."""
+        if self.ended_from is None:
+            return self.valid_until
+        last = self.ended_from - datetime.timedelta(days=1)
+        return last if self.valid_until is None else min(last, self.valid_until)
+
+    def is_of(self, person: str) -> bool:
+        return same_person(self.person, person)
 
     def covers(self, person: str, on: datetime.date) -> bool:
+        until = self.until
         return (
-            self.person.casefold() == person.strip().casefold()
+            self.is_of(person)
             and (self.valid_from is None or self.valid_from <= on)
-            and (self.valid_until is None or on <= self.valid_until)
+            and (until is None or on <= until)
         )
+
+    def reaches(self, day: datetime.date) -> bool:
+        """Whether it covers any day from ``day`` on (a deauthorisation from then changes it)."""
+        until = self.until
+        return until is None or until >= day
+
+    def dates(self) -> str:
+        """"from 2016-01-01 until 2018-12-31" (until its effective end), "from 2016-01-01"..."""
+        until = self.until
+        parts = ([f"from {self.valid_from.isoformat()}"] if self.valid_from else []) + \
+                ([f"until {until.isoformat()}"] if until else [])
+        return " ".join(parts) or "without end dates"
 
 
 class Grant(Aggregate):
@@ -184,14 +220,39 @@ class Grant(Aggregate):
     def is_authorised(self, region: str, person: str, on: datetime.date) -> bool:
         return any(a.region == region and a.covers(person, on) for a in self.authorisations)
 
-    def check_decider(self, region: str, person: str, on: datetime.date) -> None:
-        """Only an authorised health-care director of the region may commit the grant."""
-        if not self.is_authorised(region, person, on):
-            known = [a.person for a in self.authorisations if a.region == region]
-            who = f" (authorised for {Region(region)}: {', '.join(known)})" if known else ""
-            raise Unauthorised(
-                f"{person} is not authorised to decide for {Region(region)} on {on.isoformat()}{who}"
-            )
+    def authorisations_in(self, region: str, person: str | None = None) -> list[Authorisation]:
+        """The region's authorisations (only the person's, given one), in recording order."""
+        return [a for a in self.authorisations
+                if a.region == region and (person is None or a.is_of(person))]
+
+    def decider_name(self, region: str, person: str, on: datetime.date | None = None) -> str:
+        """The person's name as authorised for the region, preferring an authorisation that
+        covers ``on`` (as typed, trimmed, if never authorised there)."""
+        own = self.authorisations_in(region, person)
+        for a in own:
+            if on is not None and a.covers(person, on):
+                return a.person
+        return own[0].person if own else " ".join(person.split())
+
+    def check_decider(self, region: str, person: str, on: datetime.date) -> str:
+        """Only an authorised health-care director of the region may commit the grant.
+
+        Returns the person's name as authorised (what a decision stores as its decider).
+        """
+        for a in self.authorisations_in(region, person):
+            if a.covers(person, on):
+                return a.person
+        own = self.authorisations_in(region, person)
+        if own:
+            which = "; ".join(f"{a.role} {a.dates()}" for a in own)
+            why = f" ({own[0].person}'s authorisations for {Region(region)}: {which})"
+        else:
+            known = [f"{a.person} {a.dates()}" for a in self.authorisations_in(region)]
+            why = (f" (authorised for {Region(region)}: {'; '.join(known)})" if known
+                   else f" (nobody is authorised for {Region(region)})")
+        raise Unauthorised(
+            f"{person} is not authorised to decide for {Region(region)} on {on.isoformat()}{why}"
+        )
 
     # ------------------------------------------------------------------ agreements
 
@@ -299,7 +360,8 @@ class Grant(Aggregate):
             raise Malformed(
                 f"--until {valid_until.isoformat()} comes before --from {valid_from.isoformat()}"
             )
-        if Authorisation(region, person, role, valid_from, valid_until) in self.authorisations:
+        candidate = Authorisation(region, person, role, valid_from, valid_until)
+        if any(a == candidate and a.ended_from is None for a in self.authorisations):
             return False
         self._authorised(
             region=region, person=person, role=role, valid_from=valid_from,
@@ -310,6 +372,33 @@ class Grant(Aggregate):
     @event("DeciderAuthorised", topic="grants:Grant.DeciderAuthorised/v1")
     def _authorised(
         self, region: str, person: str, role: str, valid_from: datetime.date | None,
-        valid_until: datetime.date | None, recorded_by: str,
+        valid_until: datetime.date | None, recorded_by: str, timestamp=None,  # the event's own, not a field
     ) -> None:
-        self.authorisations.append(Authorisation(region, person, role, valid_from, valid_until))
+        self.authorisations.append(Authorisation(
+            region, person, role, valid_from, valid_until,
+            recorded_on=None if timestamp is None else recorded_day(timestamp),
+        ))
+
+    def deauthorise(self, region: str, person: str, ends_from: datetime.date, recorded_by: str) -> bool:
+        """End a person's authority for a region from a day on: their decisions, amendments
+        and revocations dated then or later are refused. Nothing to end records nothing."""
+        own = self.authorisations_in(region, person)
+        if not own:
+            known = ", ".join(dict.fromkeys(a.person for a in self.authorisations_in(region)))
+            raise NotFound(
+                f"{person} has no authorisation for {Region(region)} to end"
+                + (f" (authorised there: {known})" if known else " (nobody is authorised there)")
+            )
+        if not any(a.reaches(ends_from) for a in own):
+            return False
+        self._deauthorised(region=region, person=own[0].person, ends_from=ends_from,
+                           recorded_by=recorded_by)
+        return True
+
+    @event("DeciderDeauthorised", topic="grants:Grant.DeciderDeauthorised/v1")
+    def _deauthorised(self, region: str, person: str, ends_from: datetime.date, recorded_by: str) -> None:
+        self.authorisations = [
+            attrs.evolve(a, ended_from=ends_from)
+            if a.region == region and a.is_of(person) and a.reaches(ends_from) else a
+            for a in self.authorisations
+        ]

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from ledger.budget import RegionYear
+from ledger.clock import LATE_AFTER_DAYS, is_late
 from ledger.decision import Decision
 from ledger.grant import Agreement, Grant
 from ledger.values import ZERO, Amount, Region, total
@@ -232,6 +233,30 @@ def check_shortfall(facts: YearFacts) -> list[Finding]:
         "decisions, or the region pays the rest itself", ry.shortfall, RISK)]
 
 
+def check_late_decisions(facts: YearFacts) -> list[Finding]:
+    """A decision recorded long after its date is one an auditor asks about (a note, no money)."""
+    late = [d for d in facts.decisions if is_late(d.decided_on, d.recorded_on)]
+    if not late:
+        return []
+    which = ", ".join(f"{d.decision_id} ({d.decided_on.isoformat()})" for d in late)
+    return [Finding("late-recording", f"{len(late)} decision(s) recorded more than {LATE_AFTER_DAYS} "
+                    f"days after their date (see grants history): {which}", severity=NOTE)]
+
+
+def check_late_authorisations(facts: YearFacts) -> list[Finding]:
+    """An authorisation for the year recorded long after it took effect is one an auditor asks about."""
+    first, last = datetime.date(facts.year, 1, 1), datetime.date(facts.year, 12, 31)
+    findings = []
+    for a in facts.grant.authorisations_in(facts.region_year.region):
+        in_year = (a.valid_from is None or a.valid_from <= last) and (a.until is None or a.until >= first)
+        if in_year and is_late(a.valid_from, a.recorded_on):
+            findings.append(Finding(
+                "late-recording", f"the authorisation of {a.person} from {a.valid_from.isoformat()} was "
+                f"recorded more than {LATE_AFTER_DAYS} days after it took effect (see grants authorisations)",
+                severity=NOTE))
+    return findings
+
+
 CHECKS: list[Callable[[YearFacts], list[Finding]]] = [
     check_shortfall,
     check_report_on_time,
@@ -241,6 +266,8 @@ CHECKS: list[Callable[[YearFacts], list[Finding]]] = [
     check_requisitions,
     check_year_end,
     check_filed_figures,
+    check_late_authorisations,
+    check_late_decisions,
 ]
 
 

@@ -15,6 +15,7 @@ EVENT_TYPES: dict[str, str] = {
     "grants:Grant.Defined/v1": "grant-defined",
     "grants:Grant.AgreementSigned/v1": "agreement-signed",
     "grants:Grant.DeciderAuthorised/v1": "decider-authorised",
+    "grants:Grant.DeciderDeauthorised/v1": "decider-deauthorised",
     "grants:Grant.PotAllocated/v1": "pot-allocated",
     "grants:RegionYear.Opened/v1": "region-year-opened",
     "grants:RegionYear.Allocated/v1": "allocated",
@@ -35,7 +36,7 @@ EVENT_TYPES: dict[str, str] = {
 }
 
 # Fields that say when a fact took effect (as opposed to when it was recorded).
-EFFECTIVE_FIELDS = ("decided_on", "signed_on", "booked_on", "filed_on", "on", "valid_from")
+EFFECTIVE_FIELDS = ("decided_on", "signed_on", "booked_on", "filed_on", "on", "valid_from", "ends_from")
 
 
 def event_type(event: Any) -> str:
@@ -75,6 +76,8 @@ def summary(event: Any, aggregate: Any, kind: str | None = None) -> str:
             return f"{e.year} pot {e.pot}: {_money(given)} allocated to {len(e.shares)} region(s)"
         case "decider-authorised":
             return f"{e.person} ({e.role or 'decider'}) may decide for {Region(e.region)}"
+        case "decider-deauthorised":
+            return f"{e.person} may no longer decide for {Region(e.region)} from {e.ends_from}"
         case "region-year-opened":
             return f"{Region(e.region)} {e.year} opened"
         case "allocated":

@@ -118,8 +118,8 @@ def _grant(g: Grant) -> dict:
         "agreements": [[a.year, _iso(a.signed_on), [[n, v] for n, v in a.pots.items()],
                         [[p, u] for p, u in a.earmarks.items()], _iso(a.report_due), a.payer, a.report_to,
                         _iso(a.population_date), a.ref] for a in g.agreements.values()],
-        "authorisations": [[a.region, a.person, a.role, _iso(a.valid_from), _iso(a.valid_until)]
-                           for a in g.authorisations],
+        "authorisations": [[a.region, a.person, a.role, _iso(a.valid_from), _iso(a.valid_until),
+                            _iso(a.recorded_on), _iso(a.ended_from)] for a in g.authorisations],
         "pot_allocated": [[y, p, v] for (y, p), v in g.pot_allocated.items()],
     }
 
@@ -200,9 +200,10 @@ def _load_grant(data: dict) -> Grant:
         g.agreements[agreement.year] = agreement
     g.authorisations = []
     for a in _list(data["authorisations"], "authorisations"):
-        _want(type(a) is list and len(a) == 5, "an authorisation does not have its fields")
+        _want(type(a) is list and len(a) == 7, "an authorisation does not have its fields")
         g.authorisations.append(Authorisation(_region(a[0], "region"), _str(a[1], "person"), _str(a[2], "role"),
-                                              _opt(a[3], _day, "from"), _opt(a[4], _day, "until")))
+                                              _opt(a[3], _day, "from"), _opt(a[4], _day, "until"),
+                                              _opt(a[5], _day, "recorded_on"), _opt(a[6], _day, "ended_from")))
     g.pot_allocated = {}
     for p in _list(data["pot_allocated"], "pot_allocated"):
         _want(type(p) is list and len(p) == 3, "a pot allocation does not have its fields")

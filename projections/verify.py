@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ledger.budget import RegionYear
+from ledger.clock import recorded_day
 from ledger.decision import Decision, Voucher
 from ledger.errors import LedgerError
 from ledger.grant import Grant
@@ -29,6 +30,11 @@ from projections.history import EVENT_TYPES, event_type
 
 class HistoryError(Exception):
     """The history breaks a rule or its own order; the message names the position."""
+
+
+def _day(event: Any):
+    """The day an event was recorded: its date rules are checked against it."""
+    return recorded_day(event.timestamp)
 
 
 def _schedule(pairs: list) -> dict[int, Amount]:
@@ -65,6 +71,11 @@ def _agreement_signed(view, agg, e):
 
 def _decider_authorised(view, agg, e):
     agg.authorise(e.region, e.person, e.role, e.valid_from, e.valid_until, e.recorded_by)
+    return agg
+
+
+def _decider_deauthorised(view, agg, e):
+    agg.deauthorise(e.region, e.person, e.ends_from, e.recorded_by)
     return agg
 
 
@@ -117,7 +128,7 @@ def _repaid(view, agg, e):
 def _report_filed(view, agg, e):
     agg.file_report(e.filed_on, e.to, e.covers, e.patient_units, e.employee_reps, e.ref,
                     e.recorded_by, {k: Amount(v) for k, v in e.figures.items()}, e.position,
-                    e.digest)
+                    e.digest, today=_day(e))
     return agg
 
 
@@ -139,7 +150,7 @@ def _decided(view, agg, e):
     grant.check_decider(e.region, e.decided_by, e.decided_on)
     return Decision.decide(e.grant_id, e.decision_id, e.region, e.decided_by, e.decided_on, e.area,
                            e.activity, e.purpose, _schedule(e.schedule), e.continuation, e.ref,
-                           e.recorded_by)
+                           e.recorded_by, today=_day(e))
 
 
 def _amended(view, agg, e):
@@ -147,26 +158,27 @@ def _amended(view, agg, e):
     for year, _ in e.schedule:
         grant.check_year(int(year))
     grant.check_decider(agg.region, e.decided_by, e.on)
-    agg.amend(_schedule(e.schedule), e.decided_by, e.on, e.reason, e.recorded_by)
+    agg.amend(_schedule(e.schedule), e.decided_by, e.on, e.reason, e.recorded_by, today=_day(e))
     return agg
 
 
 def _revoked(view, agg, e):
     _grant(view, agg.grant_id).check_decider(agg.region, e.decided_by, e.on)
-    agg.revoke(e.decided_by, e.on, e.reason, e.recorded_by)
+    agg.revoke(e.decided_by, e.on, e.reason, e.recorded_by, today=_day(e))
     return agg
 
 
 def _spent(view, agg, e):
     _year_open(view, agg.grant_id, agg.region, e.year, "book costs")
-    agg.spend(e.voucher, e.year, Amount(e.amount), e.booked_on, e.object, e.text, e.recorded_by)
+    agg.spend(e.voucher, e.year, Amount(e.amount), e.booked_on, e.object, e.text, e.recorded_by,
+              today=_day(e))
     return agg
 
 
 def _reversed(view, agg, e):
     booking = agg.booking(e.voucher)
     _year_open(view, agg.grant_id, agg.region, booking.year, "reverse a booking")
-    agg.reverse(e.voucher, e.on, e.reason, e.recorded_by)
+    agg.reverse(e.voucher, e.on, e.reason, e.recorded_by, today=_day(e))
     return agg
 
 
@@ -182,6 +194,7 @@ RECHECKS: dict[str, Callable[[LedgerView, Any, Any], Any]] = {
     "grant-defined": _grant_defined,
     "agreement-signed": _agreement_signed,
     "decider-authorised": _decider_authorised,
+    "decider-deauthorised": _decider_deauthorised,
     "pot-allocated": _pot_allocated,
     "region-year-opened": _region_year_opened,
     "allocated": _allocated,

@@ -94,12 +94,12 @@ def test_closed_year_refuses_bookings_until_reopened(app):
     app.spend("pm", "X", 2018, kr(300), D(2018, 2, 1), "9902", "V1", "", "t")
     app.close_year("pm", "23", 2018, D(2019, 3, 1), "t")
     with pytest.raises(Refused, match="closed"):
-        app.spend("pm", "X", 2018, kr(1), D(2019, 3, 2), "9902", "V2", "", "t")
+        app.spend("pm", "X", 2018, kr(1), D(2018, 12, 30), "9902", "V2", "", "t")
     with pytest.raises(Refused, match="closed"):
         app.reverse("pm", "V1", D(2019, 3, 2), "x", "t")
     assert app.spend("pm", "X", 2018, kr(300), D(2018, 2, 1), "9902", "V1", "", "t") is False
     app.reopen_year("pm", "23", 2018, D(2019, 3, 3), "late invoice", "t")
-    assert app.spend("pm", "X", 2018, kr(1), D(2019, 3, 2), "9902", "V2", "", "t")
+    assert app.spend("pm", "X", 2018, kr(1), D(2018, 12, 30), "9902", "V2", "", "t")
 
 
 def test_a_concurrent_write_is_retried_against_fresh_state(db_path):

@@ -12,79 +12,80 @@ from projections import states
 from ledger.values import Amount
 
 D = datetime.date(2017, 5, 1)
+TODAY = datetime.date(2019, 12, 31)  # the recording day the rules compare with
 ORE = Amount(1)
 kr = Amount.kronor
 
 
 def decision(schedule=None) -> Decision:
     return Decision.decide("g", "D1", "23", "Director", D, "Area", "Activity", "it-admin",
-                           schedule or {2017: kr(100), 2018: kr(200)}, "", "", "t")
+                           schedule or {2017: kr(100), 2018: kr(200)}, "", "", "t", today=TODAY)
 
 
 def test_booking_up_to_the_years_amount_and_not_one_ore_more():
     """Bookings for a year reach the decision's amount for it, never beyond."""
     d = decision()
     with pytest.raises(Insufficient, match="remaining at -0.01"):
-        d.spend("V1", 2018, kr(200) + ORE, D, "9902", "", "t")
-    assert d.spend("V1", 2018, kr(200), D, "9902", "", "t")
+        d.spend("V1", 2018, kr(200) + ORE, datetime.date(2018, 6, 1), "9902", "", "t", today=TODAY)
+    assert d.spend("V1", 2018, kr(200), datetime.date(2018, 6, 1), "9902", "", "t", today=TODAY)
     assert d.remaining_for(2018) == Amount(0)
     with pytest.raises(Insufficient):
-        d.spend("V2", 2018, ORE, D, "9902", "", "t")
+        d.spend("V2", 2018, ORE, datetime.date(2018, 6, 1), "9902", "", "t", today=TODAY)
 
 
 def test_booking_only_in_years_of_the_schedule():
     """A booking for a year the decision does not fund is refused."""
     with pytest.raises(Refused, match="grants nothing for 2016"):
-        decision().spend("V1", 2016, ORE, D, "9902", "", "t")
+        decision().spend("V1", 2016, ORE, datetime.date(2016, 6, 1), "9902", "", "t", today=TODAY)
 
 
 def test_same_voucher_same_content_is_a_noop_other_content_refused():
     """A retried booking records nothing; the voucher with other content is refused."""
     d = decision()
-    assert d.spend("V1", 2017, kr(10), D, "9902", "x", "t")
-    assert not d.spend("V1", 2017, kr(10), D, "9902", "x", "t")
+    assert d.spend("V1", 2017, kr(10), datetime.date(2017, 6, 1), "9902", "x", "t", today=TODAY)
+    assert not d.spend("V1", 2017, kr(10), datetime.date(2017, 6, 1), "9902", "x", "t", today=TODAY)
     with pytest.raises(Duplicate):
-        d.spend("V1", 2017, kr(11), D, "9902", "x", "t")
+        d.spend("V1", 2017, kr(11), datetime.date(2017, 6, 1), "9902", "x", "t", today=TODAY)
     assert d.spent_for(2017) == kr(10)
 
 
 def test_reversal_gives_the_money_back_once():
     """A reversal lowers spent; reversing again with other content is refused."""
     d = decision()
-    d.spend("V1", 2017, kr(100), D, "9902", "", "t")
-    assert d.reverse("V1", D, "wrong object", "t")
+    d.spend("V1", 2017, kr(100), datetime.date(2017, 6, 1), "9902", "", "t", today=TODAY)
+    assert d.reverse("V1", D, "wrong object", "t", today=TODAY)
     assert d.spent_for(2017) == Amount(0)
-    assert not d.reverse("V1", D, "wrong object", "t")
+    assert not d.reverse("V1", D, "wrong object", "t", today=TODAY)
     with pytest.raises(Refused):
-        d.reverse("V1", D, "other reason", "t")
+        d.reverse("V1", D, "other reason", "t", today=TODAY)
     with pytest.raises(NotFound):
-        d.reverse("V9", D, "x", "t")
+        d.reverse("V9", D, "x", "t", today=TODAY)
 
 
 def test_amendment_cannot_go_below_what_is_booked():
     """A year's new amount may equal what is booked on it, not one öre less."""
     d = decision()
-    d.spend("V1", 2018, kr(150), D, "9902", "", "t")
+    d.spend("V1", 2018, kr(150), datetime.date(2018, 6, 1), "9902", "", "t", today=TODAY)
     with pytest.raises(Insufficient, match="already booked"):
-        d.amend({2017: kr(100), 2018: kr(150) - ORE}, "Director", D, "cut", "t")
-    d.amend({2018: kr(150)}, "Director", D, "cut", "t")
+        d.amend({2017: kr(100), 2018: kr(150) - ORE}, "Director", D, "cut", "t", today=TODAY)
+    d.amend({2018: kr(150)}, "Director", D, "cut", "t", today=TODAY)
     assert (d.status, d.granted_for(2017), d.granted_for(2018)) == (AMENDED, Amount(0), kr(150))
 
 
 def test_revocation_keeps_only_what_was_spent():
     """Once revoked, a decision commits only its bookings, and takes no more."""
     d = decision()
-    d.spend("V1", 2017, kr(30), D, "9902", "", "t")
-    d.revoke("Director", D, "stopped", "t")
+    d.spend("V1", 2017, kr(30), datetime.date(2017, 6, 1), "9902", "", "t", today=TODAY)
+    d.revoke("Director", D, "stopped", "t", today=TODAY)
     assert d.status == REVOKED
     assert (d.committed_for(2017), d.committed_for(2018)) == (kr(30), Amount(0))
     with pytest.raises(Refused, match="revoked"):
-        d.spend("V2", 2017, ORE, D, "9902", "", "t")
+        d.spend("V2", 2017, ORE, datetime.date(2017, 6, 1), "9902", "", "t", today=TODAY)
     with pytest.raises(Refused):
-        d.amend({2017: kr(30)}, "Director", D, "x", "t")
+        d.amend({2017: kr(30)}, "Director", D, "x", "t", today=TODAY)
     with pytest.raises(Refused):
-        d.revoke("Director", D, "again", "t")
-    d.reverse("V1", D, "wrong", "t")
+        d.revoke("Director", D, "again", "t", today=TODAY)
+    d.reverse("V1", D, "wrong", "t", today=TODAY)
     assert d.committed_for(2017) == Amount(0)
 
 
@@ -92,9 +93,9 @@ def test_schedules_must_make_sense():
     """No empty, all-zero or negative schedules; area and activity are required."""
     for schedule in ({}, {2018: Amount(0)}, {2018: Amount(-1)}):
         with pytest.raises(Malformed):
-            Decision.decide("g", "D", "23", "x", D, "A", "B", "p", schedule, "", "", "t")
+            Decision.decide("g", "D", "23", "x", D, "A", "B", "p", schedule, "", "", "t", today=TODAY)
     with pytest.raises(Malformed):
-        Decision.decide("g", "D", "23", "x", D, " ", "B", "p", {2018: ORE}, "", "", "t")
+        Decision.decide("g", "D", "23", "x", D, " ", "B", "p", {2018: ORE}, "", "", "t", today=TODAY)
 
 
 def test_identical_retry_is_recognised():
@@ -102,7 +103,7 @@ def test_identical_retry_is_recognised():
     d = decision()
     same = ("23", "Director", D, "Area", "Activity", "it-admin", {2017: kr(100), 2018: kr(200)}, "", "")
     assert d.same_decision(*same)
-    d.amend({2018: kr(200)}, "Director", D, "x", "t")
+    d.amend({2018: kr(200)}, "Director", D, "x", "t", today=TODAY)
     assert d.same_decision(*same)
     assert d.status != LIVE
 
@@ -115,16 +116,17 @@ def test_a_stored_state_loads_as_the_same_decision(bookings):
     has the same bookings, figures and off-object bookings, and keeps working under its rules."""
     d = decision({2017: kr(100_000), 2018: kr(100_000)})
     for n, (year, ore, obj, reverse) in enumerate(bookings):
-        d.spend(f"V{n}", year, Amount(ore), D + datetime.timedelta(days=n), obj, f"t{n}", "t")
+        d.spend(f"V{n}", year, Amount(ore), datetime.date(year, 6, 1) + datetime.timedelta(days=n), obj, f"t{n}",
+                "t", today=TODAY)
         if reverse:
-            d.reverse(f"V{n}", D + datetime.timedelta(days=n + 1), "wrong", "t")
+            d.reverse(f"V{n}", datetime.date(year, 6, 2) + datetime.timedelta(days=n), "wrong", "t", today=TODAY)
     loaded = states.load(states.dump(d), "Decision")
     for year in (2017, 2018):
         assert loaded.live_bookings_off(year, "9902") == d.live_bookings_off(year, "9902") == [
             b for b in d.bookings.values() if b.year == year and not b.is_reversed and b.object != "9902"]
         assert loaded.spent_for(year) == d.spent_for(year)
     assert loaded.bookings == d.bookings
-    loaded.spend("NEW", 2018, ORE, D, "9902", "", "t")
+    loaded.spend("NEW", 2018, ORE, datetime.date(2018, 6, 1), "9902", "", "t", today=TODAY)
     assert loaded.spent_for(2018) == d.spent_for(2018) + ORE
     again = states.load(states.dump(states.load(states.dump(d), "Decision")), "Decision")
     assert again.live_bookings_off(2017, "9902") == d.live_bookings_off(2017, "9902")

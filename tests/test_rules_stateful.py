@@ -26,6 +26,7 @@ from projections.commitments import commitment_rows
 from projections.fold import entries_of, fold
 
 D = datetime.date(2017, 6, 1)
+DECIDED = datetime.date(2016, 1, 1)  # before every booking: a booking is never dated before its decision
 REGIONS = ["23", "01"]
 YEARS = [2016, 2017, 2018]
 POTS = ["stim", "nse"]
@@ -224,13 +225,13 @@ class LedgerMachine(RuleBasedStateMachine):
         did = f"D{self.counter}"
         allowed = self.change_commitments(region, purpose, schedule, {})
         if self.expect(allowed, lambda: self.app.decide(
-                "g", did, region, "Director", D, "Area", "Act", purpose,
+                "g", did, region, "Director", DECIDED, "Area", "Act", purpose,
                 {y: Amount(a) for y, a in schedule.items()}, "", "", "t")):
             self.decisions[did] = DecisionModel(region, purpose, schedule)
             self.apply_commitments(did, region, purpose, schedule)
             # an identical retry is accepted and records nothing
             before = self.app.last_position()
-            assert self.app.decide("g", did, region, "Director", D, "Area", "Act", purpose,
+            assert self.app.decide("g", did, region, "Director", DECIDED, "Area", "Act", purpose,
                                    {y: Amount(a) for y, a in schedule.items()}, "", "", "t") is False
             assert self.app.last_position() == before
             return did
@@ -308,7 +309,8 @@ class LedgerMachine(RuleBasedStateMachine):
         voucher = f"V{self.counter}"
         allowed = (not dm.revoked and dm.schedule.get(year, 0) > 0 and amount <= room
                    and not self.years[(dm.region, year)].closed)
-        if self.expect(allowed, lambda: self.app.spend("g", did, year, Amount(amount), D, "9902", voucher, "", "t")):
+        if self.expect(allowed, lambda: self.app.spend("g", did, year, Amount(amount), datetime.date(year, 6, 1), "9902",
+                                                voucher, "", "t")):
             dm.spent[year] = dm.spent.get(year, 0) + amount
             self.vouchers[voucher] = (did, year, amount, False)
             return voucher

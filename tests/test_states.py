@@ -58,7 +58,7 @@ def test_a_loaded_state_takes_further_events(ledger):
     loaded = states.load(states.dump(decision), "Decision")
     with pytest.raises(Insufficient):
         loaded.spend("X-1", 2018, loaded.remaining_for(2018) + Amount(1), datetime.date(2018, 5, 1), "9902", "",
-                     "anna")
+                     "anna", today=datetime.date(2019, 1, 1))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -1,0 +1,62 @@
+"""`grants deauthorise` and `grants authorisations`: authority that can end, and is visible."""
+
+from __future__ import annotations
+
+import click
+
+from commands import params as p
+from commands.cli import CONTEXT, Session, _done, _grant, _time_options, pass_session
+from ledger.values import Region
+from projections.authority import authorisation_rows
+
+AUTHORISATION_COLUMNS = [
+    ("region", "region"), ("region_name", "name"), ("person", "person"), ("role", "role"),
+    ("from", "from"), ("until", "until"), ("recorded_on", "recorded on"),
+]
+
+
+@click.command(context_settings=CONTEXT)
+@_grant
+@click.option("--region", required=True, type=p.REGION)
+@click.option("--person", required=True, help="The authorised person, as authorised (case and spacing aside).")
+@click.option("--from", "ends_from", required=True, type=p.DATE,
+              help="The first day the person may no longer decide.")
+@pass_session
+def deauthorise(s: Session, grant_id: str, region: str, person: str, ends_from) -> None:
+    """End a person's authority to decide for a region from a day on.
+
+    Their decisions, amendments and revocations dated on or after --from are refused
+    (those recorded earlier stay, and compliance names any dated from then on). Sending
+    it again, or a later day, records nothing; a person never authorised for the region
+    is refused.
+
+    \b
+    Example:
+      grants deauthorise professionsmiljarden --region Jämtland --person "Anna Berg" --from 2019-01-01
+    """
+    if not person.strip():
+        raise click.BadParameter("needs a name", param_hint="'--person'")
+    recorded = s.app.deauthorise(grant_id, region, person.strip(), ends_from, s.user)
+    _done(recorded, f"{' '.join(person.split())} may not decide for {Region(region)} "
+                    f"from {ends_from.isoformat()}")
+
+
+@click.command(context_settings=CONTEXT)
+@_grant
+@click.option("--region", type=p.REGION, default=None, help="Only this region.")
+@_time_options
+@pass_session
+def authorisations(s: Session, grant_id: str, region: str | None, as_of, position: int | None) -> None:
+    """Who may decide for each region: person, role, from, until (the effective end:
+    the earlier of --until and the day before a deauthorisation) and the day each
+    authorisation was recorded.
+
+    \b
+    Example:
+      grants authorisations professionsmiljarden --region Jämtland
+      grants --format csv authorisations professionsmiljarden
+    """
+    rows = s.query(grant_id, position, as_of,
+                   lambda models: authorisation_rows(models.view_for(grant_id, region), grant_id, region),
+                   lambda view: authorisation_rows(view, grant_id, region))
+    s.out(rows, AUTHORISATION_COLUMNS, "(no authorisations recorded)")

@@ -315,6 +315,8 @@ class RegionYear(Aggregate):
         self, pot: str, amount: int, on: datetime.date, ref: str, recorded_by: str
     ) -> None:
         self.requisitions[pot] = self.requisitions.get(pot, 0) + amount
+        if ref:  # its first use is remembered, so a later retry of it records nothing
+            self.refs.setdefault(ref, RefUse("requisition", pot, amount, on))
 
     @event("RequisitionedWithRef", topic="grants:RegionYear.Requisitioned/v2")
     def _requisitioned_with_ref(
@@ -436,6 +438,8 @@ class RegionYear(Aggregate):
         self, pot: str, amount: int, on: datetime.date, ref: str, recorded_by: str
     ) -> None:
         self.repaid_by_pot[pot] = self.repaid_by_pot.get(pot, 0) + amount
+        if ref:  # its first use is remembered, so a later retry of it records nothing
+            self.refs.setdefault(ref, RefUse("repay", pot, amount, on))
 
     @event("RepaidWithRef", topic="grants:RegionYear.Repaid/v2")
     def _repaid_with_ref(

@@ -582,19 +582,23 @@ def allocate(s: Session, grant_id: str, year: int, pot: str, region: str | None,
 @_grant_region_year
 @click.option("--amount", required=True, type=p.AMOUNT)
 @click.option("--on", type=p.DATE, default=None, help="When the frame was set.")
+@click.option("--ref", default="", help="Optional reference, unique within the grant's region-year; "
+                                        "the same ref with another frame is refused.")
 @pass_session
-def frame(s: Session, grant_id: str, region: str, year: int, amount: Amount, on) -> None:
+def frame(s: Session, grant_id: str, region: str, year: int, amount: Amount, on, ref: str) -> None:
     """Set a region's planning frame for a year not yet allocated.
 
     Decisions for that year are checked against the frame until the allocation
-    arrives; an allocation below what was committed shows as a shortfall.
+    arrives; an allocation below what was committed shows as a shortfall. Setting
+    the frame the year already has records nothing.
 
     \b
     Example:
-      grants frame professionsmiljarden --region Jämtland --year 2018 --amount 12000000 --on 2016-03-01
+      grants frame professionsmiljarden --region Jämtland --year 2018 --amount 12000000 \\
+        --on 2016-03-01 --ref RS-2016-031
     """
-    s.app.set_frame(grant_id, region, year, amount, on, s.user)
-    _done(True, f"{Region(region)} {year} planning frame {amount.pretty()}")
+    recorded = s.app.set_frame(grant_id, region, year, amount, on, s.user, ref=ref.strip())
+    _done(recorded, f"{Region(region)} {year} planning frame {amount.pretty()}")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -602,19 +606,21 @@ def frame(s: Session, grant_id: str, region: str, year: int, amount: Amount, on)
 @click.option("--pot", required=True, type=p.CodeType("pot"))
 @click.option("--amount", required=True, type=p.AMOUNT)
 @click.option("--on", required=True, type=p.DATE)
-@click.option("--ref", default="", help="The requisition's reference.")
+@click.option("--ref", required=True, help="Your reference, unique within the grant's region-year (e.g. a voucher or case number); the same ref and content again records nothing.")
 @pass_session
 def requisition(s: Session, grant_id: str, region: str, year: int, pot: str, amount: Amount,
                 on, ref: str) -> None:
     """Requisition (part of) a region's allocation of one pot; never beyond it.
 
+    Sending it again with the same --ref records nothing, so a retry is safe.
+
     \b
     Example:
       grants requisition professionsmiljarden --region 23 --year 2018 --pot stimulus \\
-        --amount 8357305 --on 2018-03-01
+        --amount 8357305 --on 2018-03-01 --ref REK-2018-1
     """
-    s.app.requisition(grant_id, region, year, pot, amount, on, ref.strip(), s.user)
-    _done(True, f"{Region(region)} {year} requisitioned {amount.pretty()} from pot {pot}")
+    recorded = s.app.requisition(grant_id, region, year, pot, amount, on, ref.strip(), s.user)
+    _done(recorded, f"{Region(region)} {year} requisitioned {amount.pretty()} from pot {pot}, ref {ref.strip()}")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -723,15 +729,16 @@ def revoke(s: Session, grant_id: str, decision_id: str, decided_by: str, on, rea
     """Revoke a decision: its unspent rest is released, what is booked stays committed.
 
     Refused if dated after today or before the decision's last change, or by a person
-    not authorised on --on.
+    not authorised on --on. Revoking a revoked decision again with the same reason
+    records nothing; with another reason it is refused.
 
     \b
     Example:
       grants revoke professionsmiljarden --decision JH-2016-07 --decided-by "Anna Berg" \\
         --on 2018-06-01 --reason "activity stopped"
     """
-    s.app.revoke(grant_id, decision_id, decided_by.strip(), on, reason.strip(), s.user)
-    _done(True, f"decision {decision_id} revoked")
+    recorded = s.app.revoke(grant_id, decision_id, decided_by.strip(), on, reason.strip(), s.user)
+    _done(recorded, f"decision {decision_id} revoked")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -785,25 +792,28 @@ def reverse(s: Session, grant_id: str, voucher: str, on, reason: str) -> None:
 @click.option("--amount", required=True, type=p.AMOUNT)
 @click.option("--purpose", required=True, type=p.CodeType("purpose"))
 @click.option("--on", required=True, type=p.DATE)
+@click.option("--ref", required=True, help="Your reference, unique within the grant's region-year (e.g. a voucher or case number); the same ref and content again records nothing.")
 @pass_session
 def reserve(s: Session, grant_id: str, region: str, year: int, amount: Amount, purpose: str,
-            on) -> None:
+            on, ref: str) -> None:
     """Set part of a year's available money aside for a purpose.
+
+    Sending it again with the same --ref records nothing, so a retry is safe.
 
     \b
     Example:
       grants reserve professionsmiljarden --region 23 --year 2018 --amount 2228598 \\
-        --purpose nurse-specialist-education --on 2018-04-06
+        --purpose nurse-specialist-education --on 2018-04-06 --ref RES-2018-1
     """
-    s.app.reserve(grant_id, region, year, amount, purpose, on, s.user)
-    _done(True, f"{Region(region)} {year}: {amount.pretty()} reserved for {purpose}")
+    recorded = s.app.reserve(grant_id, region, year, amount, purpose, on, ref.strip(), s.user)
+    _done(recorded, f"{Region(region)} {year}: {amount.pretty()} reserved for {purpose}, ref {ref.strip()}")
 
 
 @cli.command(context_settings=CONTEXT)
 @_grant_region_year
 @click.option("--amount", required=True, type=p.AMOUNT)
 @click.option("--on", required=True, type=p.DATE)
-@click.option("--ref", default="")
+@click.option("--ref", required=True, help="Your reference, unique within the grant's region-year (e.g. a voucher or case number); the same ref and content again records nothing.")
 @click.option("--pot", type=p.CodeType("pot"), default=None,
               help="The pot repaid to (default: the first pot not earmarked).")
 @pass_session
@@ -811,12 +821,15 @@ def repay(s: Session, grant_id: str, region: str, year: int, amount: Amount, on,
           pot: str | None) -> None:
     """Return uncommitted money to the paying authority; never beyond what is available.
 
+    Sending it again with the same --ref records nothing, so a retry is safe.
+
     \b
     Example:
-      grants repay professionsmiljarden --region 23 --year 2018 --amount 100000 --on 2019-03-01
+      grants repay professionsmiljarden --region 23 --year 2018 --amount 100000 --on 2019-03-01 \\
+        --ref ÅB-2019-4
     """
-    s.app.repay(grant_id, region, year, amount, on, ref.strip(), s.user, pot=pot)
-    _done(True, f"{Region(region)} {year}: {amount.pretty()} repaid")
+    recorded = s.app.repay(grant_id, region, year, amount, on, ref.strip(), s.user, pot=pot)
+    _done(recorded, f"{Region(region)} {year}: {amount.pretty()} repaid, ref {ref.strip()}")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -855,12 +868,14 @@ def report(s: Session, grant_id: str, region: str, year: int, filed_on, covers, 
 def close(s: Session, grant_id: str, region: str, year: int, on) -> None:
     """Close a region's year: nothing new is accepted until it is reopened.
 
+    Closing a closed year records nothing.
+
     \b
     Example:
       grants close professionsmiljarden --region 23 --year 2018 --on 2019-03-31
     """
-    s.app.close_year(grant_id, region, year, on, s.user)
-    _done(True, f"{Region(region)} {year} closed")
+    recorded = s.app.close_year(grant_id, region, year, on, s.user)
+    _done(recorded, f"{Region(region)} {year} closed")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -871,13 +886,15 @@ def close(s: Session, grant_id: str, region: str, year: int, on) -> None:
 def reopen(s: Session, grant_id: str, region: str, year: int, on, reason: str) -> None:
     """Reopen a closed year, with the reason recorded.
 
+    Reopening an open year records nothing.
+
     \b
     Example:
       grants reopen professionsmiljarden --region 23 --year 2018 --on 2019-04-15 \\
         --reason "late invoice from supplier"
     """
-    s.app.reopen_year(grant_id, region, year, on, reason.strip(), s.user)
-    _done(True, f"{Region(region)} {year} reopened")
+    recorded = s.app.reopen_year(grant_id, region, year, on, reason.strip(), s.user)
+    _done(recorded, f"{Region(region)} {year} reopened")
 
 
 # --------------------------------------------------------------------------- queries

@@ -76,7 +76,7 @@ def load(app: Any, user: str) -> int:
         ))
     if app.region_year(GRANT, JAMTLAND, 2018).reserved_for("nurse-specialist-education") < RESERVED:
         steps.append(app.reserve(GRANT, JAMTLAND, 2018, RESERVED, "nurse-specialist-education",
-                                 D(2018, 4, 6), user))
+                                 D(2018, 4, 6), "JH-RES-2018-1", user))
     return sum(1 for recorded in steps if recorded)
 
 

@@ -2,8 +2,8 @@
 
 Each method loads the aggregates it needs, asks them to act (they check the rules),
 and saves every touched aggregate in one atomic write. A write that collides with a
-concurrent writer is retried from a fresh load a few times, then reported as
-:class:`ledger.errors.Conflict`. Nothing here knows about the command line.
+concurrent writer is retried from a fresh load after a jittered pause, within a time
+budget, then reported as :class:`ledger.errors.Conflict`. Nothing here knows about the command line.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import functools
 import os
+import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -134,27 +135,40 @@ def is_contention(error: BaseException) -> bool:
     )
 
 
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Full-jitter exponential back-off: a random pause up to ``base * 2**attempt`` (at most
+    ``cap``), so writers that collided spread out instead of colliding again in step."""
+    return random.uniform(0, min(cap, base * 2 ** min(attempt, 30)))
+
+
 def command(method: Callable[..., A]) -> Callable[..., A]:
-    """Run a command; on a concurrent-write conflict, reload and retry, then give up."""
+    """Run a command; on a concurrent-write conflict, reload and retry after a jittered
+    pause, for as long as the ledger's retry budget lasts, then give up (Conflict)."""
 
     @functools.wraps(method)
     def wrapper(self: GrantLedger, *args: Any, **kwargs: Any) -> A:
-        for attempt in range(self.max_attempts):
+        deadline = time.monotonic() + self.retry_budget
+        attempt = 0
+        while True:
             try:
                 return method(self, *args, **kwargs)
             except PersistenceError as e:
                 if not is_contention(e):
                     raise
-                time.sleep(0.05 * attempt)
+            pause = backoff(attempt, self.retry_base, self.retry_cap)
+            attempt += 1
+            if time.monotonic() + pause > deadline:
+                break
+            time.sleep(pause)
         raise Conflict(
-            f"another writer kept changing the same data; gave up after {self.max_attempts} "
-            "attempts and recorded nothing"
+            f"another writer kept changing the same data; gave up after {attempt} attempts in "
+            f"{self.retry_budget:g} s and recorded nothing"
         )
 
     return wrapper
 
 
-def open_ledger(target: str, must_exist: bool = False, attempts: int = 4) -> GrantLedger:
+def open_ledger(target: str, must_exist: bool = False) -> GrantLedger:
     """Open the ledger at an SQLite path or PostgreSQL URL.
 
     Nothing is written to a store before it is known to be a ledger (see
@@ -162,7 +176,7 @@ def open_ledger(target: str, must_exist: bool = False, attempts: int = 4) -> Gra
     is not one is refused (Malformed) and left exactly as it was. With ``must_exist``,
     a store that holds no ledger yet is an error rather than a new, empty ledger
     (queries never create one). Opening races with another process that is creating
-    the tables are retried.
+    the tables are retried like a command's write (see :func:`command`).
     """
     env = store_env(target)
     claim = None
@@ -174,6 +188,7 @@ def open_ledger(target: str, must_exist: bool = False, attempts: int = 4) -> Gra
         if facts.has_events:  # a role that may not create tables can still use them
             env["CREATE_TABLE"] = "no"
     attempt = 0
+    deadline = time.monotonic() + GrantLedger.retry_budget
     try:
         while True:
             try:
@@ -182,10 +197,11 @@ def open_ledger(target: str, must_exist: bool = False, attempts: int = 4) -> Gra
                 ledger.server = facts
                 return ledger
             except PersistenceError as e:
+                pause = backoff(attempt, GrantLedger.retry_base, GrantLedger.retry_cap)
                 attempt += 1
-                if not is_contention(e) or attempt >= attempts:
+                if not is_contention(e) or time.monotonic() + pause > deadline:
                     raise
-                time.sleep(0.1 * attempt)
+                time.sleep(pause)
     except BaseException:
         if claim is not None:
             claim.release()
@@ -203,7 +219,11 @@ class GrantLedger(Application):
     """The grant ledger: records grant events, enforcing every rule through its aggregates."""
 
     name = "grants"
-    max_attempts = 4
+    # Retrying a write that collided with another writer: pauses drawn by `backoff` from
+    # `retry_base` seconds doubling up to `retry_cap`, for at most `retry_budget` seconds.
+    retry_budget = 20.0
+    retry_base = 0.01
+    retry_cap = 0.5
     _claim: SQLiteClaim | None = None
     server: ServerFacts | None = None  # on PostgreSQL: the authenticated role and its rights
     # the current moment; tests replace it. Its day in Sweden is the recording day the date
@@ -370,10 +390,11 @@ class GrantLedger(Application):
 
     @command
     def set_frame(self, grant_id: str, region: str, year: int, amount: Amount,
-                  on: datetime.date | None, recorded_by: str) -> bool:
+                  on: datetime.date | None, recorded_by: str, ref: str = "") -> bool:
         self.grant(grant_id).check_year(year)
         region_year = self.region_year(grant_id, region, year, recorded_by)
-        region_year.set_frame(amount, on, recorded_by)
+        if not region_year.set_frame(amount, on, recorded_by, ref):
+            return False
         self.save(region_year)
         return True
 
@@ -382,18 +403,20 @@ class GrantLedger(Application):
                     on: datetime.date, ref: str, recorded_by: str) -> bool:
         self.grant(grant_id).check_pot(year, pot)
         region_year = self.region_year(grant_id, region, year, recorded_by)
-        region_year.requisition(pot, amount, on, ref, recorded_by)
+        if not region_year.requisition(pot, amount, on, ref, recorded_by):
+            return False
         self.save(region_year)
         return True
 
     @command
     def reserve(self, grant_id: str, region: str, year: int, amount: Amount, purpose: str,
-                on: datetime.date, recorded_by: str) -> bool:
+                on: datetime.date, ref: str, recorded_by: str) -> bool:
         grant = self.grant(grant_id)
         grant.check_year(year)
         grant.check_purpose(purpose)
         region_year = self.region_year(grant_id, region, year, recorded_by)
-        region_year.reserve(purpose, amount, on, recorded_by)
+        if not region_year.reserve(purpose, amount, on, ref, recorded_by):
+            return False
         self.save(region_year)
         return True
 
@@ -407,7 +430,8 @@ class GrantLedger(Application):
             pot = (open_pots or list(agreement.pots))[0]
         grant.check_pot(year, pot)
         region_year = self.region_year(grant_id, region, year, recorded_by)
-        region_year.repay(pot, amount, on, ref, recorded_by)
+        if not region_year.repay(pot, amount, on, ref, recorded_by):
+            return False
         self.save(region_year)
         return True
 
@@ -468,7 +492,8 @@ class GrantLedger(Application):
         grant = self.grant(grant_id)
         decision = self.decision(grant_id, decision_id)
         decided_by = grant.check_decider(decision.region, decided_by, on)
-        decision.revoke(decided_by, on, reason, recorded_by, today=self.today())
+        if not decision.revoke(decided_by, on, reason, recorded_by, today=self.today()):
+            return False
         touched = self._commit_schedule(grant_id, decision, set(decision.years), on, recorded_by)
         self.save(decision, *touched)
         return True
@@ -541,7 +566,8 @@ class GrantLedger(Application):
               recorded_by: str) -> bool:
         self.grant(grant_id).check_year(year)
         region_year = self.region_year(grant_id, region, year, recorded_by)
-        region_year.close(on, recorded_by)
+        if not region_year.close(on, recorded_by):
+            return False
         self.save(region_year)
         return True
 
@@ -550,7 +576,8 @@ class GrantLedger(Application):
                recorded_by: str) -> bool:
         self.grant(grant_id).check_year(year)
         region_year = self.region_year(grant_id, region, year, recorded_by)
-        region_year.reopen(on, reason, recorded_by)
+        if not region_year.reopen(on, reason, recorded_by):
+            return False
         self.save(region_year)
         return True
 

@@ -45,6 +45,27 @@ class Report:
     digest: str = attrs.field(default="", eq=False)
 
 
+@attrs.frozen
+class RefUse:
+    """What a reference was used for in a region-year: the kind of fact and its content.
+
+    A command sent again with the same ``--ref`` and the same content is a retry of one
+    already recorded; the same ref with other content is refused (it names another fact).
+    """
+
+    kind: str  # requisition, reserve, repay or frame
+    what: str  # the pot (requisition, repay), the purpose (reserve), "" for a frame
+    amount: int
+    on: datetime.date | None
+
+    NOUNS = {"requisition": "a requisition of {a} from pot {w}", "reserve": "a reservation of {a} for {w}",
+             "repay": "a repayment of {a} to pot {w}", "frame": "a planning frame of {a}"}
+
+    def describe(self) -> str:
+        text = self.NOUNS[self.kind].format(a=Amount(self.amount), w=self.what)
+        return text + (f" on {self.on.isoformat()}" if self.on is not None else "")
+
+
 class RegionYear(Aggregate):
     """Funds, commitments and reservations of one grant, region and year."""
 
@@ -73,6 +94,7 @@ class RegionYear(Aggregate):
         self.reservations: dict[str, int] = {}
         self.reports: list[Report] = []
         self.closed = False
+        self.refs: dict[str, RefUse] = {}  # --ref -> its use (events from /v2 on carry one)
 
     # ------------------------------------------------------------------ figures
 
@@ -160,6 +182,26 @@ class RegionYear(Aggregate):
                 f"would leave {self.year} available at {self.available - amount}"
             )
 
+    def _repeats(self, ref: str, use: RefUse) -> bool:
+        """Whether ``ref`` was already used for exactly this fact (a retry: nothing to record).
+
+        A ref is unique within the grant's region-year across requisitions, reservations,
+        repayments and planning frames: the same ref for anything else is refused.
+        """
+        known = self.refs.get(ref) if ref else None
+        if known is None:
+            return False
+        if known == use:
+            return True
+        raise Duplicate(f"ref {ref!r} is already used in {self.label} for {known.describe()}; "
+                        f"not again for {use.describe()}")
+
+    @staticmethod
+    def _check_ref(ref: str, doing: str) -> None:
+        if not ref.strip():
+            raise Malformed(f"{doing} needs a --ref (unique within the region-year), so a retry "
+                            "records nothing twice")
+
     @staticmethod
     def _check_positive(amount: Amount, what: str) -> None:
         if amount.ore <= 0:
@@ -192,8 +234,21 @@ class RegionYear(Aggregate):
 
     # ------------------------------------------------------------------ the region's facts
 
-    def set_frame(self, amount: Amount, on: datetime.date | None, recorded_by: str) -> None:
-        """Set the planning frame of a year not yet allocated."""
+    def set_frame(self, amount: Amount, on: datetime.date | None, recorded_by: str,
+                  ref: str = "") -> bool:
+        """Set the planning frame of a year not yet allocated; False when it already holds.
+
+        The frame the year already has, or a ref already used for this very frame, records
+        nothing: the wanted state holds.
+        """
+        use = RefUse("frame", "", amount.ore, on)
+        if self._repeats(ref, use) or (self.frame is not None and self.frame == amount.ore):
+            return False
+        self._check_frame(amount)
+        self._frame_set_with_ref(amount=amount.ore, on=on, ref=ref, recorded_by=recorded_by)
+        return True
+
+    def _check_frame(self, amount: Amount) -> None:
         self.check_open("set a planning frame")
         if amount.is_negative:
             raise Malformed(f"a planning frame cannot be negative ({amount})")
@@ -208,16 +263,35 @@ class RegionYear(Aggregate):
                 f"cannot lower the planning frame to {amount}: {needed} is committed or reserved "
                 f"in {self.label}; would leave {self.year} available at {amount - needed}"
             )
+
+    def recheck_frame_v1(self, amount: Amount, on: datetime.date | None, recorded_by: str) -> None:
+        """Re-check a frame recorded before refs (PlanningFrameSet/v1; verify and import only)."""
+        self._check_frame(amount)
         self._frame_set(amount=amount.ore, on=on, recorded_by=recorded_by)
 
     @event("PlanningFrameSet", topic="grants:RegionYear.PlanningFrameSet/v1")
     def _frame_set(self, amount: int, on: datetime.date | None, recorded_by: str) -> None:
         self.frame = amount
 
+    @event("PlanningFrameSetWithRef", topic="grants:RegionYear.PlanningFrameSet/v2")
+    def _frame_set_with_ref(self, amount: int, on: datetime.date | None, ref: str, recorded_by: str) -> None:
+        self.frame = amount
+        if ref:
+            self.refs[ref] = RefUse("frame", "", amount, on)
+
     def requisition(
         self, pot: str, amount: Amount, on: datetime.date, ref: str, recorded_by: str
-    ) -> None:
-        """Ask the paying authority for (part of) the allocation of one pot."""
+    ) -> bool:
+        """Ask the paying authority for (part of) the allocation of one pot; the same ref and
+        content again records nothing (False)."""
+        self._check_ref(ref, "a requisition")
+        if self._repeats(ref, RefUse("requisition", pot, amount.ore, on)):
+            return False
+        self._check_requisition(pot, amount)
+        self._requisitioned_with_ref(pot=pot, amount=amount.ore, on=on, ref=ref, recorded_by=recorded_by)
+        return True
+
+    def _check_requisition(self, pot: str, amount: Amount) -> None:
         self.check_open("requisition")
         self._check_positive(amount, "a requisition")
         if pot not in self.allocations:
@@ -229,6 +303,12 @@ class RegionYear(Aggregate):
                 f"{self.pot_requisitioned(pot)} already requisitioned; would exceed the allocation "
                 f"by {amount - room}"
             )
+
+    def recheck_requisition_v1(self, pot: str, amount: Amount, on: datetime.date, ref: str,
+                               recorded_by: str) -> None:
+        """Re-check a requisition recorded before refs were unique (Requisitioned/v1; verify
+        and import only): its ref promised nothing."""
+        self._check_requisition(pot, amount)
         self._requisitioned(pot=pot, amount=amount.ore, on=on, ref=ref, recorded_by=recorded_by)
 
     @event("Requisitioned", topic="grants:RegionYear.Requisitioned/v1")
@@ -236,6 +316,15 @@ class RegionYear(Aggregate):
         self, pot: str, amount: int, on: datetime.date, ref: str, recorded_by: str
     ) -> None:
         self.requisitions[pot] = self.requisitions.get(pot, 0) + amount
+        if ref:  # its first use is remembered, so a later retry of it records nothing
+            self.refs.setdefault(ref, RefUse("requisition", pot, amount, on))
+
+    @event("RequisitionedWithRef", topic="grants:RegionYear.Requisitioned/v2")
+    def _requisitioned_with_ref(
+        self, pot: str, amount: int, on: datetime.date, ref: str, recorded_by: str
+    ) -> None:
+        self.requisitions[pot] = self.requisitions.get(pot, 0) + amount
+        self.refs[ref] = RefUse("requisition", pot, amount, on)
 
     def set_commitment(
         self, decision_id: str, purpose: str, amount: Amount, on: datetime.date, recorded_by: str
@@ -283,23 +372,52 @@ class RegionYear(Aggregate):
         if from_reserve:
             self.reservations[purpose] -= from_reserve
 
-    def reserve(self, purpose: str, amount: Amount, on: datetime.date, recorded_by: str) -> None:
-        """Set part of the year's uncommitted money aside for a purpose."""
+    def reserve(self, purpose: str, amount: Amount, on: datetime.date, ref: str,
+                recorded_by: str) -> bool:
+        """Set part of the year's uncommitted money aside for a purpose; the same ref and
+        content again records nothing (False)."""
+        self._check_ref(ref, "a reservation")
+        if self._repeats(ref, RefUse("reserve", purpose, amount.ore, on)):
+            return False
+        self._check_reserve(purpose, amount)
+        self._reserved_with_ref(purpose=purpose, amount=amount.ore, on=on, ref=ref, recorded_by=recorded_by)
+        return True
+
+    def _check_reserve(self, purpose: str, amount: Amount) -> None:
         self.check_open("reserve")
         self._check_positive(amount, "a reservation")
         doing = f"reserve {amount} for {purpose}"
         self._check_no_shortfall(doing)
         self._check_available(amount, doing)
+
+    def recheck_reserve_v1(self, purpose: str, amount: Amount, on: datetime.date, recorded_by: str) -> None:
+        """Re-check a reservation recorded before refs (Reserved/v1; verify and import only)."""
+        self._check_reserve(purpose, amount)
         self._reserved(purpose=purpose, amount=amount.ore, on=on, recorded_by=recorded_by)
 
     @event("Reserved", topic="grants:RegionYear.Reserved/v1")
     def _reserved(self, purpose: str, amount: int, on: datetime.date, recorded_by: str) -> None:
         self.reservations[purpose] = self.reservations.get(purpose, 0) + amount
 
+    @event("ReservedWithRef", topic="grants:RegionYear.Reserved/v2")
+    def _reserved_with_ref(self, purpose: str, amount: int, on: datetime.date, ref: str,
+                           recorded_by: str) -> None:
+        self.reservations[purpose] = self.reservations.get(purpose, 0) + amount
+        self.refs[ref] = RefUse("reserve", purpose, amount, on)
+
     def repay(
         self, pot: str, amount: Amount, on: datetime.date, ref: str, recorded_by: str
-    ) -> None:
-        """Return uncommitted money to the paying authority (only up to `available`)."""
+    ) -> bool:
+        """Return uncommitted money to the paying authority (only up to `available`); the
+        same ref and content again records nothing (False)."""
+        self._check_ref(ref, "a repayment")
+        if self._repeats(ref, RefUse("repay", pot, amount.ore, on)):
+            return False
+        self._check_repay(pot, amount)
+        self._repaid_with_ref(pot=pot, amount=amount.ore, on=on, ref=ref, recorded_by=recorded_by)
+        return True
+
+    def _check_repay(self, pot: str, amount: Amount) -> None:
         self.check_open("repay")
         self._check_positive(amount, "a repayment")
         if pot not in self.allocations:
@@ -309,6 +427,11 @@ class RegionYear(Aggregate):
                 f"cannot repay {amount} to pot {pot!r}: only {self.pot_allocated(pot)} is allocated from it"
             )
         self._check_available(amount, f"repay {amount} (revoke or amend decisions first)")
+
+    def recheck_repay_v1(self, pot: str, amount: Amount, on: datetime.date, ref: str,
+                         recorded_by: str) -> None:
+        """Re-check a repayment recorded before refs were unique (Repaid/v1; verify and import only)."""
+        self._check_repay(pot, amount)
         self._repaid(pot=pot, amount=amount.ore, on=on, ref=ref, recorded_by=recorded_by)
 
     @event("Repaid", topic="grants:RegionYear.Repaid/v1")
@@ -316,6 +439,15 @@ class RegionYear(Aggregate):
         self, pot: str, amount: int, on: datetime.date, ref: str, recorded_by: str
     ) -> None:
         self.repaid_by_pot[pot] = self.repaid_by_pot.get(pot, 0) + amount
+        if ref:  # its first use is remembered, so a later retry of it records nothing
+            self.refs.setdefault(ref, RefUse("repay", pot, amount, on))
+
+    @event("RepaidWithRef", topic="grants:RegionYear.Repaid/v2")
+    def _repaid_with_ref(
+        self, pot: str, amount: int, on: datetime.date, ref: str, recorded_by: str
+    ) -> None:
+        self.repaid_by_pot[pot] = self.repaid_by_pot.get(pot, 0) + amount
+        self.refs[ref] = RefUse("repay", pot, amount, on)
 
     def file_report(
         self,
@@ -359,23 +491,27 @@ class RegionYear(Aggregate):
             dict(figures), position, digest,
         ))
 
-    def close(self, on: datetime.date, recorded_by: str) -> None:
-        """Lock the year; later facts about it need an explicit reopening."""
+    def close(self, on: datetime.date, recorded_by: str) -> bool:
+        """Lock the year; later facts about it need an explicit reopening. A closed year
+        stays as it is (False): the wanted state holds, whatever date the retry gives."""
         if self.closed:
-            raise Closed(f"{self.label} is already closed")
+            return False
         self._closed(on=on, recorded_by=recorded_by)
+        return True
 
     @event("YearClosed", topic="grants:RegionYear.YearClosed/v1")
     def _closed(self, on: datetime.date, recorded_by: str) -> None:
         self.closed = True
 
-    def reopen(self, on: datetime.date, reason: str, recorded_by: str) -> None:
-        """Reopen a closed year, with the reason recorded."""
-        if not self.closed:
-            raise Refused(f"{self.label} is not closed")
+    def reopen(self, on: datetime.date, reason: str, recorded_by: str) -> bool:
+        """Reopen a closed year, with the reason recorded. A year that is open (never
+        closed, or already reopened) stays as it is (False): the wanted state holds."""
         if not reason.strip():
             raise Malformed("reopening a year needs a --reason")
+        if not self.closed:
+            return False
         self._reopened(on=on, reason=reason, recorded_by=recorded_by)
+        return True
 
     @event("YearReopened", topic="grants:RegionYear.YearReopened/v1")
     def _reopened(self, on: datetime.date, reason: str, recorded_by: str) -> None:

@@ -151,6 +151,7 @@ class Decision(Aggregate):
         self.years_ever = set(self.schedule)
         self.changed_on = decided_on
         self.last_amendment: tuple | None = None
+        self.revocation: tuple[str, datetime.date, str] | None = None  # decided_by, on, reason
         self.continuation = continuation
         self.ref = ref
         self.status = LIVE
@@ -245,19 +246,32 @@ class Decision(Aggregate):
         self.last_amendment = ([list(p) for p in schedule], decided_by, on, reason)
 
     def revoke(self, decided_by: str, on: datetime.date, reason: str, recorded_by: str, *,
-               today: datetime.date) -> None:
-        """Revoke the decision: what is unspent is released, what is booked stays committed."""
-        self._check_live("revoke")
+               today: datetime.date) -> bool:
+        """Revoke the decision: what is unspent is released, what is booked stays committed.
+
+        A decision already revoked for the same reason stays as it is (False: the wanted
+        state holds, whoever and whatever date the retry names); for another reason the
+        revocation is refused, naming the one recorded.
+        """
         if not reason.strip():
             raise Malformed("a revocation needs a --reason")
+        if self.status == REVOKED and self.revocation is not None:
+            by, revoked_on, why = self.revocation
+            if why == reason:
+                return False
+            raise Refused(f"decision {self.decision_id} is already revoked, on {revoked_on.isoformat()} "
+                          f"by {by} ({why}); cannot revoke it again for another reason")
+        self._check_live("revoke")
         self._check_date(on, "revoke")
         not_after_today(on, today, f"the revocation of decision {self.decision_id} is dated")
         self._revoked(decided_by=decided_by, on=on, reason=reason, recorded_by=recorded_by)
+        return True
 
     @event("Revoked", topic="grants:Decision.Revoked/v1")
     def _revoked(self, decided_by: str, on: datetime.date, reason: str, recorded_by: str) -> None:
         self.status = REVOKED
         self.changed_on = on
+        self.revocation = (decided_by, on, reason)
 
     def _check_live(self, doing: str) -> None:
         if self.status == REVOKED:

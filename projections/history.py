@@ -10,7 +10,8 @@ from typing import Any
 from ledger.values import Region, pretty_ore
 from projections.fold import Entry, LedgerView
 
-# topic -> the event's name in history, export and the docs' event catalogue
+# topic -> the event's name in history, export and the docs' event catalogue (a /v2 of an
+# event is the same fact with more fields: it keeps its name)
 EVENT_TYPES: dict[str, str] = {
     "grants:Grant.Defined/v1": "grant-defined",
     "grants:Grant.AgreementSigned/v1": "agreement-signed",
@@ -20,10 +21,14 @@ EVENT_TYPES: dict[str, str] = {
     "grants:RegionYear.Opened/v1": "region-year-opened",
     "grants:RegionYear.Allocated/v1": "allocated",
     "grants:RegionYear.PlanningFrameSet/v1": "planning-frame-set",
+    "grants:RegionYear.PlanningFrameSet/v2": "planning-frame-set",
     "grants:RegionYear.Requisitioned/v1": "requisitioned",
+    "grants:RegionYear.Requisitioned/v2": "requisitioned",
     "grants:RegionYear.CommitmentSet/v1": "commitment-set",
     "grants:RegionYear.Reserved/v1": "reserved",
+    "grants:RegionYear.Reserved/v2": "reserved",
     "grants:RegionYear.Repaid/v1": "repaid",
+    "grants:RegionYear.Repaid/v2": "repaid",
     "grants:RegionYear.ReportFiled/v1": "report-filed",
     "grants:RegionYear.YearClosed/v1": "year-closed",
     "grants:RegionYear.YearReopened/v1": "year-reopened",
@@ -58,6 +63,11 @@ def _schedule(pairs: list) -> str:
     return ", ".join(f"{y}: {_money(a)}" for y, a in pairs) or "nothing"
 
 
+def _ref(event: Any) -> str:
+    ref = getattr(event, "ref", "")
+    return f", ref {ref}" if ref else ""
+
+
 def summary(event: Any, aggregate: Any, kind: str | None = None) -> str:
     """One line that says what the event recorded, with its figures."""
     kind = kind or event_type(event)
@@ -83,16 +93,16 @@ def summary(event: Any, aggregate: Any, kind: str | None = None) -> str:
         case "allocated":
             return f"{where}: {_money(e.amount)} allocated from pot {e.pot}"
         case "planning-frame-set":
-            return f"{where}: planning frame {_money(e.amount)}"
+            return f"{where}: planning frame {_money(e.amount)}{_ref(e)}"
         case "requisitioned":
-            return f"{where}: {_money(e.amount)} requisitioned from pot {e.pot}"
+            return f"{where}: {_money(e.amount)} requisitioned from pot {e.pot}{_ref(e)}"
         case "commitment-set":
             drawn = f" ({_money(e.from_reserve)} from the {e.purpose} reservation)" if e.from_reserve else ""
             return f"{where}: decision {e.decision_id} commits {_money(e.amount)}{drawn}"
         case "reserved":
-            return f"{where}: {_money(e.amount)} reserved for {e.purpose}"
+            return f"{where}: {_money(e.amount)} reserved for {e.purpose}{_ref(e)}"
         case "repaid":
-            return f"{where}: {_money(e.amount)} repaid to pot {e.pot}"
+            return f"{where}: {_money(e.amount)} repaid to pot {e.pot}{_ref(e)}"
         case "report-filed":
             return f"{where}: report filed {e.filed_on} to {e.to or 'recipient not given'}"
         case "year-closed":

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ledger.budget import RegionYear, Report
+from ledger.budget import RefUse, RegionYear, Report
 from ledger.decision import REVOKED, Decision, _pack
 from ledger.errors import Corrupt
 from ledger.grant import Agreement, Authorisation, Grant
@@ -133,6 +133,7 @@ def _region_year(r: RegionYear) -> dict:
         # maps as [key, value] pairs: their order (the order things happened) shows in findings
         **{name: [[k, v] for k, v in getattr(r, name).items()] for name in _MAPS}, "frame": r.frame,
         "closed": r.closed,
+        "refs": [[ref, u.kind, u.what, u.amount, _iso(u.on)] for ref, u in r.refs.items()],
         "reports": [[_iso(p.filed_on), p.to, list(p.covers), p.patient_units, p.employee_reps, p.ref,
                      [[k, v] for k, v in p.figures.items()], p.position, p.digest] for p in r.reports],
     }
@@ -148,6 +149,8 @@ def _decision(d: Decision) -> dict:
         "years_ever": sorted(d.years_ever), "changed_on": _iso(d.changed_on),
         "last_amendment": None if d.last_amendment is None else [
             d.last_amendment[0], d.last_amendment[1], _iso(d.last_amendment[2]), d.last_amendment[3]],
+        "revocation": None if d.revocation is None else [
+            d.revocation[0], _iso(d.revocation[1]), d.revocation[2]],
         "continuation": d.continuation, "ref": d.ref, "status": d.status, "bookings": [list(t) for t in packed],
         "spent_by_year": [[y, a] for y, a in d.spent_by_year.items()],
     }
@@ -217,7 +220,7 @@ def _money(v: Any, what: str) -> int:
 
 def _load_region_year(data: dict) -> RegionYear:
     keys = _BASE | {"grant_id", "region", "year", "allocations", "allocation_sources", "frame", "requisitions",
-                    "repaid_by_pot", "commitments", "reservations", "closed", "reports"}
+                    "repaid_by_pot", "commitments", "reservations", "closed", "reports", "refs"}
     _obj(data, keys, "the region-year")
     r = _new(RegionYear, data)
     r.grant_id, r.region, r.year = _str(data["grant_id"], "grant_id"), _region(data["region"], "region"), \
@@ -227,6 +230,13 @@ def _load_region_year(data: dict) -> RegionYear:
     r.frame = _opt(data["frame"], _money, "frame")
     _want(type(data["closed"]) is bool, "closed is not true or false")
     r.closed = data["closed"]
+    r.refs = {}
+    for u in _list(data["refs"], "refs"):
+        _want(type(u) is list and len(u) == 5 and u[1] in RefUse.NOUNS, "a ref does not have its fields")
+        ref = _str(u[0], "ref")
+        _want(ref != "" and ref not in r.refs, "a ref is empty or repeats")
+        r.refs[ref] = RefUse(u[1], _str(u[2], "ref's pot or purpose"), _money(u[3], "ref's amount"),
+                             _opt(u[4], _day, "ref's date"))
     r.reports = []
     for p in _list(data["reports"], "reports"):
         _want(type(p) is list and len(p) == 9, "a report does not have its fields")
@@ -252,7 +262,7 @@ def _booking(t: Any) -> tuple:
 def _load_decision(data: dict) -> Decision:
     keys = _BASE | {"grant_id", "decision_id", "region", "decided_by", "decided_on", "area", "activity",
                     "purpose", "schedule", "original_schedule", "years_ever", "changed_on", "last_amendment",
-                    "continuation", "ref", "status", "bookings", "spent_by_year"}
+                    "revocation", "continuation", "ref", "status", "bookings", "spent_by_year"}
     _obj(data, keys, "the decision")
     d = _new(Decision, data)
     for name in ("grant_id", "decision_id", "decided_by", "area", "activity", "purpose", "continuation", "ref"):
@@ -274,6 +284,14 @@ def _load_decision(data: dict) -> Decision:
         d.last_amendment = None
     _want(data["status"] in ("live", "amended", REVOKED), "status is not live, amended or revoked")
     d.status = data["status"]
+    revocation = data["revocation"]
+    if revocation is not None:
+        _want(type(revocation) is list and len(revocation) == 3 and d.status == REVOKED,
+              "revocation does not have its fields")
+        d.revocation = (_str(revocation[0], "decided_by"), _day(revocation[1], "on"),
+                        _str(revocation[2], "reason"))
+    else:
+        d.revocation = None
     packed = [_booking(t) for t in _list(data["bookings"], "bookings")]
     _want(len({t[0] for t in packed}) == len(packed), "a voucher repeats")
     spent: dict[int, int] = {}

@@ -95,13 +95,22 @@ def _allocated(view, agg, e):
     return agg
 
 
+# A /v1 money event was recorded before refs were unique (a frame, before a repeat of
+# the same frame recorded nothing): it is re-checked by the aggregate's balance rules only.
+
 def _frame_set(view, agg, e):
-    agg.set_frame(Amount(e.amount), e.on, e.recorded_by)
+    if isinstance(e, RegionYear.PlanningFrameSet):
+        agg.recheck_frame_v1(Amount(e.amount), e.on, e.recorded_by)
+    else:
+        agg.set_frame(Amount(e.amount), e.on, e.recorded_by, e.ref)
     return agg
 
 
 def _requisitioned(view, agg, e):
-    agg.requisition(e.pot, Amount(e.amount), e.on, e.ref, e.recorded_by)
+    if isinstance(e, RegionYear.Requisitioned):
+        agg.recheck_requisition_v1(e.pot, Amount(e.amount), e.on, e.ref, e.recorded_by)
+    else:
+        agg.requisition(e.pot, Amount(e.amount), e.on, e.ref, e.recorded_by)
     return agg
 
 
@@ -116,12 +125,18 @@ def _commitment_set(view, agg, e):
 
 def _reserved(view, agg, e):
     _grant(view, agg.grant_id).check_purpose(e.purpose)
-    agg.reserve(e.purpose, Amount(e.amount), e.on, e.recorded_by)
+    if isinstance(e, RegionYear.Reserved):
+        agg.recheck_reserve_v1(e.purpose, Amount(e.amount), e.on, e.recorded_by)
+    else:
+        agg.reserve(e.purpose, Amount(e.amount), e.on, e.ref, e.recorded_by)
     return agg
 
 
 def _repaid(view, agg, e):
-    agg.repay(e.pot, Amount(e.amount), e.on, e.ref, e.recorded_by)
+    if isinstance(e, RegionYear.Repaid):
+        agg.recheck_repay_v1(e.pot, Amount(e.amount), e.on, e.ref, e.recorded_by)
+    else:
+        agg.repay(e.pot, Amount(e.amount), e.on, e.ref, e.recorded_by)
     return agg
 
 

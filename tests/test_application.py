@@ -129,17 +129,23 @@ def test_a_concurrent_write_is_retried_against_fresh_state(db_path):
 
 
 def test_a_writer_that_keeps_conflicting_gives_up_with_nothing_recorded(app, monkeypatch):
-    """After a few conflicting attempts the command gives up with Conflict (exit code 3)."""
+    """A command that keeps conflicting until its retry budget is spent gives up with Conflict
+    (exit code 3), having tried more than once."""
     setup_jamtland(app)
     before = app.last_position()
 
+    attempts = []
+
     def always_conflict(*aggregates, **kwargs):
+        attempts.append(1)
         raise IntegrityError("duplicate key")
 
     monkeypatch.setattr(app, "save", always_conflict)
+    monkeypatch.setattr(app, "retry_budget", 0.2)
     with pytest.raises(Conflict) as info:
-        app.reserve("pm", "23", 2018, kr(1), "it-admin", D(2018, 1, 1), "t")
+        app.reserve("pm", "23", 2018, kr(1), "it-admin", D(2018, 1, 1), "R", "t")
     assert info.value.exit_code == 3
+    assert len(attempts) > 1
     assert app.last_position() == before
 
 

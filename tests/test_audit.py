@@ -24,7 +24,7 @@ def test_as_of_a_moment_shows_only_what_was_recorded_by_then(grants):
     moment = datetime.datetime.now(datetime.timezone.utc).isoformat()
     time.sleep(0.01)
     grants("reserve", G, "--region", "23", "--year", "2018", "--amount", "2228598",
-           "--purpose", "nurse-specialist-education", "--on", "2018-04-06")
+           "--purpose", "nurse-specialist-education", "--on", "2018-04-06", "--ref", "RES-1")
     grants("spend", G, "--decision", "JH-PM-01", "--year", "2017", "--amount", "1", "--booked-on",
            "2017-12-31", "--object", "9902", "--voucher", "V0", code=1)
     now = audit_json(grants, "--region", "23")

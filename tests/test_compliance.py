@@ -43,9 +43,9 @@ def test_report_overdue_is_non_compliant(jamtland):
 
 def test_report_on_time_late_and_content(jamtland):
     """Filing on the due date is on time; a day later is late; content gaps are findings."""
-    jamtland.reserve("pm", "23", 2018, kr(2_228_598), "nurse-specialist-education", D(2018, 4, 6), "t")
-    jamtland.requisition("pm", "23", 2018, "stimulus", kr(8_357_305), D(2018, 3, 1), "", "t")
-    jamtland.requisition("pm", "23", 2018, "nurse-education", kr(3_851_293), D(2018, 3, 1), "", "t")
+    jamtland.reserve("pm", "23", 2018, kr(2_228_598), "nurse-specialist-education", D(2018, 4, 6), "RES-1", "t")
+    jamtland.requisition("pm", "23", 2018, "stimulus", kr(8_357_305), D(2018, 3, 1), "REK-1", "t")
+    jamtland.requisition("pm", "23", 2018, "nurse-education", kr(3_851_293), D(2018, 3, 1), "REK-2", "t")
     jamtland.report("pm", "23", 2018, D(2019, 2, 15), ["it-admin"], True, None, None, "", "t")
     r = row(jamtland, D(2019, 3, 1))
     assert r["report_status"] == "filed-on-time"

@@ -83,10 +83,25 @@ def test_revocation_keeps_only_what_was_spent():
         d.spend("V2", 2017, ORE, datetime.date(2017, 6, 1), "9902", "", "t", today=TODAY)
     with pytest.raises(Refused):
         d.amend({2017: kr(30)}, "Director", D, "x", "t", today=TODAY)
-    with pytest.raises(Refused):
+    with pytest.raises(Refused, match=r"already revoked, on 2017-05-01 by Director \(stopped\)"):
         d.revoke("Director", D, "again", "t", today=TODAY)
     d.reverse("V1", D, "wrong", "t", today=TODAY)
     assert d.committed_for(2017) == Amount(0)
+
+
+def test_revoking_again_for_the_same_reason_records_nothing():
+    """A revoked decision revoked again for its reason returns False with no event, also once
+    kept and loaded by the read models; a blank reason stays malformed."""
+    d = decision()
+    assert d.revoke("Director", D, "stopped", "t") is True
+    d.collect_events()
+    assert d.revoke("Someone", D + datetime.timedelta(days=3), "stopped", "t") is False
+    assert not d.collect_events()
+    with pytest.raises(Malformed):
+        d.revoke("Director", D, " ", "t")
+    loaded = states.load(states.dump(d), "Decision")
+    assert loaded.revocation == ("Director", D, "stopped")
+    assert loaded.revoke("Director", D, "stopped", "t") is False
 
 
 def test_schedules_must_make_sense():

@@ -22,16 +22,17 @@ def test_jamtland_2018_end_to_end(store):
     # one öre more than remains is refused, with the figures, and nothing is recorded
     before = grants.events()
     refused = grants("reserve", G, "--region", "23", "--year", "2018", "--amount", "2 228 598,01",
-                     "--purpose", "nurse-specialist-education", "--on", "2018-04-06", code=1)
+                     "--purpose", "nurse-specialist-education", "--on", "2018-04-06", "--ref", "JH-RES-1",
+                     code=1)
     assert "would leave 2018 available at -0.01" in refused.stderr
     assert grants.events() == before
 
     grants("reserve", G, "--region", "23", "--year", "2018", "--amount", "2 228 598",
-           "--purpose", "nurse-specialist-education", "--on", "2018-04-06")
+           "--purpose", "nurse-specialist-education", "--on", "2018-04-06", "--ref", "JH-RES-1")
     grants("requisition", G, "--region", "23", "--year", "2018", "--pot", "stimulus",
-           "--amount", "8357305", "--on", "2018-03-01")
+           "--amount", "8357305", "--on", "2018-03-01", "--ref", "JH-REK-1")
     grants("requisition", G, "--region", "23", "--year", "2018", "--pot", "nurse-education",
-           "--amount", "3851293", "--on", "2018-03-01")
+           "--amount", "3851293", "--on", "2018-03-01", "--ref", "JH-REK-2")
     grants("spend", G, "--decision", "JH-PM-01", "--year", "2018", "--amount", "2500000",
            "--booked-on", "2018-12-31", "--object", "9902", "--voucher", "JH-2018-0001")
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, rule
 
 from ledger.application import GrantLedger
-from ledger.errors import LedgerError
+from ledger.errors import Duplicate, LedgerError
 from ledger.values import Amount
 from projections.audit import reconcile
 from projections.balances import balance_rows
@@ -44,6 +45,7 @@ class YearModel:
         self.reserved: dict[str, int] = {}
         self.commit: dict[str, int] = {}
         self.closed = False
+        self.refs: dict[str, tuple] = {}  # ref -> (kind, pot or purpose, amount): what it recorded
 
     def funds(self) -> int:
         if self.alloc:
@@ -122,15 +124,25 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ helpers
 
-    def expect(self, allowed: bool, action) -> bool:
-        """Run the action; the ledger must accept exactly when the model allows."""
+    def expect(self, allowed: bool, action, unchanged: bool = False) -> bool:
+        """Run the action; the ledger must accept exactly when the model allows, and record
+        nothing (return False, the log as it was) when the model says the wanted state holds."""
+        before = self.app.last_position()
         try:
-            action()
+            recorded = action()
         except LedgerError as e:
-            assert not allowed, f"ledger refused what the model allows: {e}"
+            assert not allowed and not unchanged, f"ledger refused what the model allows: {e}"
+            return False
+        if unchanged:
+            assert recorded is False and self.app.last_position() == before, "ledger recorded a repeat"
             return False
         assert allowed, "ledger accepted what the model refuses"
         return True
+
+    def new_ref(self) -> str:
+        """A ref not used before (retry_money sends used ones again)."""
+        self.counter += 1
+        return f"R{self.counter}"
 
     def near(self, data, target: int) -> int:
         """An amount at, one öre either side of, or anywhere near a boundary."""
@@ -186,7 +198,8 @@ class LedgerMachine(RuleBasedStateMachine):
         needed = sum(ym.commit.values()) + sum(ym.reserved.values())
         amount = self.near(data, needed)
         allowed = not ym.closed and not ym.alloc and amount >= needed
-        if self.expect(allowed, lambda: self.app.set_frame("g", region, year, Amount(amount), D, "t")):
+        if self.expect(allowed, lambda: self.app.set_frame("g", region, year, Amount(amount), D, "t"),
+                       unchanged=ym.frame == amount):
             ym.frame = amount
 
     @rule(region=st.sampled_from(REGIONS), year=st.sampled_from(YEARS), pot=st.sampled_from(POTS),
@@ -196,17 +209,21 @@ class LedgerMachine(RuleBasedStateMachine):
         room = ym.pot_alloc(pot) - ym.pot_req(pot)
         amount = self.near(data, room)
         allowed = not ym.closed and pot in ym.alloc and amount <= room
-        if self.expect(allowed, lambda: self.app.requisition("g", region, year, pot, Amount(amount), D, "", "t")):
+        ref = self.new_ref()
+        if self.expect(allowed, lambda: self.app.requisition("g", region, year, pot, Amount(amount), D, ref, "t")):
             ym.reqs[pot] = ym.reqs.get(pot, 0) + amount
+            ym.refs[ref] = ("requisition", pot, amount)
 
     @rule(region=st.sampled_from(REGIONS), year=st.sampled_from(YEARS),
           purpose=st.sampled_from(PURPOSES), data=st.data())
     def reserve(self, region, year, purpose, data):
         ym = self.years[(region, year)]
         amount = self.near(data, ym.headroom())
+        ref = self.new_ref()
         if self.expect(ym.can_raise(amount),
-                       lambda: self.app.reserve("g", region, year, Amount(amount), purpose, D, "t")):
+                       lambda: self.app.reserve("g", region, year, Amount(amount), purpose, D, ref, "t")):
             ym.reserved[purpose] = ym.reserved.get(purpose, 0) + amount
+            ym.refs[ref] = ("reserve", purpose, amount)
 
     @rule(region=st.sampled_from(REGIONS), year=st.sampled_from(YEARS), data=st.data())
     def repay(self, region, year, data):
@@ -214,8 +231,36 @@ class LedgerMachine(RuleBasedStateMachine):
         amount = self.near(data, max(0, ym.headroom()))
         allowed = (not ym.closed and "stim" in ym.alloc and amount <= ym.pot_alloc("stim")
                    and amount <= max(0, ym.headroom()))
-        if self.expect(allowed, lambda: self.app.repay("g", region, year, Amount(amount), D, "", "t", pot="stim")):
+        ref = self.new_ref()
+        if self.expect(allowed, lambda: self.app.repay("g", region, year, Amount(amount), D, ref, "t", pot="stim")):
             ym.repaid["stim"] = ym.repaid.get("stim", 0) + amount
+            ym.refs[ref] = ("repay", "stim", amount)
+
+    @rule(region=st.sampled_from(REGIONS), year=st.sampled_from(YEARS), data=st.data())
+    def retry_money(self, region, year, data):
+        """A money command sent again with a ref already used: the same content records
+        nothing, whatever happened since (even in a closed year); other content is refused."""
+        ym = self.years[(region, year)]
+        if not ym.refs:
+            return
+        ref = data.draw(st.sampled_from(sorted(ym.refs)))
+        kind, what, amount = ym.refs[ref]
+        other = data.draw(st.sampled_from([None, "amount", "kind"]))
+        if other == "amount":
+            amount += 1
+        elif other == "kind":  # the same ref for another kind of fact
+            kind, what = {"requisition": ("repay", "stim"), "repay": ("reserve", "nse"),
+                          "reserve": ("requisition", "stim")}[kind]
+        send = {
+            "requisition": lambda: self.app.requisition("g", region, year, what, Amount(amount), D, ref, "t"),
+            "reserve": lambda: self.app.reserve("g", region, year, Amount(amount), what, D, ref, "t"),
+            "repay": lambda: self.app.repay("g", region, year, Amount(amount), D, ref, "t", pot=what),
+        }[kind]
+        if other is None:
+            self.expect(True, send, unchanged=True)
+        else:
+            with pytest.raises(Duplicate, match=f"ref '{ref}' is already used"):
+                send()
 
     @rule(target=decision_ids, region=st.sampled_from(REGIONS), purpose=st.sampled_from(PURPOSES),
           years=st.sets(st.sampled_from(YEARS), min_size=1), data=st.data())
@@ -291,7 +336,8 @@ class LedgerMachine(RuleBasedStateMachine):
         after = {y: dm.spent.get(y, 0) for y in YEARS}
         allowed = not dm.revoked and self.change_commitments(
             dm.region, dm.purpose, after, {y: dm.committed(y) for y in YEARS})
-        if self.expect(allowed, lambda: self.app.revoke("g", did, "Director", D, "stop", "t")):
+        if self.expect(allowed, lambda: self.app.revoke("g", did, "Director", D, "stop", "t"),
+                       unchanged=dm.revoked):
             dm.revoked = True
             self.apply_commitments(did, dm.region, dm.purpose, after)
 
@@ -334,9 +380,11 @@ class LedgerMachine(RuleBasedStateMachine):
     def close_or_reopen(self, region, year):
         ym = self.years[(region, year)]
         if ym.closed:
-            self.app.reopen_year("g", region, year, D, "again", "t")
+            assert self.app.reopen_year("g", region, year, D, "again", "t")
+            assert self.app.reopen_year("g", region, year, D, "again", "t") is False  # a retry
         else:
-            self.app.close_year("g", region, year, D, "t")
+            assert self.app.close_year("g", region, year, D, "t")
+            assert self.app.close_year("g", region, year, D, "t") is False  # a retry
         ym.closed = not ym.closed
 
     # ------------------------------------------------------------------ invariants

@@ -14,7 +14,7 @@ from tests.test_cli import G, Grants, jamtland
 def history_with_a_sealed_report(grants: Grants) -> None:
     jamtland(grants)
     grants("reserve", G, "--region", "23", "--year", "2018", "--amount", "2228598",
-           "--purpose", "nurse-specialist-education", "--on", "2018-04-06")
+           "--purpose", "nurse-specialist-education", "--on", "2018-04-06", "--ref", "RES-1")
     grants("spend", G, "--decision", "JH-PM-01", "--year", "2018", "--amount", "1000",
            "--booked-on", "2018-06-01", "--object", "9902", "--voucher", "V1")
     grants("reverse", G, "--voucher", "V1", "--on", "2018-06-02", "--reason", "wrong")

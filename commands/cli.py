@@ -22,6 +22,7 @@ from eventsourcing.persistence import PersistenceError
 
 from commands import params as p
 from commands.render import as_csv, as_json, as_table, render
+from ledger import clock
 from ledger.application import GrantLedger, is_contention, open_ledger
 from ledger.errors import Corrupt, LedgerError, Malformed, NotFound, Refused
 from ledger.storage import new_sqlite_ledger
@@ -943,7 +944,7 @@ def _time_options(f: Callable) -> Callable:
 def _judging_day(judge_on: datetime.date | None, as_of: datetime.datetime | None) -> datetime.date:
     if judge_on:
         return judge_on
-    return as_of.date() if as_of else datetime.date.today()
+    return as_of.date() if as_of else clock.recorded_day(clock.now())  # today, in Sweden
 
 
 def _query_options(f: Callable) -> Callable:

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from ledger import clock
 from ledger.values import Amount
 
 GRANT = "professionsmiljarden"
@@ -104,7 +105,7 @@ def demo(s: Any, judge_on: str | None) -> None:
     from projections.balances import balance_rows
     from projections.compliance import compliance_rows
 
-    on = DATE.convert(judge_on, None, None) if judge_on else datetime.date.today()
+    on = DATE.convert(judge_on, None, None) if judge_on else clock.recorded_day(clock.now())
     new = load(s.app, s.user)
     view = s.view()
     balances = balance_rows(view, GRANT, JAMTLAND, 2018)

@@ -93,15 +93,15 @@ def test_revoking_again_for_the_same_reason_records_nothing():
     """A revoked decision revoked again for its reason returns False with no event, also once
     kept and loaded by the read models; a blank reason stays malformed."""
     d = decision()
-    assert d.revoke("Director", D, "stopped", "t") is True
+    assert d.revoke("Director", D, "stopped", "t", today=TODAY) is True
     d.collect_events()
-    assert d.revoke("Someone", D + datetime.timedelta(days=3), "stopped", "t") is False
+    assert d.revoke("Someone", D + datetime.timedelta(days=3), "stopped", "t", today=TODAY) is False
     assert not d.collect_events()
     with pytest.raises(Malformed):
-        d.revoke("Director", D, " ", "t")
+        d.revoke("Director", D, " ", "t", today=TODAY)
     loaded = states.load(states.dump(d), "Decision")
     assert loaded.revocation == ("Director", D, "stopped")
-    assert loaded.revoke("Director", D, "stopped", "t") is False
+    assert loaded.revoke("Director", D, "stopped", "t", today=TODAY) is False
 
 
 def test_schedules_must_make_sense():

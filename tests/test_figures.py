@@ -113,7 +113,7 @@ def test_a_shortfall_is_money_at_risk_in_compliance(grants):
     shortfall_of_2_million(grants)
     grants("allocate", G, "--year", "2017", "--pot", "stimulus", "--region", "23", "--amount", "1000000")
     grants("requisition", G, "--region", "23", "--year", "2017", "--pot", "stimulus", "--amount", "1000000",
-           "--on", "2017-03-01")
+           "--on", "2017-03-01", "--ref", "REK-2017")
     grants("report", G, "--region", "23", "--year", "2017", "--filed-on", "2018-02-01", "--covers", "it-admin",
            "--patient-units", "--employee-reps")
     [c] = grants.json("compliance", G, "--region", "23", "--year", "2017", "--on", "2018-02-02")

@@ -100,7 +100,7 @@ def test_auditor_runs_every_query_and_cannot_record(pg_url, ledger):
     assert "the history holds" in auditor("verify").stdout
     before = count(pg_url)
     refused = auditor("reserve", G, "--region", "23", "--year", "2018", "--amount", "1",
-                      "--purpose", "it-admin", "--on", "2018-04-06", code=1)
+                      "--purpose", "it-admin", "--on", "2018-04-06", "--ref", "R-1", code=1)
     assert refused.stderr.strip() == (f"error: role {urlsplit(auditor.db).username} may not record in "
                                       "this ledger (it is read-only)")
     assert count(pg_url) == before
@@ -114,7 +114,7 @@ def test_auditor_answers_when_the_read_models_are_behind_without_writing(pg_url,
     app = open_ledger(as_role(pg_url, roles["recorder"]))  # records without the CLI's catch-up
     try:
         app.reserve(G, "23", 2018, Amount.kronor(1000), "it-admin", datetime.date(2018, 4, 6),
-                    roles["recorder"])
+                    "RES-behind", roles["recorder"])
     finally:
         app.close()
     tracking = f'SELECT position FROM "{schema_of(pg_url)}".grants_rm_tracking'
@@ -129,7 +129,7 @@ def test_auditor_answers_when_the_read_models_are_behind_without_writing(pg_url,
 def test_recorded_by_is_the_server_role_with_user_beside_it(pg_url, roles, ledger):
     """On PostgreSQL an event's recorder is the authenticated role; --user only adds a display name."""
     recorder, _ = ledger
-    recorder("reserve", G, "--region", "23", "--year", "2018", "--amount", "1", "--purpose", "it-admin",
+    recorder("reserve", G, "--region", "23", "--year", "2018", "--amount", "1", "--purpose", "it-admin", "--ref", "R-1",
              "--on", "2018-04-06", user="Anna Berg")
     rows = recorder.json("history", G)
     assert rows[-1]["recorded_by"] == f"{roles['recorder']} (Anna Berg)"

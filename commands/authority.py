@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from commands import params as p
-from commands.cli import CONTEXT, Session, _done, _grant, _time_options, pass_session
+from commands.options import CONTEXT, done, time_options, with_grant
+from commands.session import Session, pass_session
 from ledger.values import Region
 from projections.authority import authorisation_rows
 
@@ -16,7 +17,7 @@ AUTHORISATION_COLUMNS = [
 
 
 @click.command(context_settings=CONTEXT)
-@_grant
+@with_grant
 @click.option("--region", required=True, type=p.REGION)
 @click.option("--person", required=True, help="The authorised person, as authorised (case and spacing aside).")
 @click.option("--from", "ends_from", required=True, type=p.DATE,
@@ -37,14 +38,14 @@ def deauthorise(s: Session, grant_id: str, region: str, person: str, ends_from) 
     if not person.strip():
         raise click.BadParameter("needs a name", param_hint="'--person'")
     recorded = s.app.deauthorise(grant_id, region, person.strip(), ends_from, s.user)
-    _done(recorded, f"{' '.join(person.split())} may not decide for {Region(region)} "
+    done(recorded, f"{' '.join(person.split())} may not decide for {Region(region)} "
                     f"from {ends_from.isoformat()}")
 
 
 @click.command(context_settings=CONTEXT)
-@_grant
+@with_grant
 @click.option("--region", type=p.REGION, default=None, help="Only this region.")
-@_time_options
+@time_options
 @pass_session
 def authorisations(s: Session, grant_id: str, region: str | None, as_of, position: int | None) -> None:
     """Who may decide for each region: person, role, from, until (the effective end:

@@ -19,12 +19,12 @@ import click
 from eventsourcing.persistence import PersistenceError
 
 from commands import params as p
+from commands.options import CONTEXT
 from ledger.application import GrantLedger, store_env
 from ledger.errors import Malformed
 from ledger.stores import POSTGRES_EVENTS, check_postgres
 from projections.persisted import TABLES, ReadModels
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 IMPORTS = "grants_imports"
 

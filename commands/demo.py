@@ -16,6 +16,8 @@ from typing import Any
 
 import click
 
+from commands.params import DATE
+from commands.render import BALANCE_COLUMNS, COMPLIANCE_COLUMNS, as_csv, as_json, as_table
 from ledger import clock
 from ledger.values import Amount
 
@@ -99,9 +101,6 @@ def demo(s: Any, judge_on: str | None) -> None:
       grants demo
       grants --db /tmp/demo.sqlite --format json demo --on 2019-02-01
     """
-    from commands.cli import BALANCE_COLUMNS, COMPLIANCE_COLUMNS
-    from commands.params import DATE
-    from commands.render import as_json, as_table
     from projections.balances import balance_rows
     from projections.compliance import compliance_rows
 
@@ -114,7 +113,6 @@ def demo(s: Any, judge_on: str | None) -> None:
         click.echo(as_json({"balance": balances, "compliance": compliance}))
         return
     if s.fmt == "csv":
-        from commands.render import as_csv
 
         click.echo(as_csv(balances, [k for k, _ in BALANCE_COLUMNS]))
         click.echo(as_csv(compliance, [k for k, _ in COMPLIANCE_COLUMNS] + ["findings"]))

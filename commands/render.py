@@ -107,3 +107,33 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[tuple[str
         return as_csv(rows, [k for k, _ in columns] + [k for k in (rows[0] if rows else {})
                                                         if k not in {c for c, _ in columns}])
     return as_table(rows, columns, empty)
+
+
+# the column sets of the tables queries print: (key, heading)
+
+BALANCE_COLUMNS = [
+    ("region", "region"), ("region_name", "name"), ("year", "year"), ("allocated", "allocated"),
+    ("requisitioned", "requisitioned"), ("committed", "committed"), ("reserved", "reserved"),
+    ("spent", "spent"), ("available", "available"), ("shortfall", "shortfall"),
+]
+COMMITMENT_COLUMNS = [
+    ("decision", "decision"), ("region", "region"), ("year", "year"), ("area", "area"),
+    ("activity", "activity"), ("purpose", "purpose"), ("amount", "amount"), ("spent", "spent"),
+    ("remaining", "remaining"), ("status", "status"),
+]
+COMPLIANCE_COLUMNS = [
+    ("region", "region"), ("region_name", "name"), ("year", "year"), ("report_due", "report due"),
+    ("report_status", "report"), ("earmarked_used_elsewhere", "earmarked used elsewhere"),
+    ("money_at_risk", "at risk"), ("status", "status"),
+]
+HISTORY_COLUMNS = [
+    ("position", "pos"), ("recorded_at", "recorded at (UTC)"), ("recorded_by", "by"),
+    ("type", "type"), ("effective", "effective"), ("summary", "summary"),
+]
+
+
+AUDIT_EVENT_COLUMNS = [
+    ("position", "pos"), ("recorded_at", "recorded at (UTC)"), ("recorded_by", "by"),
+    ("effective", "effective"), ("type", "type"), ("summary", "summary"),
+]
+

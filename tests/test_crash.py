@@ -624,7 +624,7 @@ def test_sigkill_at_random_moments_leaves_a_sound_ledger(store, tmp_path):
 def test_an_export_cut_off_half_way_leaves_the_earlier_file(grants, tmp_path, monkeypatch):
     """An export that stops after some lines (here: a stored event that cannot be read back)
     leaves the file that was at --output as it was, and nothing beside it."""
-    from commands import cli as cli_module
+    from commands import transfer as cli_module
     from ledger.errors import Corrupt
     from tests.test_cli import define
 

@@ -1,0 +1,144 @@
+"""The `grants` group: its global options, and the one place errors become exit codes.
+
+Every error is one ``error:`` line on stderr with cli.md's exit code, never a traceback
+(:meth:`GrantsGroup.main`). Command modules register themselves on :data:`cli`.
+"""
+
+from __future__ import annotations
+
+
+import sqlite3
+import sys
+from typing import Any
+
+import click
+from eventsourcing.persistence import PersistenceError
+
+from commands import params as p
+from ledger.application import is_contention
+from ledger.errors import LedgerError
+from ledger.values import text_fault
+from commands.options import CONTEXT
+from commands.session import Session, default_user
+
+
+
+
+class GrantsGroup(click.Group):
+    """A click group that reports every error as one ``error:`` line with cli.md's exit code.
+
+    Every command that joins it (and its own options) gets the types that check text
+    (:func:`commands.params.textual`): no value with control characters or bytes that
+    are not UTF-8 reaches a command.
+    """
+
+    group_class = type  # `grant`, `agreement`: the same checks for their commands
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        p.textual(self.params)
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        p.textual(cmd.params)
+        super().add_command(cmd, name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            result = super().invoke(ctx)
+            if isinstance(ctx.obj, Session):
+                ctx.obj.recorded()
+            return result
+        except BaseException as e:
+            if not (isinstance(e, (SystemExit, click.exceptions.Exit)) and not _exit_code(e)):
+                if isinstance(ctx.obj, Session):
+                    ctx.obj.failed()
+            raise
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
+        except click.exceptions.NoArgsIsHelpError as e:
+            click.echo(e.ctx.get_help())
+            sys.exit(0)
+        except click.ClickException as e:
+            hint = ""
+            if isinstance(e, click.UsageError) and e.ctx is not None:
+                hint = f" (see '{e.ctx.command_path} --help')"
+            _fail(e.format_message() + hint, e.exit_code)
+        except click.Abort:
+            _fail("aborted", 1)
+        except LedgerError as e:
+            _fail(str(e), e.exit_code)
+        except PersistenceError as e:
+            if is_contention(e):
+                _fail("another writer kept the store busy; gave up and recorded nothing", 3)
+            _fail(f"cannot use the store: {_first_line(e)}", 2)
+        except (sqlite3.Error, OSError) as e:
+            _fail(f"cannot use the store: {_first_line(e)}", 2)
+        except Exception as e:
+            if not type(e).__module__.startswith("psycopg"):
+                raise
+            _fail(f"cannot use the store: {_first_line(e)}", 2)  # a server error on a read model
+        if isinstance(result, int) and result:
+            sys.exit(result)
+        sys.exit(0)
+
+
+def _exit_code(e: BaseException) -> int:
+    code = e.exit_code if isinstance(e, click.exceptions.Exit) else getattr(e, "code", 1)
+    return 0 if code is None else code if isinstance(code, int) else 1
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _one_line(message: str) -> str:
+    """The message with every character that is not printable text escaped (a value
+    echoed by click or a store's error text can hold newlines or undecodable bytes)."""
+    if text_fault(message) is None:
+        return message
+    return "".join(c if text_fault(c) is None else repr(c)[1:-1] for c in message)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {_one_line(message)}", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=GrantsGroup, context_settings=CONTEXT)
+@click.option("--db", envvar="GRANTS_DB", default="grants.sqlite", show_default=True,
+              help="SQLite file path, or postgresql://user@host:port/dbname[?schema=S]. A file or "
+                   "schema that is not a grants ledger is refused and left as it was. Env: GRANTS_DB.")
+@click.option("--user", envvar="GRANTS_USER", default=None,
+              help="Who records; stored on every event (one line of printable text). On PostgreSQL "
+                   "the role the server authenticated is stored, with this beside it as a display name "
+                   "(anna_rec (Anna Berg)). Env: GRANTS_USER. Default on SQLite: your login name.")
+@click.option("--format", "fmt", envvar="GRANTS_FORMAT", default="table", show_default=True,
+              type=click.Choice(["table", "json", "csv"]), help="How queries print. Env: GRANTS_FORMAT.")
+@click.version_option(package_name="grants")
+@click.pass_context
+def cli(ctx: click.Context, db: str, user: str | None, fmt: str) -> None:
+    """grants: an event-sourced ledger for earmarked state grants to Sweden's regions.
+
+    Every fact is recorded once, as an immutable event; balances, commitments and
+    compliance are computed from the events. Global options go before the command.
+
+    \b
+    Start here:
+      grants demo                                  # load Professionsmiljarden, show Jämtland 2018
+      grants balance professionsmiljarden --region Jämtland --year 2018
+      grants --format json compliance professionsmiljarden --year 2018
+
+    Exit codes: 0 done, 1 refused by the ledger, 2 malformed input,
+    3 gave up on a concurrent writer, 4 verify found the history altered.
+    """
+    if not (user or "").strip() and "://" not in db:
+        fault = text_fault(default_user())
+        if fault:  # a login name from the system, checked like a typed one
+            raise click.BadParameter(f"your login name {fault}; give --user", param_hint="'--user'")
+    ctx.obj = Session(db=db, typed_user=user, fmt=fmt, ctx=ctx)

@@ -1,0 +1,115 @@
+"""Queries: balances, commitments, compliance and history, for now or as of then.
+"""
+
+from __future__ import annotations
+
+
+
+import click
+
+from commands import params as p
+from ledger.errors import NotFound
+from projections.balances import balance_rows
+from projections.commitments import commitment_rows
+from projections.compliance import compliance_rows
+from projections.history import history_rows
+from commands.group import cli
+from commands.options import CONTEXT
+from commands.session import Session, pass_session
+from commands.options import judging_day, query_options, require_grant, with_grant
+from commands.render import BALANCE_COLUMNS, COMMITMENT_COLUMNS, COMPLIANCE_COLUMNS, HISTORY_COLUMNS
+
+
+@cli.command(context_settings=CONTEXT)
+@query_options
+@pass_session
+def balance(s: Session, grant_id: str, region: str | None, year: int | None, as_of,
+            position: int | None) -> None:
+    """Balances per region and year: allocated, requisitioned, committed, reserved,
+    spent, available, shortfall.
+
+    \b
+    With --as-of or --position, only what had been recorded by then is replayed,
+    in whole commands: the answer is what the ledger said at that moment. A limit
+    inside one command's atomic write (an allocation to many regions, a decision
+    and its years) answers as of the start of that command, with a "note:" on
+    stderr; before the grant's first recording the answer is empty (exit 0).
+
+    \b
+    Example:
+      grants balance professionsmiljarden --region Jämtland --year 2018
+      grants balance professionsmiljarden --year 2018 --as-of 2019-02-15
+      grants --format json balance professionsmiljarden --position 120
+    """
+    rows = s.query(grant_id, position, as_of,
+                   lambda models: models.balance_rows(grant_id, region, year),
+                   lambda view: balance_rows(view, grant_id, region, year))
+    s.out(rows, BALANCE_COLUMNS, "(no balances recorded)")
+
+
+@cli.command(context_settings=CONTEXT)
+@query_options
+@pass_session
+def commitments(s: Session, grant_id: str, region: str | None, year: int | None, as_of,
+                position: int | None) -> None:
+    """Each decision's commitment per year: amount, spent, remaining, status
+    (live, amended, revoked).
+
+    \b
+    Example:
+      grants commitments professionsmiljarden --region 23 --year 2018
+    """
+    rows = s.query(grant_id, position, as_of,
+                   lambda models: models.commitment_rows(grant_id, region, year),
+                   lambda view: commitment_rows(view, grant_id, region, year))
+    s.out(rows, COMMITMENT_COLUMNS, "(no decisions recorded)")
+
+
+@cli.command(context_settings=CONTEXT)
+@query_options
+@click.option("--on", "judge_on", type=p.DATE, default=None,
+              help="Judge as on that day (default: the --as-of day, else today).")
+@pass_session
+def compliance(s: Session, grant_id: str, region: str | None, year: int | None, as_of,
+               position: int | None, judge_on) -> None:
+    """What it takes to keep each year's money: the report, its content,
+    traceability, earmarks, requisitions, and the money at risk, with reasons.
+
+    \b
+    Example:
+      grants compliance professionsmiljarden --region 23 --year 2018 --on 2019-01-31
+    """
+    day = judging_day(judge_on, as_of)
+    rows = s.query(grant_id, position, as_of,
+                   lambda models: compliance_rows(models.view_for(grant_id, region, year), grant_id, day,
+                                                  region, year),
+                   lambda view: compliance_rows(view, grant_id, day, region, year))
+    s.out(rows, COMPLIANCE_COLUMNS, "(no region-years recorded)")
+    if s.fmt == "table":
+        for row in rows:
+            if row["findings"]:
+                click.echo(f"\n{row['region']} {row['region_name']} {row['year']}:")
+                for finding in row["findings"]:
+                    click.echo(f"  - {finding}")
+
+
+@cli.command(context_settings=CONTEXT)
+@with_grant
+@click.option("--region", type=p.REGION, default=None, help="Only events about this region.")
+@click.option("--decision", "decision_id", type=p.IdType("decision id"), default=None,
+              help="Only events about this decision.")
+@pass_session
+def history(s: Session, grant_id: str, region: str | None, decision_id: str | None) -> None:
+    """Every event of GRANT in recording order: position, when and by whom it was
+    recorded, its type, its effective date and what it said.
+
+    \b
+    Example:
+      grants history professionsmiljarden --region 23
+      grants history professionsmiljarden --decision JH-2016-07
+    """
+    view = s.view(keep_entries=True)
+    require_grant(view, grant_id)
+    if decision_id is not None and (grant_id, decision_id) not in view.decisions:
+        raise NotFound(f"unknown decision {decision_id!r} in {grant_id}")
+    s.out(history_rows(view, grant_id, region, decision_id), HISTORY_COLUMNS, "(no events)")

@@ -39,7 +39,8 @@ RUN_GRANTS = "import sys; from commands.cli import main; sys.argv[0] = 'grants';
 GENERATE = r'''
 import sys
 from bench.national import generate
-from ledger.application import GrantLedger, store_env
+from ledger.application import GrantLedger
+from ledger.persistence import store_env
 
 app = GrantLedger(env=store_env(sys.argv[1]))
 generate(app, int(sys.argv[2]), int(sys.argv[3]))

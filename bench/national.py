@@ -34,7 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ledger.application import GrantLedger, store_env  # noqa: E402
+from ledger.application import GrantLedger  # noqa: E402
+
+from ledger.persistence import store_env
 from ledger.apportion import apportion  # noqa: E402
 from ledger.decision import Decision, Voucher  # noqa: E402
 from ledger.values import Amount  # noqa: E402

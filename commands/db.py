@@ -20,7 +20,8 @@ from eventsourcing.persistence import PersistenceError
 
 from commands import params as p
 from commands.options import CONTEXT
-from ledger.application import GrantLedger, store_env
+from ledger.application import GrantLedger
+from ledger.persistence import store_env
 from ledger.errors import Malformed
 from ledger.stores import POSTGRES_EVENTS, check_postgres
 from projections.persisted import TABLES, ReadModels

@@ -15,7 +15,7 @@ import click
 from eventsourcing.persistence import PersistenceError
 
 from commands import params as p
-from ledger.application import is_contention
+from ledger.persistence import is_contention
 from ledger.errors import LedgerError
 from ledger.values import text_fault
 from commands.options import CONTEXT

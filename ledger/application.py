@@ -2,170 +2,33 @@
 
 Each method loads the aggregates it needs, asks them to act (they check the rules),
 and saves every touched aggregate in one atomic write. A write that collides with a
-concurrent writer is retried from a fresh load after a jittered pause, within a time
-budget, then reported as :class:`ledger.errors.Conflict`. Nothing here knows about the command line.
+concurrent writer is retried from a fresh load (:func:`ledger.persistence.command`).
+How events are stored and read back is :mod:`ledger.persistence`'s; nothing here knows
+about the command line.
 """
 
 from __future__ import annotations
 
 import datetime
-import functools
-import os
-import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import (
-    JSONTranscoder, Mapper, PersistenceError, RecordConflictError, StoredEvent, Transcoding,
-)
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import PersistenceError
 
 from ledger import clock
 from ledger.apportion import apportion
-from ledger.budget import RegionYear, region_year_uuid
+from ledger.region_year import RegionYear, region_year_uuid
 from ledger.decision import Decision, Voucher, decision_uuid, voucher_uuid
-from ledger.errors import Conflict, Corrupt, Duplicate, LedgerError, Malformed, NotFound
-from ledger.events import CATALOGUE, advance, fault
+from ledger.errors import Duplicate, NotFound
 from ledger.grant import Grant, grant_uuid
-from ledger.stores import ServerFacts, SQLiteClaim, check_postgres, claim_sqlite
+from ledger.stores import check_postgres, claim_sqlite
+from ledger.persistence import StoredLedger, backoff, command, is_contention, store_env
 from ledger.values import Amount
 
 A = TypeVar("A")
-
-
-class DateAsISO(Transcoding):
-    """Stores a :class:`datetime.date` as its ISO string."""
-
-    type = datetime.date
-    name = "date_iso"
-
-    def encode(self, obj: datetime.date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> datetime.date:
-        return datetime.date.fromisoformat(data)
-
-
-class CheckedMapper(Mapper):
-    """Turns stored rows into the ledger's own events only (see :mod:`ledger.events`).
-
-    The library's mapper would import whatever module a stored topic names and accept
-    whatever fields the stored JSON holds; this one looks the topic up in the ledger's
-    catalogue and checks every field's name and type first. A row that fails is
-    :class:`Corrupt` (the caller names its position).
-    """
-
-    def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        cls = CATALOGUE.get(stored_event.topic)
-        if cls is None:
-            raise Corrupt(f"its topic {str(stored_event.topic)[:60]!r} is not one of the ledger's events")
-        try:
-            state = self.transcoder.decode(stored_event.state)
-        except Exception as e:  # not JSON, not UTF-8, an unknown tag, nesting beyond reason
-            raise Corrupt(f"its stored state is not readable ({type(e).__name__})") from None
-        if type(state) is not dict:
-            raise Corrupt("its stored state is not an object")
-        wrong = fault(cls, state)
-        if wrong:
-            raise Corrupt(f"its fields do not fit {stored_event.topic}: {wrong}")
-        if type(stored_event.originator_version) is not int or stored_event.originator_version < 1:
-            raise Corrupt("its version is not a positive whole number")
-        originator_id = stored_event.originator_id
-        if not isinstance(originator_id, UUID):
-            try:
-                originator_id = UUID(str(originator_id))
-            except ValueError:
-                raise Corrupt("it names no valid aggregate") from None
-        state["originator_id"] = originator_id
-        state["originator_version"] = stored_event.originator_version
-        event = object.__new__(cls)
-        object.__setattr__(event, "__dict__", state)
-        return event
-
-
-def store_env(target: str) -> dict[str, str]:
-    """The eventsourcing environment for a store: an SQLite file path or a postgresql:// URL.
-
-    A URL may name a schema (which must exist): ``postgresql://u@h:5432/db?schema=grants``.
-    """
-    from urllib.parse import parse_qs, unquote, urlsplit
-
-    if target.startswith(("postgresql://", "postgres://")):
-        url = urlsplit(target)
-        dbname = url.path.lstrip("/")
-        if not dbname:
-            raise Malformed(f"--db {target!r} names no database (postgresql://user@host:port/dbname)")
-        try:
-            port = url.port or 5432
-        except ValueError:
-            raise Malformed(f"--db {target!r} has an invalid port") from None
-        schema = parse_qs(url.query).get("schema", [""])[0]
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_SCHEMA": schema,
-            "POSTGRES_DBNAME": dbname,
-            "POSTGRES_HOST": url.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(port),
-            "POSTGRES_USER": unquote(url.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(url.password or ""),
-            "POSTGRES_CONNECT_TIMEOUT": "5",
-            "POSTGRES_POOL_SIZE": "2",
-        }
-    if "://" in target:
-        raise Malformed(f"--db {target!r}: give an SQLite file path or a postgresql:// URL")
-    if not target.strip():
-        raise Malformed("--db is empty: give an SQLite file path or a postgresql:// URL")
-    if ":memory:" in target or "mode=memory" in target:
-        raise Malformed(f"--db {target!r} is not a file path (an in-memory database keeps nothing)")
-    if target.lower().startswith("file:"):
-        target = os.path.join(".", target)  # a file named file:…, not an SQLite URI
-    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": target}
-
-
-CONTENTION = ("concurrently updated", "deadlock", "database is locked", "could not serialize",
-              "lock timeout", "canceling statement due to lock")
-
-
-def is_contention(error: BaseException) -> bool:
-    """A store error caused by another writer, worth retrying (not a broken store)."""
-    return isinstance(error, RecordConflictError) or (
-        isinstance(error, PersistenceError) and any(c in str(error).lower() for c in CONTENTION)
-    )
-
-
-def backoff(attempt: int, base: float, cap: float) -> float:
-    """Full-jitter exponential back-off: a random pause up to ``base * 2**attempt`` (at most
-    ``cap``), so writers that collided spread out instead of colliding again in step."""
-    return random.uniform(0, min(cap, base * 2 ** min(attempt, 30)))
-
-
-def command(method: Callable[..., A]) -> Callable[..., A]:
-    """Run a command; on a concurrent-write conflict, reload and retry after a jittered
-    pause, for as long as the ledger's retry budget lasts, then give up (Conflict)."""
-
-    @functools.wraps(method)
-    def wrapper(self: GrantLedger, *args: Any, **kwargs: Any) -> A:
-        deadline = time.monotonic() + self.retry_budget
-        attempt = 0
-        while True:
-            try:
-                return method(self, *args, **kwargs)
-            except PersistenceError as e:
-                if not is_contention(e):
-                    raise
-            pause = backoff(attempt, self.retry_base, self.retry_cap)
-            attempt += 1
-            if time.monotonic() + pause > deadline:
-                break
-            time.sleep(pause)
-        raise Conflict(
-            f"another writer kept changing the same data; gave up after {attempt} attempts in "
-            f"{self.retry_budget:g} s and recorded nothing"
-        )
-
-    return wrapper
 
 
 def open_ledger(target: str, must_exist: bool = False) -> GrantLedger:
@@ -208,24 +71,10 @@ def open_ledger(target: str, must_exist: bool = False) -> GrantLedger:
         raise
 
 
-def _strictly(aggregate: Any, events: Iterator[Any]) -> Any:
-    """Replay an aggregate's events, each its next version (see :func:`ledger.events.advance`)."""
-    for event in events:
-        aggregate = advance(aggregate, event, 0)
-    return aggregate
-
-
-class GrantLedger(Application):
+class GrantLedger(StoredLedger):
     """The grant ledger: records grant events, enforcing every rule through its aggregates."""
 
     name = "grants"
-    # Retrying a write that collided with another writer: pauses drawn by `backoff` from
-    # `retry_base` seconds doubling up to `retry_cap`, for at most `retry_budget` seconds.
-    retry_budget = 20.0
-    retry_base = 0.01
-    retry_cap = 0.5
-    _claim: SQLiteClaim | None = None
-    server: ServerFacts | None = None  # on PostgreSQL: the authenticated role and its rights
     # the current moment; tests replace it. Its day in Sweden is the recording day the date
     # rules compare with (see ledger.clock)
     clock: Callable[[], datetime.datetime] = staticmethod(clock.now)
@@ -233,61 +82,6 @@ class GrantLedger(Application):
     def today(self) -> datetime.date:
         """The recording day: nothing recorded now may be dated after it."""
         return clock.recorded_day(self.clock())
-
-    def close(self) -> None:
-        """Close the store, then let go of the ledger file (see :class:`SQLiteClaim`)."""
-        try:
-            super().close()
-        finally:
-            claim, self._claim = self._claim, None
-            if claim is not None:
-                claim.release()
-
-    def abandon(self) -> None:
-        """The command using this ledger failed: if it created the SQLite file and nothing
-        was recorded, the file is removed again when the ledger is closed."""
-        if self._claim is not None:
-            self._claim.remove_on_release = True
-
-    def construct_mapper(self) -> Mapper:
-        return CheckedMapper(transcoder=self.construct_transcoder())
-
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
-
-    # ------------------------------------------------------------------ loading
-
-    def _get(self, aggregate_id: UUID) -> Any:
-        """An aggregate from its stored events; a history that does not replay is Corrupt."""
-        try:
-            return self.repository.get(aggregate_id, projector_func=_strictly)
-        except (AggregateNotFoundError, LedgerError):
-            raise
-        except Exception:
-            raise self._fault(aggregate_id) from None
-
-    def _fault(self, aggregate_id: UUID) -> Corrupt:
-        """Why an aggregate's stored events do not replay, naming the position that fails."""
-        table = self.recorder.events_table_name
-        postgres = "postgres" in type(self.recorder).__module__
-        mark = "%s" if postgres else "?"
-        key = aggregate_id if postgres else aggregate_id.hex
-        position_column = "notification_id" if postgres else "rowid"
-        with self.recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(f"SELECT {position_column}, originator_version, topic, state FROM {table} "
-                           f"WHERE originator_id = {mark} ORDER BY originator_version", (key,))
-            rows = [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in cursor.fetchall()]
-        aggregate = None
-        for position, version, topic, state in rows:
-            stored = StoredEvent(originator_id=aggregate_id, originator_version=version, topic=topic,
-                                 state=bytes(state))
-            try:
-                aggregate = advance(aggregate, self.decode(stored, position), position)
-            except Corrupt as e:
-                return e
-        return Corrupt(f"the stored events of aggregate {aggregate_id} do not replay; the stored "
-                       "history was altered (see grants verify)")
 
     def _load(self, aggregate_id: UUID, missing: str) -> Any:
         try:
@@ -580,34 +374,3 @@ class GrantLedger(Application):
             return False
         self.save(region_year)
         return True
-
-    # ------------------------------------------------------------------ reading the log
-
-    def read(self, stop: int | None = None, batch: int = 5000, start: int = 1,
-             topics: tuple[str, ...] = ()) -> Iterator[tuple[Any, Any]]:
-        """Every stored event in recording order, as (notification, domain event).
-
-        ``start`` is the first position to include, ``stop`` the last (None: everything);
-        ``topics``, when given, keeps only events with those topics.
-        """
-        while True:
-            notifications = self.recorder.select_notifications(
-                start=start, limit=batch, stop=stop, topics=topics)
-            for notification in notifications:
-                yield notification, self.decode(notification, notification.id)
-            if len(notifications) < batch:
-                return
-            start = notifications[-1].id + 1
-
-    def decode(self, stored: Any, position: int) -> Any:
-        """A stored event as a domain event; one that cannot be read back is Corrupt."""
-        try:
-            return self.mapper.to_domain_event(stored)
-        except Exception as e:  # undecodable bytes, an unknown topic, a missing field
-            detail = str(e) if isinstance(e, Corrupt) else type(e).__name__
-            raise Corrupt(f"the stored event at position {position} cannot be read back ({detail}); "
-                          "the stored history was altered (see grants verify)") from None
-
-    def last_position(self) -> int:
-        return self.recorder.max_notification_id() or 0
-

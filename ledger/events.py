@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 from eventsourcing.domain import Aggregate
 
-from ledger.budget import RegionYear
+from ledger.region_year import RegionYear
 from ledger.decision import Decision, Voucher
 from ledger.errors import Corrupt
 from ledger.grant import Grant

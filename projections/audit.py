@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ledger.budget import RegionYear
+from ledger.region_year import RegionYear
 from ledger.decision import Decision
 from ledger.errors import Corrupt
 from ledger.values import Amount, Region, total

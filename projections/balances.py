@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ledger.budget import RegionYear
+from ledger.region_year import RegionYear
 from ledger.decision import Decision
 from ledger.values import Amount, Region, total
 from projections.fold import LedgerView

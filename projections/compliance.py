@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from ledger.budget import RegionYear
+from ledger.region_year import RegionYear
 from ledger.clock import LATE_AFTER_DAYS, is_late
 from ledger.decision import Decision
 from ledger.grant import Agreement, Grant

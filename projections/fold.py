@@ -16,7 +16,7 @@ from uuid import UUID
 
 import attrs
 
-from ledger.budget import RegionYear
+from ledger.region_year import RegionYear
 from ledger.decision import Decision
 from ledger.events import advance
 from ledger.grant import Grant

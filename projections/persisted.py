@@ -23,11 +23,13 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger.application import GrantLedger, store_env
+from ledger.application import GrantLedger
+
+from ledger.persistence import store_env
 from ledger.errors import Corrupt
 from ledger.events import CATALOGUE, advance
 from ledger.grant import Grant
-from ledger.budget import RegionYear
+from ledger.region_year import RegionYear
 from ledger.decision import Decision
 from ledger.values import Amount, Region
 from projections.audit import GENESIS, Digest, audit, raw_record, reach

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ledger.budget import RefUse, RegionYear, Report
+from ledger.region_year import RefUse, RegionYear, Report
 from ledger.decision import REVOKED, Decision, _pack
 from ledger.errors import Corrupt
 from ledger.grant import Agreement, Authorisation, Grant

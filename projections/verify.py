@@ -17,7 +17,7 @@ from array import array
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ledger.budget import RegionYear
+from ledger.region_year import RegionYear
 from ledger.clock import recorded_day
 from ledger.decision import Decision, Voucher
 from ledger.errors import LedgerError

@@ -15,7 +15,9 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-from ledger.application import GrantLedger, store_env
+from ledger.application import GrantLedger
+
+from ledger.persistence import store_env
 from ledger.values import Amount
 
 PG_URL = os.environ.get("GRANTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")

@@ -4,7 +4,9 @@
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from ledger.application import GrantLedger, store_env
+from ledger.application import GrantLedger
+
+from ledger.persistence import store_env
 from ledger.errors import Conflict, Duplicate, Insufficient, Malformed, NotFound, Refused, Unauthorised
 from ledger.values import Amount
 from projections.balances import balance_rows

@@ -6,7 +6,9 @@ import datetime
 import json
 import time
 
-from ledger.application import GrantLedger, store_env
+from ledger.application import GrantLedger
+
+from ledger.persistence import store_env
 from projections.audit import canonical, digest_of, upto
 from projections.fold import Entry, entries_of
 from tests.test_cli import G, Grants, jamtland

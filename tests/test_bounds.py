@@ -9,7 +9,9 @@ import tempfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.application import GrantLedger, store_env
+from ledger.application import GrantLedger
+
+from ledger.persistence import store_env
 from ledger.errors import LedgerError
 from ledger.values import Amount
 from projections.audit import Digest, audit, digested, upto

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from eventsourcing.persistence import IntegrityError
 
 from commands.cli import cli
-from ledger.application import GrantLedger, store_env
+from ledger.application import GrantLedger
+from ledger.persistence import store_env
 from ledger.values import Region
 
 DATA = Path(__file__).parent.parent / "commands" / "data"

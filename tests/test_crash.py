@@ -58,7 +58,8 @@ from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 from commands.render import as_json
-from ledger.application import GrantLedger, store_env
+from ledger.application import GrantLedger
+from ledger.persistence import store_env
 from projections.balances import balance_rows
 from projections.commitments import commitment_rows
 from projections.compliance import compliance_rows

@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from commands.cli import cli
-from ledger.application import GrantLedger, open_ledger, store_env
+from ledger.application import GrantLedger, open_ledger
+from ledger.persistence import store_env
 from ledger.errors import Malformed
 from ledger.values import text_fault
 from tests.conftest import PG_URL

@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from commands.cli import cli
-from ledger.application import GrantLedger, store_env
+from ledger.application import GrantLedger
+from ledger.persistence import store_env
 from tests.conftest import PG_URL
 from tests.test_cli import Grants
 from tests.test_transfer import history_with_a_sealed_report

@@ -6,7 +6,9 @@ it for nurse specialist education, which still leaves 1 622 695 of earmarked mon
 elsewhere. Decision dates are illustrative (the memo gives none).
 """
 
-from ledger.application import GrantLedger, store_env
+from ledger.application import GrantLedger
+
+from ledger.persistence import store_env
 from projections.balances import balance_rows
 from projections.fold import entries_of, fold
 from tests.test_cli import G, Grants, jamtland

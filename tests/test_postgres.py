@@ -4,7 +4,9 @@ import datetime
 
 import pytest
 
-from ledger.application import GrantLedger, store_env
+from ledger.application import GrantLedger
+
+from ledger.persistence import store_env
 from ledger.errors import Insufficient
 from tests.conftest import kr, setup_jamtland
 from tests.test_cli import G, Grants

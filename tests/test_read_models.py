@@ -8,7 +8,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule
 
-from ledger.application import GrantLedger, store_env
+from ledger.application import GrantLedger
+
+from ledger.persistence import store_env
 from ledger.errors import NotFound
 from projections.balances import balance_rows
 from projections.commitments import commitment_rows

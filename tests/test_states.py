@@ -22,7 +22,8 @@ def ledger(tmp_path_factory):
     """A ledger with every kind of fact, and the aggregates its history folds into."""
     grants = Grants(str(tmp_path_factory.mktemp("states") / "ledger.sqlite"))
     history_with_a_sealed_report(grants)
-    from ledger.application import GrantLedger, store_env
+    from ledger.application import GrantLedger
+    from ledger.persistence import store_env
 
     app = GrantLedger(env=store_env(grants.db))
     view = fold(entries_of(app))

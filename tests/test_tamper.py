@@ -266,7 +266,8 @@ RM_QUERIES = (["balance", G, "--region", "23"], ["commitments", G, "--region", "
 def busy(tmp_path_factory):
     """A ledger past its first digest checkpoint, with a decision past its first kept state,
     its read models caught up; and what every read-model query answers on it."""
-    from ledger.application import GrantLedger, store_env
+    from ledger.application import GrantLedger
+    from ledger.persistence import store_env
     from ledger.values import Amount
     import datetime
 

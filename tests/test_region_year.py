@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 
-from ledger.budget import RegionYear
+from ledger.region_year import RegionYear
 from ledger.errors import Closed, Duplicate, Insufficient, Malformed, NotFound, Refused, Shortfall
 from ledger.values import Amount
 

@@ -35,8 +35,6 @@ def deauthorise(s: Session, grant_id: str, region: str, person: str, ends_from) 
     Example:
       grants deauthorise professionsmiljarden --region Jämtland --person "Anna Berg" --from 2019-01-01
     """
-    if not person.strip():
-        raise click.BadParameter("needs a name", param_hint="'--person'")
     recorded = s.app.deauthorise(grant_id, region, person.strip(), ends_from, s.user)
     done(recorded, f"{' '.join(person.split())} may not decide for {Region(region)} "
                     f"from {ends_from.isoformat()}")

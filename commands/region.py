@@ -80,8 +80,6 @@ def authorise(s: Session, grant_id: str, region: str, person: str, role: str, va
     Example:
       grants authorise professionsmiljarden --region Jämtland --person "Anna Berg" --from 2016-01-01
     """
-    if not person.strip():
-        raise click.BadParameter("needs a name", param_hint="'--person'")
     recorded = s.app.authorise(grant_id, region, person.strip(), role.strip(), valid_from,
                                valid_until, s.user)
     done(recorded, f"{person.strip()} may decide for {Region(region)}")

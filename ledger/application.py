@@ -18,7 +18,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import PersistenceError
 
-from ledger import clock
+from ledger import clock, rules
 from ledger.apportion import apportion
 from ledger.region_year import RegionYear, region_year_uuid
 from ledger.decision import Decision, Voucher, decision_uuid, voucher_uuid
@@ -205,9 +205,7 @@ class GrantLedger(StoredLedger):
     @command
     def reserve(self, grant_id: str, region: str, year: int, amount: Amount, purpose: str,
                 on: datetime.date, ref: str, recorded_by: str) -> bool:
-        grant = self.grant(grant_id)
-        grant.check_year(year)
-        grant.check_purpose(purpose)
+        rules.may_reserve(self.grant(grant_id), year, purpose)
         region_year = self.region_year(grant_id, region, year, recorded_by)
         if not region_year.reserve(purpose, amount, on, ref, recorded_by):
             return False
@@ -254,10 +252,7 @@ class GrantLedger(StoredLedger):
                                       activity, purpose, schedule, continuation, ref):
                 return False
             raise Duplicate(f"decision {decision_id} already exists in {grant_id} with other content")
-        grant.check_purpose(purpose)
-        for year in schedule:
-            grant.check_year(year)
-        decided_by = grant.check_decider(region, decided_by, on)
+        decided_by = rules.may_decide(grant, region, decided_by, on, purpose, schedule)
         decision = Decision.decide(grant_id, decision_id, region, decided_by, on, area, activity,
                                    purpose, schedule, continuation, ref, recorded_by,
                                    today=self.today())
@@ -270,9 +265,7 @@ class GrantLedger(StoredLedger):
               on: datetime.date, reason: str, recorded_by: str) -> bool:
         grant = self.grant(grant_id)
         decision = self.decision(grant_id, decision_id)
-        for year in schedule:
-            grant.check_year(year)
-        decided_by = grant.check_decider(decision.region, decided_by, on)
+        decided_by = rules.may_change(grant, decision, decided_by, on, schedule)
         old_years = set(decision.schedule)
         if not decision.amend(schedule, decided_by, on, reason, recorded_by, today=self.today()):
             return False
@@ -285,7 +278,7 @@ class GrantLedger(StoredLedger):
                reason: str, recorded_by: str) -> bool:
         grant = self.grant(grant_id)
         decision = self.decision(grant_id, decision_id)
-        decided_by = grant.check_decider(decision.region, decided_by, on)
+        decided_by = rules.may_change(grant, decision, decided_by, on)
         if not decision.revoke(decided_by, on, reason, recorded_by, today=self.today()):
             return False
         touched = self._commit_schedule(grant_id, decision, set(decision.years), on, recorded_by)
@@ -308,7 +301,7 @@ class GrantLedger(StoredLedger):
                 )
         decision = self.decision(grant_id, decision_id)
         if voucher not in decision.bookings:
-            self.region_year(grant_id, decision.region, year, recorded_by).check_open("book costs")
+            rules.may_book(self.region_year(grant_id, decision.region, year, recorded_by), "book costs")
         if not decision.spend(voucher, year, amount, booked_on, object, text, recorded_by,
                               today=self.today()):
             return False
@@ -324,7 +317,8 @@ class GrantLedger(StoredLedger):
         decision = self.decision_of_voucher(grant_id, voucher)
         booking = decision.booking(voucher)
         if not booking.is_reversed:
-            self.region_year(grant_id, decision.region, booking.year, recorded_by).check_open("reverse a booking")
+            rules.may_book(self.region_year(grant_id, decision.region, booking.year, recorded_by),
+                           "reverse a booking")
         if not decision.reverse(voucher, on, reason, recorded_by, today=self.today()):
             return False
         touched = self._commit_schedule(grant_id, decision, {booking.year}, on, recorded_by)
@@ -340,10 +334,7 @@ class GrantLedger(StoredLedger):
                seal: Callable[[], tuple[dict[str, Amount], int, str]] | None = None) -> bool:
         """File the year's report; ``seal`` gives the figures it reports and the history's
         position and digest (computed by the read side just before the write)."""
-        grant = self.grant(grant_id)
-        agreement = grant.agreement(year)
-        for purpose in covers:
-            grant.check_purpose(purpose)
+        agreement = rules.may_report(self.grant(grant_id), year, covers)
         if to is None:
             to = agreement.report_to
         region_year = self.region_year(grant_id, region, year, recorded_by)

@@ -356,6 +356,8 @@ class Grant(Aggregate):
         recorded_by: str,
     ) -> bool:
         """Authorise a person to decide for a region; an identical repeat records nothing."""
+        if not person.strip():
+            raise Malformed("an authorisation needs the person's name (--person)")
         if valid_from and valid_until and valid_until < valid_from:
             raise Malformed(
                 f"--until {valid_until.isoformat()} comes before --from {valid_from.isoformat()}"
@@ -382,6 +384,8 @@ class Grant(Aggregate):
     def deauthorise(self, region: str, person: str, ends_from: datetime.date, recorded_by: str) -> bool:
         """End a person's authority for a region from a day on: their decisions, amendments
         and revocations dated then or later are refused. Nothing to end records nothing."""
+        if not person.strip():
+            raise Malformed("ending an authorisation needs the person's name (--person)")
         own = self.authorisations_in(region, person)
         if not own:
             known = ", ".join(dict.fromkeys(a.person for a in self.authorisations_in(region)))

@@ -17,6 +17,7 @@ from array import array
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ledger import rules
 from ledger.region_year import RegionYear
 from ledger.clock import recorded_day
 from ledger.decision import Decision, Voucher
@@ -46,12 +47,6 @@ def _grant(view: LedgerView, grant_id: str) -> Grant:
     if grant is None:
         raise HistoryError(f"grant {grant_id!r} is used before it is defined")
     return grant
-
-
-def _year_open(view: LedgerView, grant_id: str, region: str, year: int, doing: str) -> None:
-    ry = view.region_years.get((grant_id, region, year))
-    if ry is not None:
-        ry.check_open(doing)
 
 
 # Each re-check runs the owning aggregate's guard method on the state before the event.
@@ -124,7 +119,7 @@ def _commitment_set(view, agg, e):
 
 
 def _reserved(view, agg, e):
-    _grant(view, agg.grant_id).check_purpose(e.purpose)
+    rules.may_reserve(_grant(view, agg.grant_id), agg.year, e.purpose)
     if isinstance(e, RegionYear.Reserved):
         agg.recheck_reserve_v1(e.purpose, Amount(e.amount), e.on, e.recorded_by)
     else:
@@ -141,6 +136,7 @@ def _repaid(view, agg, e):
 
 
 def _report_filed(view, agg, e):
+    rules.may_report(_grant(view, agg.grant_id), agg.year, e.covers)
     agg.file_report(e.filed_on, e.to, e.covers, e.patient_units, e.employee_reps, e.ref,
                     e.recorded_by, {k: Amount(v) for k, v in e.figures.items()}, e.position,
                     e.digest, today=_day(e))
@@ -158,33 +154,27 @@ def _year_reopened(view, agg, e):
 
 
 def _decided(view, agg, e):
-    grant = _grant(view, e.grant_id)
-    grant.check_purpose(e.purpose)
-    for year, _ in e.schedule:
-        grant.check_year(int(year))
-    grant.check_decider(e.region, e.decided_by, e.decided_on)
+    rules.may_decide(_grant(view, e.grant_id), e.region, e.decided_by, e.decided_on, e.purpose,
+                     (int(year) for year, _ in e.schedule))
     return Decision.decide(e.grant_id, e.decision_id, e.region, e.decided_by, e.decided_on, e.area,
                            e.activity, e.purpose, _schedule(e.schedule), e.continuation, e.ref,
                            e.recorded_by, today=_day(e))
 
 
 def _amended(view, agg, e):
-    grant = _grant(view, agg.grant_id)
-    for year, _ in e.schedule:
-        grant.check_year(int(year))
-    grant.check_decider(agg.region, e.decided_by, e.on)
+    rules.may_change(_grant(view, agg.grant_id), agg, e.decided_by, e.on, (int(year) for year, _ in e.schedule))
     agg.amend(_schedule(e.schedule), e.decided_by, e.on, e.reason, e.recorded_by, today=_day(e))
     return agg
 
 
 def _revoked(view, agg, e):
-    _grant(view, agg.grant_id).check_decider(agg.region, e.decided_by, e.on)
+    rules.may_change(_grant(view, agg.grant_id), agg, e.decided_by, e.on)
     agg.revoke(e.decided_by, e.on, e.reason, e.recorded_by, today=_day(e))
     return agg
 
 
 def _spent(view, agg, e):
-    _year_open(view, agg.grant_id, agg.region, e.year, "book costs")
+    rules.may_book(view.region_years.get((agg.grant_id, agg.region, e.year)), "book costs")
     agg.spend(e.voucher, e.year, Amount(e.amount), e.booked_on, e.object, e.text, e.recorded_by,
               today=_day(e))
     return agg
@@ -192,7 +182,7 @@ def _spent(view, agg, e):
 
 def _reversed(view, agg, e):
     booking = agg.booking(e.voucher)
-    _year_open(view, agg.grant_id, agg.region, booking.year, "reverse a booking")
+    rules.may_book(view.region_years.get((agg.grant_id, agg.region, booking.year)), "reverse a booking")
     agg.reverse(e.voucher, e.on, e.reason, e.recorded_by, today=_day(e))
     return agg
 

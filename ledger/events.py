@@ -37,6 +37,47 @@ def _event_classes() -> dict[str, type]:
 
 # topic -> event class: the only classes a stored event can become
 CATALOGUE: dict[str, type] = _event_classes()
+# event class -> its name in history, export, audit and the docs' event catalogue. A /v2
+# of an event is the same fact with more fields, so it keeps its name. Everything that
+# treats events by kind (history's summaries, verify's re-checks, the read models, the
+# audit's reach) dispatches on these classes.
+KINDS: dict[type, str] = {
+    Grant.Defined: "grant-defined",
+    Grant.AgreementSigned: "agreement-signed",
+    Grant.DeciderAuthorised: "decider-authorised",
+    Grant.DeciderDeauthorised: "decider-deauthorised",
+    Grant.PotAllocated: "pot-allocated",
+    RegionYear.Opened: "region-year-opened",
+    RegionYear.Allocated: "allocated",
+    RegionYear.PlanningFrameSet: "planning-frame-set",
+    RegionYear.PlanningFrameSetWithRef: "planning-frame-set",
+    RegionYear.Requisitioned: "requisitioned",
+    RegionYear.RequisitionedWithRef: "requisitioned",
+    RegionYear.CommitmentSet: "commitment-set",
+    RegionYear.Reserved: "reserved",
+    RegionYear.ReservedWithRef: "reserved",
+    RegionYear.Repaid: "repaid",
+    RegionYear.RepaidWithRef: "repaid",
+    RegionYear.ReportFiled: "report-filed",
+    RegionYear.YearClosed: "year-closed",
+    RegionYear.YearReopened: "year-reopened",
+    Decision.Decided: "decided",
+    Decision.Amended: "amended",
+    Decision.Revoked: "revoked",
+    Decision.Spent: "spent",
+    Decision.Reversed: "reversed",
+    Voucher.Registered: "voucher-registered",
+}
+assert set(KINDS) == set(CATALOGUE.values()), "every stored event class needs its kind"
+# topic -> kind, for what reads topics (an export file, the read models' feed)
+TOPIC_KINDS: dict[str, str] = {cls.TOPIC: kind for cls, kind in KINDS.items()}
+
+
+def kind_of(event: Any) -> str:
+    """An event's name (``spent``, ``decided``...): the same for each version of a fact."""
+    return KINDS.get(type(event), type(event).__name__)
+
+
 # creation events name their aggregate's topic; it must be this one
 CREATES: dict[type, str] = {
     cls: aggregate.TOPIC for aggregate in AGGREGATES for cls in CATALOGUE.values()

@@ -18,13 +18,14 @@ from typing import Any
 from ledger.region_year import RegionYear
 from ledger.decision import Decision
 from ledger.errors import Corrupt
+from ledger.grant import Grant
 from ledger.values import Amount, Region, total
 from projections.balances import FIGURES, balance_rows, year_figures
 from projections.bounds import Cut, whole_commands
 from projections.commitments import commitment_rows
 from projections.compliance import compliance_rows
 from projections.fold import Entry, LedgerView
-from projections.history import event_type, history_row
+from projections.history import history_row
 
 GENESIS = "sha256:" + hashlib.sha256(b"grants").hexdigest()
 
@@ -139,23 +140,22 @@ def reach(event: Any, aggregate: Any) -> tuple[str | None, tuple[int, ...] | Non
     a decision's first schedule, a booking's year, a revoked decision's years), so the
     persisted history and the fold of any prefix say the same.
     """
-    kind = event_type(event)
     if isinstance(aggregate, RegionYear):
         return aggregate.region, (aggregate.year,)
     if isinstance(aggregate, Decision):
-        if kind == "spent":
+        if isinstance(event, Decision.Spent):
             return aggregate.region, (event.year,)
-        if kind == "reversed":
+        if isinstance(event, Decision.Reversed):
             return aggregate.region, (aggregate.bookings[event.voucher].year,)
-        if kind in ("decided", "amended"):
+        if isinstance(event, (Decision.Decided, Decision.Amended)):
             years = {int(y) for y, _ in event.schedule} | set(aggregate.original_schedule)
             return aggregate.region, tuple(sorted(years))
         return aggregate.region, tuple(sorted(aggregate.years_ever))  # revoked: nothing changes after
-    if kind == "grant-defined":
+    if isinstance(event, Grant.Defined):
         return None, None
-    if kind in ("agreement-signed", "pot-allocated"):
+    if isinstance(event, (Grant.AgreementSigned, Grant.PotAllocated)):
         return None, (event.year,)
-    if kind == "decider-authorised":
+    if isinstance(event, Grant.DeciderAuthorised):
         return event.region, None
     return None, ()  # voucher-registered: the index, told by its `spent`
 

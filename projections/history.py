@@ -7,45 +7,21 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from ledger.decision import Decision, Voucher
+from ledger.events import TOPIC_KINDS, kind_of
+from ledger.grant import Grant
+from ledger.region_year import RegionYear
 from ledger.values import Region, pretty_ore
 from projections.fold import Entry, LedgerView
 
-# topic -> the event's name in history, export and the docs' event catalogue (a /v2 of an
-# event is the same fact with more fields: it keeps its name)
-EVENT_TYPES: dict[str, str] = {
-    "grants:Grant.Defined/v1": "grant-defined",
-    "grants:Grant.AgreementSigned/v1": "agreement-signed",
-    "grants:Grant.DeciderAuthorised/v1": "decider-authorised",
-    "grants:Grant.DeciderDeauthorised/v1": "decider-deauthorised",
-    "grants:Grant.PotAllocated/v1": "pot-allocated",
-    "grants:RegionYear.Opened/v1": "region-year-opened",
-    "grants:RegionYear.Allocated/v1": "allocated",
-    "grants:RegionYear.PlanningFrameSet/v1": "planning-frame-set",
-    "grants:RegionYear.PlanningFrameSet/v2": "planning-frame-set",
-    "grants:RegionYear.Requisitioned/v1": "requisitioned",
-    "grants:RegionYear.Requisitioned/v2": "requisitioned",
-    "grants:RegionYear.CommitmentSet/v1": "commitment-set",
-    "grants:RegionYear.Reserved/v1": "reserved",
-    "grants:RegionYear.Reserved/v2": "reserved",
-    "grants:RegionYear.Repaid/v1": "repaid",
-    "grants:RegionYear.Repaid/v2": "repaid",
-    "grants:RegionYear.ReportFiled/v1": "report-filed",
-    "grants:RegionYear.YearClosed/v1": "year-closed",
-    "grants:RegionYear.YearReopened/v1": "year-reopened",
-    "grants:Decision.Decided/v1": "decided",
-    "grants:Decision.Amended/v1": "amended",
-    "grants:Decision.Revoked/v1": "revoked",
-    "grants:Decision.Spent/v1": "spent",
-    "grants:Decision.Reversed/v1": "reversed",
-    "grants:Voucher.Registered/v1": "voucher-registered",
-}
+# the read models feed on topics: topic -> kind (the catalogue is ledger.events.KINDS)
+EVENT_TYPES = TOPIC_KINDS
 
 # Fields that say when a fact took effect (as opposed to when it was recorded).
 EFFECTIVE_FIELDS = ("decided_on", "signed_on", "booked_on", "filed_on", "on", "valid_from", "ends_from")
 
 
-def event_type(event: Any) -> str:
-    return EVENT_TYPES.get(type(event).TOPIC, type(event).__name__)
+event_type = kind_of  # an event's name: history's "type" column and export's "type" key
 
 
 def effective_date(event: Any) -> datetime.date | None:
@@ -70,57 +46,56 @@ def _ref(event: Any) -> str:
 
 def summary(event: Any, aggregate: Any, kind: str | None = None) -> str:
     """One line that says what the event recorded, with its figures."""
-    kind = kind or event_type(event)
     e, a = event, aggregate
-    if kind == "spent":  # most of any ledger: first, and without the other cases' work
+    if type(event) is Decision.Spent:  # most of any ledger: first, and without the other cases' work
         return f"decision {a.decision_id}: {_money(e.amount)} booked for {e.year}, voucher {e.voucher}, object {e.object}"
     where = f"{Region(a.region)} {a.year}" if hasattr(a, "year") and hasattr(a, "region") else ""
-    match kind:
-        case "grant-defined":
+    match event:
+        case Grant.Defined():
             return f"{e.grant_id}: {e.name}, {e.first_year}-{e.last_year}, purposes {', '.join(c for c, _ in e.purposes)}"
-        case "agreement-signed":
+        case Grant.AgreementSigned():
             pots = ", ".join(f"{n} {_money(v)}" for n, v in e.pots)
             return f"{e.year} agreement signed {e.signed_on}: {pots}; report due {e.report_due}"
-        case "pot-allocated":
+        case Grant.PotAllocated():
             given = sum(a for _, a in e.shares)
             return f"{e.year} pot {e.pot}: {_money(given)} allocated to {len(e.shares)} region(s)"
-        case "decider-authorised":
+        case Grant.DeciderAuthorised():
             return f"{e.person} ({e.role or 'decider'}) may decide for {Region(e.region)}"
-        case "decider-deauthorised":
+        case Grant.DeciderDeauthorised():
             return f"{e.person} may no longer decide for {Region(e.region)} from {e.ends_from}"
-        case "region-year-opened":
+        case RegionYear.Opened():
             return f"{Region(e.region)} {e.year} opened"
-        case "allocated":
+        case RegionYear.Allocated():
             return f"{where}: {_money(e.amount)} allocated from pot {e.pot}"
-        case "planning-frame-set":
+        case RegionYear.PlanningFrameSet() | RegionYear.PlanningFrameSetWithRef():
             return f"{where}: planning frame {_money(e.amount)}{_ref(e)}"
-        case "requisitioned":
+        case RegionYear.Requisitioned() | RegionYear.RequisitionedWithRef():
             return f"{where}: {_money(e.amount)} requisitioned from pot {e.pot}{_ref(e)}"
-        case "commitment-set":
+        case RegionYear.CommitmentSet():
             drawn = f" ({_money(e.from_reserve)} from the {e.purpose} reservation)" if e.from_reserve else ""
             return f"{where}: decision {e.decision_id} commits {_money(e.amount)}{drawn}"
-        case "reserved":
+        case RegionYear.Reserved() | RegionYear.ReservedWithRef():
             return f"{where}: {_money(e.amount)} reserved for {e.purpose}{_ref(e)}"
-        case "repaid":
+        case RegionYear.Repaid() | RegionYear.RepaidWithRef():
             return f"{where}: {_money(e.amount)} repaid to pot {e.pot}{_ref(e)}"
-        case "report-filed":
+        case RegionYear.ReportFiled():
             return f"{where}: report filed {e.filed_on} to {e.to or 'recipient not given'}"
-        case "year-closed":
+        case RegionYear.YearClosed():
             return f"{where}: closed"
-        case "year-reopened":
+        case RegionYear.YearReopened():
             return f"{where}: reopened ({e.reason})"
-        case "decided":
+        case Decision.Decided():
             return (f"decision {e.decision_id} by {e.decided_by} for {Region(e.region)}: "
                     f"{e.area} / {e.activity} ({e.purpose}); {_schedule(e.schedule)}")
-        case "amended":
+        case Decision.Amended():
             return f"decision {a.decision_id} amended by {e.decided_by}: {_schedule(e.schedule)} ({e.reason})"
-        case "revoked":
+        case Decision.Revoked():
             return f"decision {a.decision_id} revoked by {e.decided_by} ({e.reason})"
-        case "reversed":
+        case Decision.Reversed():
             return f"decision {a.decision_id}: voucher {e.voucher} reversed ({e.reason})"
-        case "voucher-registered":
+        case Voucher.Registered():
             return f"voucher {e.voucher} belongs to decision {e.decision_id}"
-    return kind
+    return kind or kind_of(event)
 
 
 def _region_of(aggregate: Any, event: Any) -> str | None:

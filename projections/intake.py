@@ -38,7 +38,7 @@ from ledger.storage import load_into_empty_store
 from ledger.values import MAX_YEAR, MIN_YEAR, Region, parse_code, parse_identifier
 from projections.balances import FIGURES
 from projections.fold import Entry
-from projections.history import EVENT_TYPES
+from ledger.events import TOPIC_KINDS
 from projections.verify import Checker, HistoryError
 
 LINE_LIMIT = 16 * 1024 * 1024  # bytes in one line; a longer one is refused before it is read whole
@@ -232,10 +232,10 @@ def _spec(topic: str) -> EventSpec:
     aggregate = None
     if issubclass(cls, CanInitAggregate):
         aggregate = getattr(module, cls.__qualname__.split(".")[0]).TOPIC
-    return EventSpec(cls, EVENT_TYPES[topic], fields, aggregate)
+    return EventSpec(cls, TOPIC_KINDS[topic], fields, aggregate)
 
 
-SPECS: dict[str, EventSpec] = {topic: _spec(topic) for topic in EVENT_TYPES}
+SPECS: dict[str, EventSpec] = {topic: _spec(topic) for topic in TOPIC_KINDS}
 
 
 # --------------------------------------------------------------------------- lines

@@ -22,11 +22,11 @@ from ledger.region_year import RegionYear
 from ledger.clock import recorded_day
 from ledger.decision import Decision, Voucher
 from ledger.errors import LedgerError
+from ledger.events import CATALOGUE, kind_of
 from ledger.grant import Grant
 from ledger.values import Amount
 from projections.audit import Digest, reconcile
 from projections.fold import Entry, LedgerView
-from projections.history import EVENT_TYPES, event_type
 
 
 class HistoryError(Exception):
@@ -195,31 +195,36 @@ def _voucher_registered(view, agg, e):
                    recorded_by=e.recorded_by)
 
 
-RECHECKS: dict[str, Callable[[LedgerView, Any, Any], Any]] = {
-    "grant-defined": _grant_defined,
-    "agreement-signed": _agreement_signed,
-    "decider-authorised": _decider_authorised,
-    "decider-deauthorised": _decider_deauthorised,
-    "pot-allocated": _pot_allocated,
-    "region-year-opened": _region_year_opened,
-    "allocated": _allocated,
-    "planning-frame-set": _frame_set,
-    "requisitioned": _requisitioned,
-    "commitment-set": _commitment_set,
-    "reserved": _reserved,
-    "repaid": _repaid,
-    "report-filed": _report_filed,
-    "year-closed": _year_closed,
-    "year-reopened": _year_reopened,
-    "decided": _decided,
-    "amended": _amended,
-    "revoked": _revoked,
-    "spent": _spent,
-    "reversed": _reversed,
-    "voucher-registered": _voucher_registered,
+# the re-check of each stored event class (a /v1 and its /v2 share one, which tells them apart)
+RECHECKS: dict[type, Callable[[LedgerView, Any, Any], Any]] = {
+    Grant.Defined: _grant_defined,
+    Grant.AgreementSigned: _agreement_signed,
+    Grant.DeciderAuthorised: _decider_authorised,
+    Grant.DeciderDeauthorised: _decider_deauthorised,
+    Grant.PotAllocated: _pot_allocated,
+    RegionYear.Opened: _region_year_opened,
+    RegionYear.Allocated: _allocated,
+    RegionYear.PlanningFrameSet: _frame_set,
+    RegionYear.PlanningFrameSetWithRef: _frame_set,
+    RegionYear.Requisitioned: _requisitioned,
+    RegionYear.RequisitionedWithRef: _requisitioned,
+    RegionYear.CommitmentSet: _commitment_set,
+    RegionYear.Reserved: _reserved,
+    RegionYear.ReservedWithRef: _reserved,
+    RegionYear.Repaid: _repaid,
+    RegionYear.RepaidWithRef: _repaid,
+    RegionYear.ReportFiled: _report_filed,
+    RegionYear.YearClosed: _year_closed,
+    RegionYear.YearReopened: _year_reopened,
+    Decision.Decided: _decided,
+    Decision.Amended: _amended,
+    Decision.Revoked: _revoked,
+    Decision.Spent: _spent,
+    Decision.Reversed: _reversed,
+    Voucher.Registered: _voucher_registered,
 }
-assert set(RECHECKS) == set(EVENT_TYPES.values())
-CREATIONS = {"grant-defined", "region-year-opened", "decided", "voucher-registered"}
+assert set(RECHECKS) == set(CATALOGUE.values())
+CREATIONS = (Grant.Defined, RegionYear.Opened, Decision.Decided, Voucher.Registered)
 
 _UNCOMPARED = {"timestamp"}
 
@@ -300,7 +305,7 @@ class Checker:
         try:
             self._check(entry)
         except (HistoryError, LedgerError) as e:
-            kind = EVENT_TYPES.get(getattr(type(entry.event), "TOPIC", ""), type(entry.event).__name__)
+            kind = kind_of(entry.event)
             raise HistoryError(f"position {entry.position} ({kind}): {e}") from None
 
     def _check(self, entry: Entry) -> None:
@@ -315,22 +320,21 @@ class Checker:
             raise HistoryError(
                 f"is version {event.originator_version} of its aggregate, expected {expected}: "
                 "an event is missing or out of order")
-        kind = event_type(event)
-        if before is None and kind not in CREATIONS:
+        if before is None and not isinstance(event, CREATIONS):
             raise HistoryError("belongs to an aggregate that has no creation event before it")
         if before is not None and not isinstance(event, type(before).Event):
             raise HistoryError(f"belongs to an aggregate of another kind ({type(before).__name__})")
-        if kind == "report-filed" and event.digest and \
+        if isinstance(event, RegionYear.ReportFiled) and event.digest and \
                 not self.passed_through.holds(event.digest, event.position):
             raise HistoryError("its sealed digest is not one this history passed through: "
                                "an earlier event was altered, removed or reordered")
-        aggregate = RECHECKS[kind](self.view, before, event)
+        aggregate = RECHECKS[type(event)](self.view, before, event)
         produced = aggregate.collect_events()
         if len(produced) != 1 or type(produced[0]) is not type(event) \
                 or _fields(produced[0]) != _fields(event):
             raise HistoryError("does not follow from the history before it (a repeat, or altered content)")
         self.view.adopt(entry, aggregate)
-        if self.view.entries is None and kind == "voucher-registered":
+        if self.view.entries is None and isinstance(event, Voucher.Registered):
             self.view.by_id[event.originator_id] = _REGISTERED
         self.last_position = entry.position
         self.passed_through.add(entry.position, self.digest.add(entry))

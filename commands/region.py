@@ -293,7 +293,7 @@ def report(s: Session, grant_id: str, region: str, year: int, filed_on, covers, 
     models = s.models()
     recorded = app.report(grant_id, region, year, filed_on, list(covers), patient_units,
                           employee_reps, to.strip() if to else None, ref.strip(), s.user,
-                          seal=lambda: models.seal(app, grant_id, region, year))
+                          sealer=models)
     done(recorded, f"{Region(region)} {year} report filed {filed_on.isoformat()}")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -29,6 +29,16 @@ from ledger.persistence import StoredLedger, backoff, command, is_contention, st
 from ledger.values import Amount
 
 A = TypeVar("A")
+
+
+class Sealer(Protocol):
+    """What a filed report is sealed with: the read side's figures for the region-year, the
+    position they are as of and the digest of the history up to it (see
+    ``projections.persisted.ReadModels.seal``). The application asks; it never imports the
+    read side."""
+
+    def seal(self, app: GrantLedger, grant_id: str, region: str, year: int
+             ) -> tuple[dict[str, Amount], int, str]: ...
 
 
 def open_ledger(target: str, must_exist: bool = False) -> GrantLedger:
@@ -331,14 +341,15 @@ class GrantLedger(StoredLedger):
     def report(self, grant_id: str, region: str, year: int, filed_on: datetime.date,
                covers: list[str], patient_units: bool | None, employee_reps: bool | None,
                to: str | None, ref: str, recorded_by: str,
-               seal: Callable[[], tuple[dict[str, Amount], int, str]] | None = None) -> bool:
-        """File the year's report; ``seal`` gives the figures it reports and the history's
-        position and digest (computed by the read side just before the write)."""
+               sealer: Sealer | None = None) -> bool:
+        """File the year's report, sealed by ``sealer`` (the read side) with the figures it
+        reports and the history's position and digest, taken just before the write (again
+        on a retry, so a seal is never older than the state it is filed on)."""
         agreement = rules.may_report(self.grant(grant_id), year, covers)
         if to is None:
             to = agreement.report_to
         region_year = self.region_year(grant_id, region, year, recorded_by)
-        figures, position, digest = seal() if seal else ({}, 0, "")
+        figures, position, digest = sealer.seal(self, grant_id, region, year) if sealer else ({}, 0, "")
         recorded = region_year.file_report(filed_on, to, covers, patient_units, employee_reps,
                                            ref, recorded_by, figures, position, digest,
                                            today=self.today())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import os
 import uuid
 
@@ -18,12 +17,9 @@ if os.environ.get("CI"):
 from ledger.application import GrantLedger
 
 from ledger.persistence import store_env
-from ledger.values import Amount
 
 PG_URL = os.environ.get("GRANTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
-D = datetime.date
-kr = Amount.kronor
 
 
 @pytest.fixture
@@ -72,8 +68,8 @@ def pg_url():
 
 @pytest.fixture
 def grants(tmp_path):
-    """`grants` typed against a fresh SQLite ledger (see tests.test_cli.Grants)."""
-    from tests.test_cli import Grants
+    """`grants` typed against a fresh SQLite ledger (see tests.drivers.Grants)."""
+    from tests.drivers import Grants
 
     return Grants(str(tmp_path / "cli.sqlite"))
 
@@ -84,23 +80,3 @@ def store(request, tmp_path):
     if request.param == "sqlite":
         return str(tmp_path / "scenario.sqlite")
     return request.getfixturevalue("pg_url")
-
-
-def setup_jamtland(ledger: GrantLedger, user: str = "tester") -> None:
-    """The grant, the 2018 agreement, Jämtland's allocations and its director (no decisions)."""
-    ledger.define_grant(
-        "pm", "Professionsmiljarden", 2016, 2018,
-        [["it-admin", "IT"], ["competence-use", "use"], ["competence-supply", "supply"],
-         ["nurse-specialist-education", "nurses"]],
-        "3", "9902", user,
-    )
-    ledger.sign_agreement(
-        "pm", 2018, signed_on=D(2018, 1, 25),
-        pots=[["stimulus", kr(651_000_000).ore], ["nurse-education", kr(300_000_000).ore]],
-        earmarks=[["nurse-education", "nurse-specialist-education"]], report_due=D(2019, 2, 15),
-        payer="SKL", report_to="Socialstyrelsen", population_date=D(2017, 11, 1), ref="",
-        recorded_by=user,
-    )
-    ledger.allocate("pm", 2018, "stimulus", {"23": kr(8_357_305)}, "entered", user)
-    ledger.allocate("pm", 2018, "nurse-education", {"23": kr(3_851_293)}, "entered", user)
-    ledger.authorise("pm", "23", "Director", "hsd", D(2016, 1, 1), None, user)

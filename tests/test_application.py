@@ -11,7 +11,8 @@ from ledger.errors import Conflict, Duplicate, Insufficient, Malformed, NotFound
 from ledger.values import Amount
 from projections.balances import balance_rows
 from projections.fold import entries_of, fold
-from tests.conftest import D, kr, setup_jamtland
+from tests.drivers import D, kr
+from tests.jamtland import setup_jamtland
 
 
 def test_multi_year_decision_commits_each_year_atomically(app):

@@ -11,7 +11,8 @@ from ledger.application import GrantLedger
 from ledger.persistence import store_env
 from projections.audit import canonical, digest_of, upto
 from projections.fold import Entry, entries_of
-from tests.test_cli import G, Grants, jamtland
+from tests.jamtland import G, jamtland
+from tests.drivers import Grants
 
 
 def audit_json(grants: Grants, *args: str) -> dict:
@@ -100,7 +101,7 @@ def test_audit_lists_the_years_events_opening_and_reconciliation(grants):
 
 def test_any_change_to_history_changes_the_digest(app):
     """Altering, dropping or reordering any event gives another digest."""
-    from tests.conftest import setup_jamtland
+    from tests.jamtland import setup_jamtland
 
     setup_jamtland(app)
     entries = list(entries_of(app))
@@ -118,7 +119,7 @@ def test_any_change_to_history_changes_the_digest(app):
 def test_the_same_history_gives_the_same_digest_on_another_store(tmp_path, db_path):
     """The digest covers the events, not the store: positions are not part of it."""
     ledger = GrantLedger(env=store_env(db_path))
-    from tests.conftest import setup_jamtland
+    from tests.jamtland import setup_jamtland
 
     setup_jamtland(ledger)
     entries = list(entries_of(ledger))

@@ -17,8 +17,9 @@ from ledger.values import Amount
 from projections.compliance import compliance_rows
 from projections.fold import entries_of, fold
 from projections.verify import HistoryError, check_history
-from tests.conftest import D, kr, setup_jamtland
-from tests.test_cli import G, jamtland
+from tests.drivers import D, kr
+from tests.jamtland import setup_jamtland
+from tests.jamtland import G, jamtland
 
 UTC = datetime.timezone.utc
 

@@ -20,7 +20,8 @@ from projections.bounds import Cut
 from projections.commitments import commitment_rows
 from projections.fold import entries_of, fold
 from projections.persisted import ReadModels, audit_year
-from tests.test_cli import DATA, G, jamtland
+from tests.drivers import DATA
+from tests.jamtland import G, jamtland
 
 D = datetime.date(2017, 6, 1)
 REGIONS = ["01", "03", "23", "25"]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -12,71 +10,8 @@ from eventsourcing.persistence import IntegrityError
 
 from commands.cli import cli
 from ledger.application import GrantLedger
-from ledger.persistence import store_env
-from ledger.values import Region
-
-DATA = Path(__file__).parent.parent / "commands" / "data"
-
-
-class Grants:
-    """Runs `grants` against one store, as a user would type it."""
-
-    def __init__(self, db: str) -> None:
-        self.db = db
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, fmt: str | None = None, code: int = 0, user: str = "anna"):
-        argv = ["--db", self.db, "--user", user] + (["--format", fmt] if fmt else []) + list(args)
-        result = self.runner.invoke(cli, argv, catch_exceptions=False)
-        assert result.exit_code == code, (argv, result.stdout, result.stderr)
-        if code:
-            lines = result.stderr.strip().splitlines()
-            assert lines and lines[0].startswith("error: ") and len(lines) <= 2, result.stderr
-            assert "Traceback" not in result.output
-        return result
-
-    def json(self, *args: str):
-        return json.loads(self(*args, fmt="json").stdout)
-
-    def events(self) -> int:
-        """How many events the store holds, read through the ledger itself."""
-        app = GrantLedger(env=store_env(self.db))
-        try:
-            return sum(1 for _ in app.read())
-        finally:
-            app.close()
-
-
-G = "professionsmiljarden"
-
-
-def define(grants: Grants) -> None:
-    grants("grant", "define", G, "--name", "Professionsmiljarden", "--years", "2016-2018",
-           "--purpose", "it-admin=IT support", "--purpose", "competence-use=Smarter use",
-           "--purpose", "competence-supply=Competence supply",
-           "--purpose", "nurse-specialist-education=Nurse specialist education",
-           "--category", "3", "--accounting-object", "9902")
-    grants("agreement", "sign", G, "--year", "2018", "--signed-on", "2018-01-25",
-           "--pot", "stimulus=651 000 000", "--pot", "nurse-education=300000000 kr",
-           "--earmark", "nurse-education=nurse-specialist-education", "--report-due", "2019-02-15",
-           "--report-to", "Socialstyrelsen", "--payer", "SKL", "--population-date", "2017-11-01")
-
-
-def jamtland(grants: Grants) -> None:
-    define(grants)
-    grants("allocate", G, "--year", "2018", "--pot", "stimulus", "--region", "Jämtland",
-           "--amount", "8 357 305")
-    grants("allocate", G, "--year", "2018", "--pot", "nurse-education", "--region", "23",
-           "--amount", "3851293,00")
-    grants("authorise", G, "--region", "Region Jämtland Härjedalen", "--person", "Anna Berg",
-           "--from", "2016-01-01")
-    with open(DATA / "jamtland-2018-decisions.csv", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            grants("decide", G, "--region", "jamtland", "--decision", row["decision"],
-                   "--decided-by", "Anna Berg", "--on", row["decided_on"],
-                   "--area", row["business_area"], "--activity", row["activities"],
-                   "--purpose", row["purpose"], "--amount", f"2018={row['amount']}")
-
+from tests.drivers import DATA, Grants, population_file
+from tests.jamtland import G, define, jamtland
 
 def test_jamtland_2018_typed_command_by_command(grants):
     """The worked example: committed 9 980 000, available 2 228 598, 1 622 695 earmarked used elsewhere."""
@@ -146,13 +81,6 @@ def test_every_recording_command_and_query(grants):
     assert csv_out[0].startswith("region,region_name,year,allocated")
     frame_row = [r for r in grants.json("balance", G, "--region", "23") if r["year"] == 2017][0]
     assert (frame_row["available"], frame_row["allocated"]) == ("1000000.00", "0.00")
-
-
-def population_file(path, populations: dict[str, int]) -> None:
-    """A population CSV listing all 21 regions: those given, the others with 0 people."""
-    given = {Region.parse(r).code: n for r, n in populations.items()}
-    path.write_text("region,population\n" + "".join(f"{r.code},{given.get(r.code, 0)}\n" for r in Region.all()),
-                    encoding="utf-8")
 
 
 def test_allocate_by_table_and_by_population(grants, tmp_path):

@@ -5,7 +5,8 @@ import pytest
 from ledger.values import Amount
 from projections.compliance import CHECKS, compliance_rows
 from projections.fold import entries_of, fold
-from tests.conftest import D, kr, setup_jamtland
+from tests.drivers import D, kr
+from tests.jamtland import setup_jamtland
 
 
 def row(app, on):

@@ -6,9 +6,11 @@ import json
 import subprocess
 import sys
 
-from tests.test_cli import G, Grants, jamtland
+from tests.jamtland import G, jamtland
 
-RUN_GRANTS = "import sys; from commands.cli import main; sys.argv[0] = 'grants'; main()"
+from tests.drivers import Grants
+
+from tests.drivers import RUN_GRANTS  # noqa: E402
 
 # One writer process: runs each command line it is given as `grants` would (the CLI's own
 # entry point, a fresh session and ledger each time) one after the other, and prints their

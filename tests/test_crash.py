@@ -64,10 +64,10 @@ from projections.balances import balance_rows
 from projections.commitments import commitment_rows
 from projections.compliance import compliance_rows
 from projections.fold import entries_of, fold
-from tests.test_cli import Grants
+from tests.drivers import Grants
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN_GRANTS = "import sys; from commands.cli import main; sys.argv[0] = 'grants'; main()"
+from tests.drivers import RUN_GRANTS  # noqa: E402
 G = "professionsmiljarden"
 MOMENTS = ("decide", "spend", "allocate", "import", "export", "rebuild", "catch-up")
 RECORDING = ("decide", "spend", "allocate")
@@ -627,7 +627,7 @@ def test_an_export_cut_off_half_way_leaves_the_earlier_file(grants, tmp_path, mo
     leaves the file that was at --output as it was, and nothing beside it."""
     from commands import transfer as cli_module
     from ledger.errors import Corrupt
-    from tests.test_cli import define
+    from tests.jamtland import define
 
     define(grants)
     output = tmp_path / "ledger.jsonl"

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from ledger.errors import Malformed
 from ledger.values import Region, parse_date, parse_year, parse_year_range
-from tests.conftest import D, kr
-from tests.test_cli import DATA, G, define, jamtland, population_file
+from tests.drivers import D, kr
+from tests.drivers import DATA, population_file
+from tests.jamtland import define, G, jamtland
 
 # every decimal digit character Unicode knows that is not 0-9
 FOREIGN_DIGITS = [chr(c) for c in range(0x110000)

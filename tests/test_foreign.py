@@ -20,9 +20,10 @@ from ledger.persistence import store_env
 from ledger.errors import Malformed
 from ledger.values import text_fault
 from tests.conftest import PG_URL
-from tests.test_cli import G, Grants, define
+from tests.jamtland import define, G
+from tests.drivers import Grants
 
-RUN_GRANTS = "import sys; from commands.cli import main; sys.argv[0] = 'grants'; main()"
+from tests.drivers import RUN_GRANTS  # noqa: E402
 ROOT = Path(__file__).parent.parent
 
 DEFINE = ["grant", "define", "g", "--name", "G", "--years", "2018", "--purpose", "a=b"]

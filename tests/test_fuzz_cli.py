@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from commands.cli import cli
 from ledger.values import text_fault
-from tests.test_cli import G, Grants, jamtland
+from tests.jamtland import G, jamtland
+from tests.drivers import Grants
 
 EXAMPLES = int(os.environ.get("GRANTS_FUZZ_EXAMPLES", "1000"))
 

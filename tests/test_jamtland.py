@@ -11,7 +11,8 @@ from ledger.application import GrantLedger
 from ledger.persistence import store_env
 from projections.balances import balance_rows
 from projections.fold import entries_of, fold
-from tests.test_cli import G, Grants, jamtland
+from tests.jamtland import G, jamtland
+from tests.drivers import Grants
 
 def test_jamtland_2018_end_to_end(store):
     """The example reproduces its figures, its refusals and its compliance on every store."""

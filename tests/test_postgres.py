@@ -8,8 +8,10 @@ from ledger.application import GrantLedger
 
 from ledger.persistence import store_env
 from ledger.errors import Insufficient
-from tests.conftest import kr, setup_jamtland
-from tests.test_cli import G, Grants
+from tests.drivers import kr
+from tests.jamtland import setup_jamtland
+from tests.jamtland import G
+from tests.drivers import Grants
 
 D = datetime.date
 

@@ -111,7 +111,7 @@ TestReadModels = ReadModelMachine.TestCase
 def test_read_models_on_postgres_match_the_fold(pg_url):
     """The same read models in a PostgreSQL schema give the fold's rows after a rebuild, with or
     without a helper process, and the same audits."""
-    from tests.conftest import kr
+    from tests.drivers import kr
 
     app = GrantLedger(env=store_env(pg_url))
     models = ReadModels(pg_url, checkpoint=4)
@@ -141,7 +141,8 @@ def test_read_models_on_postgres_match_the_fold(pg_url):
 def busy_ledger(app: GrantLedger) -> None:
     """Jämtland 2018 with a dozen decisions (ids of both helper shares), bookings, a reversal,
     an amendment and a revocation."""
-    from tests.conftest import setup_jamtland, kr
+    from tests.jamtland import setup_jamtland
+    from tests.drivers import kr
 
     setup_jamtland(app)
     for n in range(1, 13):

@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from tests.test_cli import G, Grants, jamtland
+from tests.jamtland import G, jamtland
+
+from tests.drivers import Grants
 
 YEAR = ["--region", "23", "--year", "2018"]
 MONEY = {

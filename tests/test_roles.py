@@ -13,7 +13,8 @@ import pytest
 from ledger.application import open_ledger
 from ledger.values import Amount
 from tests.conftest import PG_URL
-from tests.test_cli import G, Grants, jamtland
+from tests.jamtland import G, jamtland
+from tests.drivers import Grants
 
 
 def as_role(url: str, role: str) -> str:

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from ledger.errors import Corrupt
 from projections import states
 from projections.fold import entries_of, fold
-from tests.test_cli import G, Grants
+from tests.jamtland import G
+from tests.drivers import Grants
 from tests.test_transfer import history_with_a_sealed_report
 
 

@@ -8,7 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.test_cli import G, Grants
+from tests.jamtland import G
+
+from tests.drivers import Grants
 from tests.test_transfer import history_with_a_sealed_report
 
 QUERIES = (["balance", G], ["commitments", G], ["compliance", G, "--on", "2019-03-01"],

@@ -8,7 +8,9 @@ import sqlite3
 
 import pytest
 
-from tests.test_cli import G, Grants, jamtland
+from tests.jamtland import G, jamtland
+
+from tests.drivers import Grants
 
 
 def history_with_a_sealed_report(grants: Grants) -> None:

@@ -3,7 +3,7 @@
     python bench/crash.py --kills 200                      # 200 on SQLite, 200 on PostgreSQL
     python bench/crash.py --kills 100 --store sqlite --decisions 600   # a longer catch-up
 
-The same engine as tests/test_crash.py (read its docstring for the moments and the
+The same engine as tests/scenarios/test_crash.py (read its docstring for the moments and the
 checks): recording (decide, spend, allocate --table), import, rebuild and a first
 query's catch-up, each killed after a random delay within its measured run time; after
 every kill nothing is half-recorded, `verify` passes, queries for now equal the fold and

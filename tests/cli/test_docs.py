@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from commands.cli import cli
 
-DOCS = Path(__file__).parent.parent / "docs"
+DOCS = Path(__file__).parent.parent.parent / "docs"
 
 
 def console_steps(text: str) -> list[tuple[str, list[str]]]:
@@ -47,7 +47,7 @@ def test_tutorial_replays_exactly(tmp_path):
         assert result.output.rstrip("\n").split("\n") == (expected or [""]), command
 
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parent.parent.parent
 PAGES = ["README.md", "docs/concepts.md", "docs/auditing.md", "docs/operations.md", "docs/events.md",
          "docs/design.md"]
 PG_SHOWN = "postgresql://postgres@127.0.0.1:5432/grants"

@@ -66,7 +66,7 @@ from projections.compliance import compliance_rows
 from projections.fold import entries_of, fold
 from tests.drivers import Grants
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 from tests.drivers import RUN_GRANTS  # noqa: E402
 G = "professionsmiljarden"
 MOMENTS = ("decide", "spend", "allocate", "import", "export", "rebuild", "catch-up")

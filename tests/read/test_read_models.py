@@ -18,7 +18,8 @@ from projections.compliance import compliance_rows
 from projections.fold import entries_of, fold
 from projections.audit import Digest, audit, digested, upto
 from projections.persisted import TABLES, ReadModels, audit_year
-from tests.test_rules_stateful import D, REGIONS, YEARS, LedgerMachine
+from tests.model import D, REGIONS, YEARS
+from tests.rules.test_balance_rules_hold import LedgerMachine
 
 BOOKED = D.replace(year=2018)  # a booking is dated in the year it is booked for
 

@@ -24,7 +24,7 @@ from tests.jamtland import define, G
 from tests.drivers import Grants
 
 from tests.drivers import RUN_GRANTS  # noqa: E402
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parent.parent.parent
 
 DEFINE = ["grant", "define", "g", "--name", "G", "--years", "2018", "--purpose", "a=b"]
 DECIDE = ["decide", "g", "--region", "23", "--decision", "D-1", "--decided-by", "Anna", "--on",

@@ -12,13 +12,10 @@ from hypothesis import strategies as st
 from ledger.errors import Malformed
 from ledger.values import Region, parse_date, parse_year, parse_year_range
 from tests.drivers import D, kr
+from tests.strategies import FOREIGN_DIGITS
 from tests.drivers import DATA, population_file
 from tests.jamtland import define, G, jamtland
 
-# every decimal digit character Unicode knows that is not 0-9
-FOREIGN_DIGITS = [chr(c) for c in range(0x110000)
-                  if unicodedata.category(chr(c)) == "Nd" and not "0" <= chr(c) <= "9"]
-foreign = st.sampled_from(FOREIGN_DIGITS)
 
 
 def spelled(text: str, data) -> str:

@@ -26,9 +26,9 @@ from ledger.application import GrantLedger
 from ledger.persistence import store_env
 from tests.conftest import PG_URL
 from tests.drivers import Grants
-from tests.test_transfer import history_with_a_sealed_report
+from tests.scenarios.test_transfer import history_with_a_sealed_report
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 from tests.drivers import RUN_GRANTS  # noqa: E402
 FUZZ = int(os.environ.get("GRANTS_FUZZ_EXAMPLES", "100"))  # cases on SQLite; a quarter as many on PostgreSQL
 

@@ -33,7 +33,7 @@ def test_shares_sum_exactly_and_stay_within_a_krona_of_the_quota(kronor, populat
 
 def test_reproduces_the_published_2016_table():
     """Apportioning the billion over the published shares gives the published table back."""
-    path = Path(__file__).parent.parent / "commands" / "data" / "allocation-2016.csv"
+    path = Path(__file__).parent.parent.parent / "commands" / "data" / "allocation-2016.csv"
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
     table = {r["region"]: int(r["amount"]) for r in rows}
     shares = apportion(Amount.kronor(1_000_000_000), table)

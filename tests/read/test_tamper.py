@@ -11,7 +11,7 @@ import pytest
 from tests.jamtland import G
 
 from tests.drivers import Grants
-from tests.test_transfer import history_with_a_sealed_report
+from tests.scenarios.test_transfer import history_with_a_sealed_report
 
 QUERIES = (["balance", G], ["commitments", G], ["compliance", G, "--on", "2019-03-01"],
            ["audit", G, "--year", "2018", "--on", "2019-03-01"], ["history", G], ["export"])

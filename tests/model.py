@@ -1,0 +1,63 @@
+"""The reference model: domain.md's balance rules written again, small and independently of
+the ledger's code, for the state machines to hold the ledger to (tests/rules)."""
+
+from __future__ import annotations
+
+import datetime
+
+D = datetime.date(2017, 6, 1)
+DECIDED = datetime.date(2016, 1, 1)  # before every booking: a booking is never dated before its decision
+REGIONS = ["23", "01"]
+YEARS = [2016, 2017, 2018]
+POTS = ["stim", "nse"]
+PURPOSES = ["it", "nse"]
+
+
+class YearModel:
+    """The reference model of one region-year, written from domain.md alone."""
+
+    def __init__(self) -> None:
+        self.alloc: dict[str, int] = {}
+        self.repaid: dict[str, int] = {}
+        self.reqs: dict[str, int] = {}
+        self.frame: int | None = None
+        self.reserved: dict[str, int] = {}
+        self.commit: dict[str, int] = {}
+        self.closed = False
+        self.refs: dict[str, tuple] = {}  # ref -> (kind, pot or purpose, amount): what it recorded
+
+    def funds(self) -> int:
+        if self.alloc:
+            return sum(self.alloc.values()) - sum(self.repaid.values())
+        return self.frame or 0
+
+    def headroom(self) -> int:
+        return self.funds() - sum(self.commit.values()) - sum(self.reserved.values())
+
+    def pot_alloc(self, pot: str) -> int:
+        return self.alloc.get(pot, 0) - self.repaid.get(pot, 0)
+
+    def pot_req(self, pot: str) -> int:
+        return min(self.reqs.get(pot, 0), self.pot_alloc(pot))
+
+    def can_raise(self, increase: int) -> bool:
+        """A new commitment or reservation: open year, no shortfall, within available."""
+        return not self.closed and self.headroom() >= 0 and increase <= self.headroom()
+
+    def can_commit(self, purpose: str, increase: int) -> bool:
+        """A commitment draws first on what is reserved for its purpose, then on available."""
+        rest = increase - min(increase, self.reserved.get(purpose, 0))
+        return not self.closed and (rest == 0 or self.can_raise(rest))
+
+
+class DecisionModel:
+    def __init__(self, region: str, purpose: str, schedule: dict[int, int]) -> None:
+        self.region = region
+        self.purpose = purpose
+        self.schedule = dict(schedule)
+        self.revoked = False
+        self.spent: dict[int, int] = {}
+        self.last_amendment: dict[int, int] | None = None
+
+    def committed(self, year: int) -> int:
+        return self.spent.get(year, 0) if self.revoked else self.schedule.get(year, 0)

@@ -1,7 +1,7 @@
 """Re-run every `$ grants` command of docs/tutorial.md and write its real output back.
 
 Run after a change that alters what a command prints: `python docs/refresh_tutorial.py`.
-tests/test_docs.py fails whenever the page and the code disagree.
+tests/cli/test_docs.py fails whenever the page and the code disagree.
 """
 
 from __future__ import annotations

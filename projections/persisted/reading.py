@@ -91,9 +91,9 @@ class Reading(Base):
         if digest.value != value or seen != latest:
             raise _altered(f"the digest kept at position {position} is not what the events give")
 
-    def year_heads(self, grant_id: str, year: int, region: str | None) -> list[tuple]:
-        """The rows (checked against their seals) of the aggregates a year's audit replays: the
-        grant, the region-years of the year, and the decisions that ever had money in it."""
+    def _grant_heads(self, grant_id: str, region: str | None) -> list[tuple]:
+        """The rows (checked against their seals, membership included) of the grant and of
+        one region's (or every region's) region-years and decisions."""
         where, params = "grant_id = ? AND kind IN ('Grant', 'RegionYear', 'Decision')", [grant_id]
         if region is not None:
             where += " AND (region = ? OR region IS NULL)"
@@ -101,6 +101,12 @@ class Reading(Base):
         rows = self._heads(where.replace("grant_id", "a.grant_id").replace("kind", "a.kind")
                            .replace("region", "a.region"), params)
         self._members(where, params, [r[0] for r in rows])
+        return rows
+
+    def year_heads(self, grant_id: str, year: int, region: str | None) -> list[tuple]:
+        """The rows (checked against their seals) of the aggregates a year's audit replays: the
+        grant, the region-years of the year, and the decisions that ever had money in it."""
+        rows = self._grant_heads(grant_id, region)
         return [r for r in rows if r[1] == "Grant" or (r[1] == "RegionYear" and r[4] == year)
                 or (r[1] == "Decision" and f",{year}," in (r[5] or ""))]
 
@@ -274,13 +280,7 @@ class Reading(Base):
     def view_for(self, grant_id: str, region: str | None, year: int | None = None) -> LedgerView:
         """A view with the grant, and the region-years and decisions of one region (or all),
         of one year (or all): a year's decisions are those that ever had money in it."""
-        where, params = "grant_id = ? AND kind IN ('Grant', 'RegionYear', 'Decision')", [grant_id]
-        if region is not None:
-            where += " AND (region = ? OR region IS NULL)"
-            params.append(region)
-        rows = self._heads(where.replace("grant_id", "a.grant_id").replace("kind", "a.kind")
-                           .replace("region", "a.region"), params)
-        self._members(where, params, [r[0] for r in rows])
+        rows = self._grant_heads(grant_id, region)
         view = LedgerView()
         for _, kind, _, _, y, years, _, _, state, _ in rows:
             if year is None or kind == "Grant" or y == year or f",{year}," in (years or ""):

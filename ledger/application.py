@@ -2,7 +2,7 @@
 
 Each method loads the aggregates it needs, asks them to act (they check the rules),
 and saves every touched aggregate in one atomic write. A write that collides with a
-concurrent writer is retried from a fresh load (:func:`ledger.persistence.command`).
+concurrent writer is retried from a fresh load (:func:`ledger.persistence.retried`).
 How events are stored and read back is :mod:`ledger.persistence`'s; nothing here knows
 about the command line.
 """
@@ -25,7 +25,7 @@ from ledger.decision import Decision, Voucher, decision_uuid, voucher_uuid
 from ledger.errors import Duplicate, NotFound
 from ledger.grant import Grant, grant_uuid
 from ledger.stores import check_postgres, claim_sqlite
-from ledger.persistence import StoredLedger, backoff, command, is_contention, store_env
+from ledger.persistence import StoredLedger, backoff, is_contention, retried, store_env
 from ledger.values import Amount
 
 A = TypeVar("A")
@@ -127,7 +127,7 @@ class GrantLedger(StoredLedger):
 
     # ------------------------------------------------------------------ the grant
 
-    @command
+    @retried
     def define_grant(
         self, grant_id: str, name: str, first_year: int, last_year: int,
         purposes: list[list[str]], category: str, accounting_object: str, recorded_by: str,
@@ -144,14 +144,14 @@ class GrantLedger(StoredLedger):
         )
         return True
 
-    @command
+    @retried
     def sign_agreement(self, grant_id: str, year: int, **fields: Any) -> bool:
         grant = self.grant(grant_id)
         recorded = grant.sign_agreement(year=year, **fields)
         self.save(grant)
         return recorded
 
-    @command
+    @retried
     def authorise(self, grant_id: str, region: str, person: str, role: str,
                   valid_from: datetime.date | None, valid_until: datetime.date | None,
                   recorded_by: str) -> bool:
@@ -160,7 +160,7 @@ class GrantLedger(StoredLedger):
         self.save(grant)
         return recorded
 
-    @command
+    @retried
     def deauthorise(self, grant_id: str, region: str, person: str, ends_from: datetime.date,
                     recorded_by: str) -> bool:
         """End a person's authority for a region from a day on; nothing to end records nothing."""
@@ -171,7 +171,7 @@ class GrantLedger(StoredLedger):
 
     # ------------------------------------------------------------------ funds
 
-    @command
+    @retried
     def allocate(self, grant_id: str, year: int, pot: str, shares: dict[str, Amount],
                  source: str, recorded_by: str) -> int:
         """Allocate shares of a pot to regions, all in one atomic write; returns how many were new."""
@@ -192,7 +192,7 @@ class GrantLedger(StoredLedger):
         agreement = self.grant(grant_id).check_pot(year, pot)
         return apportion(amount if amount is not None else agreement.pot_amount(pot), populations)
 
-    @command
+    @retried
     def set_frame(self, grant_id: str, region: str, year: int, amount: Amount,
                   on: datetime.date | None, recorded_by: str, ref: str = "") -> bool:
         self.grant(grant_id).check_year(year)
@@ -202,7 +202,7 @@ class GrantLedger(StoredLedger):
         self.save(region_year)
         return True
 
-    @command
+    @retried
     def requisition(self, grant_id: str, region: str, year: int, pot: str, amount: Amount,
                     on: datetime.date, ref: str, recorded_by: str) -> bool:
         self.grant(grant_id).check_pot(year, pot)
@@ -212,7 +212,7 @@ class GrantLedger(StoredLedger):
         self.save(region_year)
         return True
 
-    @command
+    @retried
     def reserve(self, grant_id: str, region: str, year: int, amount: Amount, purpose: str,
                 on: datetime.date, ref: str, recorded_by: str) -> bool:
         rules.may_reserve(self.grant(grant_id), year, purpose)
@@ -222,7 +222,7 @@ class GrantLedger(StoredLedger):
         self.save(region_year)
         return True
 
-    @command
+    @retried
     def repay(self, grant_id: str, region: str, year: int, amount: Amount, on: datetime.date,
               ref: str, recorded_by: str, pot: str | None = None) -> bool:
         grant = self.grant(grant_id)
@@ -250,7 +250,7 @@ class GrantLedger(StoredLedger):
                 touched.append(region_year)
         return touched
 
-    @command
+    @retried
     def decide(self, grant_id: str, decision_id: str, region: str, decided_by: str,
                on: datetime.date, area: str, activity: str, purpose: str,
                schedule: dict[int, Amount], continuation: str, ref: str, recorded_by: str) -> bool:
@@ -270,7 +270,7 @@ class GrantLedger(StoredLedger):
         self.save(decision, *touched)
         return True
 
-    @command
+    @retried
     def amend(self, grant_id: str, decision_id: str, schedule: dict[int, Amount], decided_by: str,
               on: datetime.date, reason: str, recorded_by: str) -> bool:
         grant = self.grant(grant_id)
@@ -283,7 +283,7 @@ class GrantLedger(StoredLedger):
         self.save(decision, *touched)
         return True
 
-    @command
+    @retried
     def revoke(self, grant_id: str, decision_id: str, decided_by: str, on: datetime.date,
                reason: str, recorded_by: str) -> bool:
         grant = self.grant(grant_id)
@@ -297,7 +297,7 @@ class GrantLedger(StoredLedger):
 
     # ------------------------------------------------------------------ bookings
 
-    @command
+    @retried
     def spend(self, grant_id: str, decision_id: str, year: int, amount: Amount,
               booked_on: datetime.date, object: str, voucher: str, text: str,
               recorded_by: str) -> bool:
@@ -320,7 +320,7 @@ class GrantLedger(StoredLedger):
         self.save(decision, index)
         return True
 
-    @command
+    @retried
     def reverse(self, grant_id: str, voucher: str, on: datetime.date, reason: str,
                 recorded_by: str) -> bool:
         self.grant(grant_id)
@@ -337,7 +337,7 @@ class GrantLedger(StoredLedger):
 
     # ------------------------------------------------------------------ report and close
 
-    @command
+    @retried
     def report(self, grant_id: str, region: str, year: int, filed_on: datetime.date,
                covers: list[str], patient_units: bool | None, employee_reps: bool | None,
                to: str | None, ref: str, recorded_by: str,
@@ -357,7 +357,7 @@ class GrantLedger(StoredLedger):
             self.save(region_year)
         return recorded
 
-    @command
+    @retried
     def close_year(self, grant_id: str, region: str, year: int, on: datetime.date,
               recorded_by: str) -> bool:
         self.grant(grant_id).check_year(year)
@@ -367,7 +367,7 @@ class GrantLedger(StoredLedger):
         self.save(region_year)
         return True
 
-    @command
+    @retried
     def reopen_year(self, grant_id: str, region: str, year: int, on: datetime.date, reason: str,
                recorded_by: str) -> bool:
         self.grant(grant_id).check_year(year)

@@ -5,7 +5,7 @@ with the ledger's own mapper (a stored topic is looked up in the catalogue of
 :mod:`ledger.events`, never imported; fields are type-checked), dates stored as ISO
 strings, a strict replay that names the position of anything that does not apply, and
 the log read in recording order. :func:`store_env` turns ``--db`` into the library's
-settings; :func:`command` retries a write that collided with another writer, after a
+settings; :func:`retried` retries a write that collided with another writer, after a
 jittered pause, within a time budget. The rules live in :mod:`ledger.application`.
 """
 
@@ -136,8 +136,8 @@ def backoff(attempt: int, base: float, cap: float) -> float:
     return random.uniform(0, min(cap, base * 2 ** min(attempt, 30)))
 
 
-def command(method: Callable[..., A]) -> Callable[..., A]:
-    """Run a command; on a concurrent-write conflict, reload and retry after a jittered
+def retried(method: Callable[..., A]) -> Callable[..., A]:
+    """Run a service method; on a concurrent-write conflict, reload and retry after a jittered
     pause, for as long as the ledger's retry budget lasts, then give up (Conflict)."""
 
     @functools.wraps(method)

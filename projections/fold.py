@@ -51,28 +51,23 @@ class LedgerView:
     entries: list[Entry] | None = None
 
     def apply(self, entry: Entry) -> None:
+        """Replay one stored event onto the aggregate it belongs to (see ``advance``)."""
         event = entry.event
-        aggregate = advance(self.by_id.get(event.originator_id), event, entry.position)
-        if event.originator_id not in self.by_id:
-            self._index(aggregate)
-        self.by_id[event.originator_id] = aggregate
-        self.position = entry.position
-        if self.entries is not None:
-            self.entries.append(entry)
+        self.adopt(entry, advance(self.by_id.get(event.originator_id), event, entry.position))
 
     def adopt(self, entry: Entry, aggregate: Any) -> None:
-        """Take an aggregate that already holds the entry's event (a re-checked replay)."""
-        if entry.event.originator_id not in self.by_id:
-            self._index(aggregate)
-        self.by_id[entry.event.originator_id] = aggregate
+        """Take an aggregate that already holds the entry's event (a replay, or a re-check)."""
+        self.hold(aggregate)
         self.position = entry.position
         if self.entries is not None:
             self.entries.append(entry)
 
     def hold(self, aggregate: Any) -> None:
-        """Take an aggregate as it stood at the view's position (read models load them so)."""
+        """Take an aggregate as it stands at the view's position (the one way into the view;
+        the read models load their kept states so)."""
+        if aggregate.id not in self.by_id:
+            self._index(aggregate)
         self.by_id[aggregate.id] = aggregate
-        self._index(aggregate)
 
     def _index(self, aggregate: Any) -> None:
         if isinstance(aggregate, RegionYear):

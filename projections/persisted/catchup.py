@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable
 
 from eventsourcing.persistence import StoredEvent
 
@@ -16,15 +15,13 @@ from ledger.application import GrantLedger
 from ledger.errors import Corrupt
 from ledger.events import CATALOGUE
 from projections.audit import GENESIS, Digest
-from projections.persisted.base import Base
 from projections.persisted.batch import _Batch, _head, _merge, _write
-from projections.persisted.cells import _is_hex_id
 from projections.persisted.helper import _Helper, _HelperGone, _mine
 from projections.persisted.schema import HELP_FROM, NAME, TABLES
-from projections.persisted.store import stamp_of
+from projections.persisted.store import StoredRows, stamp_of
 
 
-class CatchUp(Base):
+class CatchUp(StoredRows):
     """Catch-up and rebuild (mixed into ReadModels)."""
 
     def catch_up(self, app: GrantLedger, batch: int = 5000,
@@ -145,34 +142,3 @@ class CatchUp(Base):
             raise Corrupt(f"the read models applied an event at position {position}, but the store {what}: "
                           "the store or the read models were altered (grants verify tells which; once the "
                           "store is right, grants rebuild makes the read models anew)")
-
-    @property
-    def _events(self) -> tuple[str, str]:
-        """The ledger's event table and its position column, in this store."""
-        return ("grants_events", "notification_id") if self.source_postgres else ("stored_events", "rowid")
-
-    def _read_events(self, statement: str, params: Iterable[Any] = ()) -> Any:
-        """A query on the ledger's event table."""
-        sql = statement.replace("?", "%s") if self.source_postgres else statement
-        return self.source.execute(sql, tuple(params))
-
-    def _stored(self, start: int, limit: int, stop: int | None = None
-                ) -> list[tuple[int, bytes, int, str, bytes]]:
-        """Stored events from position ``start`` on, as (position, aggregate id bytes, version,
-        topic, state), read straight from the event table: the digest and the read models
-        need the stored bytes, and only the events they apply need decoding."""
-        table, key = self._events
-        sql = f"SELECT {key}, originator_id, originator_version, topic, state FROM {table} WHERE {key} >= ?"
-        params: list[Any] = [start]
-        if stop is not None:
-            sql += f" AND {key} <= ?"
-            params.append(stop)
-        rows = self._read_events(sql + f" ORDER BY {key} LIMIT ?", [*params, limit]).fetchall()
-        if self.source_postgres:
-            return [(int(p), o.bytes, v, t, bytes(s)) for p, o, v, t, s in rows]
-        try:
-            return [(p, bytes.fromhex(o), v, t, s) for p, o, v, t, s in rows]
-        except (TypeError, ValueError):
-            bad = next(p for p, o, *_ in rows if not _is_hex_id(o))
-            raise Corrupt(f"the stored event at position {bad} names no valid aggregate; the stored "
-                          "history was altered (see grants verify)") from None

@@ -18,13 +18,12 @@ from ledger.values import Amount, Region
 from projections.audit import GENESIS, Digest
 from projections.balances import FIGURES
 from projections.fold import LedgerView
-from projections.persisted.base import Base
 from projections.persisted.cells import (_HEAD, _altered, _chain, _chunks, _decode_state, _filters, _list_id, balance_tuple, commitment_tuples, seal_of)
 from projections.persisted.schema import AMOUNTS, NAME
-from projections.persisted.store import stamp_of
+from projections.persisted.store import StoredRows, stamp_of
 
 
-class Reading(Base):
+class Reading(StoredRows):
     """What queries and audits read (mixed into ReadModels)."""
 
     # ------------------------------------------------------------------ the history, fast
@@ -166,15 +165,10 @@ class Reading(Base):
                 if seal != seal_of(id_, position, state):
                     raise _altered(f"the kept state of aggregate {id_} at position {position} does not match its seal")
                 states[id_] = _decode_state(kind, state)
-        table, key = self._events
         for id_ in later:
             aggregate = states.get(id_)
             oid = uuid.UUID(id_)
-            rows = self._read_events(
-                f"SELECT {key}, originator_version, topic, state FROM {table} WHERE originator_id = ? "
-                f"AND originator_version > ? AND {key} <= ? ORDER BY originator_version",
-                (oid if self.source_postgres else oid.hex, aggregate.version if aggregate else 0, cut))
-            for position, version, topic, state in rows:
+            for position, version, topic, state in self._aggregate_rows(oid, aggregate.version if aggregate else 0, cut):
                 stored = StoredEvent(originator_id=oid, originator_version=version, topic=topic,
                                      state=bytes(state))
                 aggregate = advance(aggregate, app.decode(stored, int(position)), int(position))

@@ -1,18 +1,19 @@
-"""Everything the read models know of the event library's own storage: how a stored
-row's recording time is read without decoding it, and stored rows read in batches."""
+"""Everything the read models know of the event library's own storage, in one place: its
+event table and position column in each store, stored rows read straight from it in
+batches (the digest needs the stored bytes; only the events a read model applies are
+decoded), and a stored row's recording time read without decoding it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-
 import datetime
 import re
+import uuid
 from collections.abc import Iterable
-
-
+from typing import TYPE_CHECKING, Any
 
 from ledger.errors import Corrupt
+from projections.persisted.base import Base
+from projections.persisted.cells import _is_hex_id
 
 if TYPE_CHECKING:  # annotations only: the package's class is made of these modules
     from projections.persisted import ReadModels
@@ -50,3 +51,48 @@ def _rows_from(models: ReadModels, start: int, stop: int) -> Iterable[tuple[int,
             return
         yield from rows
         start = rows[-1][0] + 1
+
+
+class StoredRows(Base):
+    """Reading the ledger's event table directly (mixed into ReadModels)."""
+
+    @property
+    def _events(self) -> tuple[str, str]:
+        """The ledger's event table and its position column, in this store."""
+        return ("grants_events", "notification_id") if self.source_postgres else ("stored_events", "rowid")
+
+    def _read_events(self, statement: str, params: Iterable[Any] = ()) -> Any:
+        """A query on the ledger's event table."""
+        sql = statement.replace("?", "%s") if self.source_postgres else statement
+        return self.source.execute(sql, tuple(params))
+
+    def _stored(self, start: int, limit: int, stop: int | None = None
+                ) -> list[tuple[int, bytes, int, str, bytes]]:
+        """Stored events from position ``start`` on, as (position, aggregate id bytes, version,
+        topic, state), read straight from the event table: the digest and the read models
+        need the stored bytes, and only the events they apply need decoding."""
+        table, key = self._events
+        sql = f"SELECT {key}, originator_id, originator_version, topic, state FROM {table} WHERE {key} >= ?"
+        params: list[Any] = [start]
+        if stop is not None:
+            sql += f" AND {key} <= ?"
+            params.append(stop)
+        rows = self._read_events(sql + f" ORDER BY {key} LIMIT ?", [*params, limit]).fetchall()
+        if self.source_postgres:
+            return [(int(p), o.bytes, v, t, bytes(s)) for p, o, v, t, s in rows]
+        try:
+            return [(p, bytes.fromhex(o), v, t, s) for p, o, v, t, s in rows]
+        except (TypeError, ValueError):
+            bad = next(p for p, o, *_ in rows if not _is_hex_id(o))
+            raise Corrupt(f"the stored event at position {bad} names no valid aggregate; the stored "
+                          "history was altered (see grants verify)") from None
+
+    def _aggregate_rows(self, oid: uuid.UUID, after: int, cut: int) -> list[tuple[int, int, str, bytes]]:
+        """One aggregate's stored events after version ``after`` up to position ``cut``, as
+        (position, version, topic, state), in version order."""
+        table, key = self._events
+        rows = self._read_events(
+            f"SELECT {key}, originator_version, topic, state FROM {table} WHERE originator_id = ? "
+            f"AND originator_version > ? AND {key} <= ? ORDER BY originator_version",
+            (oid if self.source_postgres else oid.hex, after, cut))
+        return [(int(p), v, t, bytes(s)) for p, v, t, s in rows]

@@ -38,7 +38,8 @@ from ledger.application import GrantLedger  # noqa: E402
 
 from ledger.persistence import store_env
 from ledger.apportion import apportion  # noqa: E402
-from ledger.decision import Decision, Voucher  # noqa: E402
+from ledger.decision import Decision  # noqa: E402
+from ledger.voucher import Voucher
 from ledger.values import Amount  # noqa: E402
 from projections.audit import Digest, audit, digested, upto  # noqa: E402
 from projections.compliance import compliance_rows  # noqa: E402

@@ -21,7 +21,8 @@ from eventsourcing.persistence import PersistenceError
 from ledger import clock, rules
 from ledger.apportion import apportion
 from ledger.region_year import RegionYear, region_year_uuid
-from ledger.decision import Decision, Voucher, decision_uuid, voucher_uuid
+from ledger.decision import Decision, decision_uuid
+from ledger.voucher import Voucher, voucher_uuid
 from ledger.errors import Duplicate, NotFound
 from ledger.grant import Grant, grant_uuid
 from ledger.stores import check_postgres, claim_sqlite

@@ -2,8 +2,7 @@
 
 It owns the schedule (what the decision grants each year), its amendments and
 revocation, and the rule that bookings per year never exceed the decision's amount for
-that year. The Voucher aggregate is a tiny index that makes voucher ids unique within a
-grant and lets `reverse` find a booking by its voucher alone.
+that year. Its vouchers are indexed by the Voucher aggregate (:mod:`ledger.voucher`).
 """
 
 from __future__ import annotations
@@ -24,10 +23,6 @@ LIVE, AMENDED, REVOKED = "live", "amended", "revoked"
 
 def decision_uuid(grant_id: str, decision_id: str) -> UUID:
     return uuid5(NAMESPACE, f"decision/{grant_id}/{decision_id}")
-
-
-def voucher_uuid(grant_id: str, voucher: str) -> UUID:
-    return uuid5(NAMESPACE, f"voucher/{grant_id}/{voucher}")
 
 
 def schedule_pairs(schedule: dict[int, Amount]) -> list[list[int]]:
@@ -386,25 +381,3 @@ class Decision(Aggregate):
         booking = self.bookings[voucher]
         self.bookings[voucher] = attrs.evolve(booking, reversed_on=on, reversal_reason=reason)
         self.spent_by_year[booking.year] -= booking.amount
-
-
-class Voucher(Aggregate):
-    """Index: a voucher id, unique within the grant, and the decision it is booked on."""
-
-    TOPIC = "grants:Voucher"
-
-    class Created(Aggregate.Created):
-        """The library's generic creation event; unused, named so stored topics stay stable."""
-
-        TOPIC = "grants:Voucher.Created"
-
-    @staticmethod
-    def create_id(grant_id: str, voucher: str) -> UUID:
-        return voucher_uuid(grant_id, voucher)
-
-    @event("Registered", topic="grants:Voucher.Registered/v1")
-    def __init__(self, grant_id: str, voucher: str, decision_id: str, recorded_by: str) -> None:
-        self.grant_id = grant_id
-        self.voucher = voucher
-        self.decision_id = decision_id
-

@@ -17,7 +17,8 @@ import attrs
 from eventsourcing.domain import Aggregate
 
 from ledger.region_year import RegionYear
-from ledger.decision import Decision, Voucher
+from ledger.decision import Decision
+from ledger.voucher import Voucher
 from ledger.errors import Corrupt
 from ledger.grant import Grant
 

@@ -15,7 +15,8 @@ import datetime
 from collections.abc import Iterable
 
 from ledger.decision import Decision
-from ledger.grant import Agreement, Grant
+from ledger.grant import Grant
+from ledger.terms import Agreement
 from ledger.region_year import RegionYear
 
 

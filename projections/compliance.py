@@ -18,7 +18,8 @@ import attrs
 from ledger.region_year import RegionYear
 from ledger.clock import LATE_AFTER_DAYS, is_late
 from ledger.decision import Decision
-from ledger.grant import Agreement, Grant
+from ledger.grant import Grant
+from ledger.terms import Agreement
 from ledger.values import ZERO, Amount, Region, total
 from projections.balances import FIGURES, year_figures
 from projections.fold import LedgerView

@@ -7,7 +7,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from ledger.decision import Decision, Voucher
+from ledger.decision import Decision
+from ledger.voucher import Voucher
 from ledger.events import TOPIC_KINDS, kind_of
 from ledger.grant import Grant
 from ledger.region_year import RegionYear

@@ -31,7 +31,7 @@ from typing import Any
 
 from eventsourcing.domain import CanInitAggregate
 
-from ledger.decision import Voucher
+from ledger.voucher import Voucher
 from ledger.errors import Malformed
 from ledger.events import CATALOGUE
 from ledger.storage import load_into_empty_store

@@ -18,7 +18,8 @@ from typing import Any
 from ledger.region_year import RefUse, RegionYear, Report
 from ledger.decision import REVOKED, Decision, _pack
 from ledger.errors import Corrupt
-from ledger.grant import Agreement, Authorisation, Grant
+from ledger.grant import Grant
+from ledger.terms import Agreement, Authorisation
 from ledger.values import Region
 
 LIMIT = 64 * 1024 * 1024  # bytes of one state: far beyond any real aggregate

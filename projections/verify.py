@@ -20,7 +20,8 @@ from typing import Any
 from ledger import rules
 from ledger.region_year import RegionYear
 from ledger.clock import recorded_day
-from ledger.decision import Decision, Voucher
+from ledger.decision import Decision
+from ledger.voucher import Voucher
 from ledger.errors import LedgerError
 from ledger.events import CATALOGUE, kind_of
 from ledger.grant import Grant

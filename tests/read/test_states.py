@@ -141,7 +141,7 @@ def test_a_pickle_planted_in_a_read_model_is_never_run(ledger, tmp_path):
 
 from hypothesis.stateful import invariant  # noqa: E402
 
-from ledger.decision import Voucher  # noqa: E402
+from ledger.voucher import Voucher  # noqa: E402
 from tests.rules.test_balance_rules_hold import LedgerMachine  # noqa: E402
 
 

@@ -14,6 +14,30 @@ from projections.fold import LedgerView
 FIGURES = ("allocated", "requisitioned", "committed", "reserved", "spent", "available", "shortfall")
 
 
+def spent(year: int, decisions: Iterable[Decision | None]) -> Amount:
+    """What is spent in a year: the sum of the decisions' live bookings for it.
+
+    The one definition of "spent". The fold sums a region's decisions with it; the read
+    models keep each balance row's spent by adding, as a decision changes, this sum of
+    the decision after the change less the sum of it before (the sum is linear); a
+    balance query checks the row against the sum of its commitment rows.
+    """
+    return total(d.spent_for(year) for d in decisions if d is not None)
+
+
+def spent_by_year(decision: Decision | None) -> dict[int, Amount]:
+    """What a decision has spent in each of its years, with :func:`spent`."""
+    return {} if decision is None else {y: spent(y, [decision]) for y in decision.years}
+
+
+def spent_change(before: dict[int, Amount], after: Decision) -> dict[int, Amount]:
+    """How a change moved what a decision has spent, by year: ``before`` is its
+    :func:`spent_by_year` before the change (years it did not move are left out)."""
+    now = spent_by_year(after)
+    moved = {y: now.get(y, Amount(0)) - before.get(y, Amount(0)) for y in set(now) | set(before)}
+    return {y: a for y, a in moved.items() if a.ore}
+
+
 def year_figures(ry: RegionYear, decisions: Iterable[Decision]) -> dict[str, Amount]:
     """The balance figures of one region-year; ``decisions`` are the region's decisions."""
     return {
@@ -21,7 +45,7 @@ def year_figures(ry: RegionYear, decisions: Iterable[Decision]) -> dict[str, Amo
         "requisitioned": ry.requisitioned,
         "committed": ry.committed,
         "reserved": ry.reserved,
-        "spent": total(d.spent_for(ry.year) for d in decisions),
+        "spent": spent(ry.year, decisions),
         "available": ry.available,
         "shortfall": ry.shortfall,
     }

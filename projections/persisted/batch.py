@@ -18,6 +18,7 @@ from ledger.grant import Grant
 from ledger.region_year import RegionYear
 from ledger.decision import Decision
 from projections.audit import raw_record, reach
+from projections.balances import spent_by_year, spent_change
 from projections.history import EVENT_TYPES, effective_date, summary
 from projections.persisted.cells import (_chain, _chunks, _encode_state, _list_id, _years_text, balance_tuple, commitment_tuples, seal_of)
 
@@ -56,18 +57,16 @@ class _Batch:
                           "back; the read models were altered (grants rebuild makes them anew)")
         if before is None:
             self.first[key] = position
-        spent_before = dict(before.spent_by_year) if isinstance(before, Decision) else {}
-        aggregate = advance(before, event, position)
+        spent_before = spent_by_year(before) if isinstance(before, Decision) else {}
+        aggregate = advance(before, event, position)  # changes the aggregate in place
         self.aggregates[key] = aggregate
         self.last[key] = position
         if aggregate.version % self.models.snapshot == 0:
             self.snapshots.append((str(aggregate.id), position, _encode_state(aggregate)))
         if isinstance(aggregate, Decision):
-            for year in set(spent_before) | set(aggregate.spent_by_year):
-                delta = aggregate.spent_by_year.get(year, 0) - spent_before.get(year, 0)
-                if delta:
-                    k = (aggregate.grant_id, aggregate.region, year)
-                    self.spent_delta[k] = self.spent_delta.get(k, 0) + delta
+            for year, moved in spent_change(spent_before, aggregate).items():
+                k = (aggregate.grant_id, aggregate.region, year)
+                self.spent_delta[k] = self.spent_delta.get(k, 0) + moved.ore
         self._listed(event, aggregate, position, stamp)
 
     def _listed(self, event: Any, aggregate: Any, position: int, stamp: str) -> None:

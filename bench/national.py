@@ -45,6 +45,7 @@ from projections.audit import Digest, audit, digested, upto  # noqa: E402
 from projections.compliance import compliance_rows  # noqa: E402
 from projections.fold import entries_of, fold  # noqa: E402
 from projections.persisted import ReadModels, audit_year  # noqa: E402
+from ledger.terms import Agreement, DecisionTerms
 
 G = "professionsmiljarden"
 YEARS = (2016, 2017, 2018)
@@ -61,9 +62,9 @@ def generate(app: GrantLedger, decisions: int, bookings: int, seed: int = 7) -> 
     u = "bench"
     app.define_grant(G, "Professionsmiljarden", 2016, 2018, [[p, p] for p in PURPOSES], "3", "9902", u)
     for year in YEARS:
-        app.sign_agreement(G, year, signed_on=D(year, 1, 20), pots=[["stimulus", Amount.kronor(950_000_000).ore]],
+        app.sign_agreement(G, Agreement(year, signed_on=D(year, 1, 20), pots=[["stimulus", Amount.kronor(950_000_000).ore]],
                            earmarks=[], report_due=D(year + 1, 2, 15), payer="SKL", report_to="Socialstyrelsen",
-                           population_date=None, ref="", recorded_by=u)
+                           population_date=None, ref=""), recorded_by=u)
         app.allocate(G, year, "stimulus", apportion(Amount.kronor(950_000_000), POPULATION), "by-population", u)
     for code in POPULATION:
         app.authorise(G, code, f"Director {code}", "hsd", D(2015, 1, 1), None, u)
@@ -86,8 +87,8 @@ def generate(app: GrantLedger, decisions: int, bookings: int, seed: int = 7) -> 
         if not schedule:
             continue
         decided_on = D(first - 1, rng.randrange(1, 13), rng.randrange(1, 28))
-        d = Decision.decide(G, f"D{n:06d}", region, f"Director {region}", decided_on, f"Area {n % 40}",
-                            f"Activity {n}", rng.choice(PURPOSES), schedule, "", "", u, today=today)
+        d = Decision.decide(G, f"D{n:06d}", region, DecisionTerms(f"Director {region}", decided_on, f"Area {n % 40}",
+                            f"Activity {n}", rng.choice(PURPOSES), schedule, "", ""), u, today=today)
         touched = []
         for y, amount in schedule.items():
             ry = years_of[(region, y)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from commands import params as p
+from ledger.terms import DecisionTerms
 from ledger.values import Amount, Region
 from commands.group import cli
 from commands.options import CONTEXT
@@ -118,9 +119,9 @@ def decide(s: Session, grant_id: str, region: str, decision_id: str, decided_by:
         --amount 2017=2500000 --amount 2018=2500000
     """
     schedule = p.schedule_of(amounts)
-    recorded = s.app.decide(grant_id, decision_id, region, decided_by.strip(), on, area.strip(),
-                            activity.strip(), purpose, schedule, continuation.strip(), ref.strip(),
-                            s.user)
+    terms = DecisionTerms(decided_by.strip(), on, area.strip(), activity.strip(), purpose, schedule,
+                          continuation.strip(), ref.strip())
+    recorded = s.app.decide(grant_id, decision_id, region, terms, s.user)
     plan = ", ".join(f"{y}: {a.pretty()}" for y, a in sorted(schedule.items()))
     done(recorded, f"decision {decision_id} for {Region(region)} ({plan})")
 

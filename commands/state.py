@@ -13,6 +13,7 @@ import click
 
 from commands import params as p
 from ledger.errors import Malformed
+from ledger.terms import Agreement
 from ledger.values import Amount, Region
 from commands.group import cli
 from commands.options import CONTEXT
@@ -81,12 +82,9 @@ def agreement_sign(s: Session, grant_id: str, year: int, signed_on, pots, report
         --earmark nurse-education=nurse-specialist-education \\
         --report-due 2019-02-15 --report-to Socialstyrelsen --payer SKL
     """
-    recorded = s.app.sign_agreement(
-        grant_id, year, signed_on=signed_on, pots=[[n, a.ore] for n, a in pots],
-        earmarks=[list(e) for e in earmarks], report_due=report_due, payer=payer.strip(),
-        report_to=report_to.strip(), population_date=population_date, ref=ref.strip(),
-        recorded_by=s.user,
-    )
+    terms = Agreement(year, signed_on, [[n, a.ore] for n, a in pots], [list(e) for e in earmarks],
+                      report_due, payer.strip(), report_to.strip(), population_date, ref.strip())
+    recorded = s.app.sign_agreement(grant_id, terms, s.user)
     total = Amount(sum(a.ore for _, a in pots))
     done(recorded, f"{grant_id} {year} agreement, {total.pretty()} in {len(pots)} pots")
 

@@ -15,12 +15,14 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
+import attrs
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import PersistenceError
 
 from ledger import clock, rules
 from ledger.apportion import apportion
 from ledger.region_year import RegionYear, region_year_uuid
+from ledger.terms import Agreement, DecisionTerms
 from ledger.decision import Decision, decision_uuid
 from ledger.voucher import Voucher, voucher_uuid
 from ledger.errors import Duplicate, NotFound
@@ -146,9 +148,9 @@ class GrantLedger(StoredLedger):
         return True
 
     @retried
-    def sign_agreement(self, grant_id: str, year: int, **fields: Any) -> bool:
+    def sign_agreement(self, grant_id: str, terms: Agreement, recorded_by: str) -> bool:
         grant = self.grant(grant_id)
-        recorded = grant.sign_agreement(year=year, **fields)
+        recorded = grant.sign_agreement(terms, recorded_by)
         self.save(grant)
         return recorded
 
@@ -252,22 +254,21 @@ class GrantLedger(StoredLedger):
         return touched
 
     @retried
-    def decide(self, grant_id: str, decision_id: str, region: str, decided_by: str,
-               on: datetime.date, area: str, activity: str, purpose: str,
-               schedule: dict[int, Amount], continuation: str, ref: str, recorded_by: str) -> bool:
+    def decide(self, grant_id: str, decision_id: str, region: str, terms: DecisionTerms,
+               recorded_by: str) -> bool:
         """Record a decision and its commitments; an identical retry records nothing."""
         grant = self.grant(grant_id)
         if self._exists(decision_uuid(grant_id, decision_id)):
             existing = self.decision(grant_id, decision_id)
-            if existing.same_decision(region, grant.decider_name(region, decided_by, on), on, area,
-                                      activity, purpose, schedule, continuation, ref):
+            named = grant.decider_name(region, terms.decided_by, terms.decided_on)
+            if existing.same_decision(region, attrs.evolve(terms, decided_by=named)):
                 return False
             raise Duplicate(f"decision {decision_id} already exists in {grant_id} with other content")
-        decided_by = rules.may_decide(grant, region, decided_by, on, purpose, schedule)
-        decision = Decision.decide(grant_id, decision_id, region, decided_by, on, area, activity,
-                                   purpose, schedule, continuation, ref, recorded_by,
-                                   today=self.today())
-        touched = self._commit_schedule(grant_id, decision, set(schedule), on, recorded_by)
+        decided_by = rules.may_decide(grant, region, terms.decided_by, terms.decided_on, terms.purpose,
+                                      terms.schedule)
+        decision = Decision.decide(grant_id, decision_id, region, attrs.evolve(terms, decided_by=decided_by),
+                                   recorded_by, today=self.today())
+        touched = self._commit_schedule(grant_id, decision, set(terms.schedule), terms.decided_on, recorded_by)
         self.save(decision, *touched)
         return True
 

@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate, event
 from ledger.clock import not_after_today, recorded_day
 from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused
 from ledger.grant import NAMESPACE
+from ledger.terms import DecisionTerms, check_schedule, from_stored, stored
 from ledger.values import Amount
 
 LIVE, AMENDED, REVOKED = "live", "amended", "revoked"
@@ -23,6 +24,10 @@ LIVE, AMENDED, REVOKED = "live", "amended", "revoked"
 
 def decision_uuid(grant_id: str, decision_id: str) -> UUID:
     return uuid5(NAMESPACE, f"decision/{grant_id}/{decision_id}")
+
+
+def _term(name: str) -> property:
+    return property(lambda self: getattr(self.terms, name), doc=f"The decision's {name} (see DecisionTerms).")
 
 
 def schedule_pairs(schedule: dict[int, Amount]) -> list[list[int]]:
@@ -77,45 +82,15 @@ class Decision(Aggregate):
         return decision_uuid(grant_id, decision_id)
 
     @classmethod
-    def decide(
-        cls,
-        grant_id: str,
-        decision_id: str,
-        region: str,
-        decided_by: str,
-        decided_on: datetime.date,
-        area: str,
-        activity: str,
-        purpose: str,
-        schedule: dict[int, Amount],
-        continuation: str,
-        ref: str,
-        recorded_by: str,
-        *,
-        today: datetime.date,
-    ) -> Decision:
+    def decide(cls, grant_id: str, decision_id: str, region: str, terms: DecisionTerms,
+               recorded_by: str, *, today: datetime.date) -> Decision:
         """A new decision; the schedule needs at least one year and no negative amounts,
         and it cannot be dated after ``today``, the day it is recorded."""
-        cls._check_schedule(schedule)
-        not_after_today(decided_on, today, f"decision {decision_id} is dated")
-        if not sum(a.ore for a in schedule.values()):
-            raise Malformed("a decision must grant more than zero (--amount YEAR=AMOUNT)")
-        if not area.strip() or not activity.strip():
-            raise Malformed("a decision needs its business area (--area) and activity (--activity)")
-        return cls(
-            grant_id=grant_id, decision_id=decision_id, region=region, decided_by=decided_by,
-            decided_on=decided_on, area=area, activity=activity, purpose=purpose,
-            schedule=schedule_pairs(schedule), continuation=continuation, ref=ref,
-            recorded_by=recorded_by,
-        )
-
-    @staticmethod
-    def _check_schedule(schedule: dict[int, Amount]) -> None:
-        if not schedule:
-            raise Malformed("a schedule needs at least one --amount YEAR=AMOUNT")
-        for year, amount in schedule.items():
-            if amount.is_negative:
-                raise Malformed(f"the amount for {year} cannot be negative ({amount})")
+        check_schedule(terms.schedule)
+        not_after_today(terms.decided_on, today, f"decision {decision_id} is dated")
+        terms.check()
+        return cls(grant_id=grant_id, decision_id=decision_id, region=region, **stored(terms),
+                   recorded_by=recorded_by)
 
     @event("Decided", topic="grants:Decision.Decided/v1")
     def __init__(
@@ -136,22 +111,24 @@ class Decision(Aggregate):
         self.grant_id = grant_id
         self.decision_id = decision_id
         self.region = region
-        self.decided_by = decided_by
-        self.decided_on = decided_on
-        self.area = area
-        self.activity = activity
-        self.purpose = purpose
+        self.terms = from_stored(DecisionTerms, locals())  # the event's fields that are its terms
         self.schedule: dict[int, int] = {int(y): int(a) for y, a in schedule}
-        self.original_schedule = dict(self.schedule)
         self.years_ever = set(self.schedule)
         self.changed_on = decided_on
         self.last_amendment: tuple | None = None
         self.revocation: tuple[str, datetime.date, str] | None = None  # decided_by, on, reason
-        self.continuation = continuation
-        self.ref = ref
         self.status = LIVE
         self.bookings: dict[str, Booking] = {}
         self.spent_by_year: dict[int, int] = {}
+
+    # the terms as first decided (an amendment changes the schedule, not the terms)
+    decided_by = _term("decided_by")
+    decided_on = _term("decided_on")
+    area = _term("area")
+    activity = _term("activity")
+    purpose = _term("purpose")
+    continuation = _term("continuation")
+    ref = _term("ref")
 
     @property
     def recorded_on(self) -> datetime.date:
@@ -160,17 +137,9 @@ class Decision(Aggregate):
 
     # ------------------------------------------------------------------ figures
 
-    def same_decision(
-        self, region: str, decided_by: str, decided_on: datetime.date, area: str,
-        activity: str, purpose: str, schedule: dict[int, Amount], continuation: str, ref: str,
-    ) -> bool:
+    def same_decision(self, region: str, terms: DecisionTerms) -> bool:
         """True when a repeated `decide` says exactly what was first decided (a safe retry)."""
-        return (
-            (self.region, self.decided_by, self.decided_on, self.area, self.activity,
-             self.purpose, self.continuation, self.ref)
-            == (region, decided_by, decided_on, area, activity, purpose, continuation, ref)
-            and self.original_schedule == {y: a.ore for y, a in schedule.items()}
-        )
+        return (self.region, self.terms) == (region, terms)
 
     @property
     def years(self) -> list[int]:
@@ -203,7 +172,7 @@ class Decision(Aggregate):
         The same amendment sent again (same schedule, decider, date, reason) records nothing.
         """
         self._check_live("amend")
-        self._check_schedule(schedule)
+        check_schedule(schedule)
         if not reason.strip():
             raise Malformed("an amendment needs a --reason")
         pairs = schedule_pairs(schedule)

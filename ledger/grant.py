@@ -15,7 +15,7 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger.clock import recorded_day
 from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused, Unauthorised
-from ledger.terms import Agreement, Authorisation
+from ledger.terms import Agreement, Authorisation, from_stored, stored
 from ledger.values import Amount, Region
 
 NAMESPACE = UUID("6f1d2a7e-3b0c-4c55-9a53-0f6a1c3e2b10")
@@ -182,53 +182,27 @@ class Grant(Aggregate):
 
     # ------------------------------------------------------------------ agreements
 
-    def sign_agreement(
-        self,
-        year: int,
-        signed_on: datetime.date,
-        pots: list[list],
-        earmarks: list[list[str]],
-        report_due: datetime.date,
-        payer: str,
-        report_to: str,
-        population_date: datetime.date | None,
-        ref: str,
-        recorded_by: str,
-    ) -> bool:
+    def sign_agreement(self, terms: Agreement, recorded_by: str) -> bool:
         """Record the year's agreement; an identical repeat records nothing (returns False)."""
+        year = terms.year
         self.check_year(year)
-        if not pots:
+        if not terms.pots:
             raise Malformed("an agreement needs at least one pot (--pot NAME=AMOUNT)")
-        names = [p[0] for p in pots]
-        if len(set(names)) != len(names):
-            raise Malformed(f"pot names repeat: {', '.join(names)}")
-        for name, amount in pots:
+        for name, amount in terms.pots.items():
             if amount <= 0:
                 raise Malformed(f"pot {name!r} must be a positive amount, not {Amount(amount)}")
-        pot_names = set(names)
-        for pot, purpose in earmarks:
-            if pot not in pot_names:
+        for pot, purpose in terms.earmarks.items():
+            if pot not in terms.pots:
                 raise Malformed(f"--earmark names pot {pot!r}, which the agreement lacks")
             self.check_purpose(purpose)
-        if len({p for p, _ in earmarks}) != len(earmarks):
-            raise Malformed("a pot can be earmarked to one purpose only")
-        candidate = Agreement(
-            year, signed_on, {n: a for n, a in pots}, {p: u for p, u in earmarks},
-            report_due, payer, report_to, population_date, ref,
-        )
         if year in self.agreements:
-            if self.agreements[year] == candidate:
+            if self.agreements[year] == terms:
                 return False
             raise Duplicate(
                 f"{self.grant_id} {year} already has an agreement signed on "
                 f"{self.agreements[year].signed_on.isoformat()} with other content"
             )
-        self._agreement_signed(
-            year=year, signed_on=signed_on, pots=[[n, a] for n, a in pots],
-            earmarks=[[p, u] for p, u in earmarks], report_due=report_due, payer=payer,
-            report_to=report_to, population_date=population_date, ref=ref,
-            recorded_by=recorded_by,
-        )
+        self._agreement_signed(**stored(terms), recorded_by=recorded_by)
         return True
 
     @event("AgreementSigned", topic="grants:Grant.AgreementSigned/v1")
@@ -237,10 +211,7 @@ class Grant(Aggregate):
         report_due: datetime.date, payer: str, report_to: str,
         population_date: datetime.date | None, ref: str, recorded_by: str,
     ) -> None:
-        self.agreements[year] = Agreement(
-            year, signed_on, {n: a for n, a in pots}, {p: u for p, u in earmarks},
-            report_due, payer, report_to, population_date, ref,
-        )
+        self.agreements[year] = from_stored(Agreement, locals())  # the event's fields that are its terms
 
     # ------------------------------------------------------------------ allocations per pot
 

@@ -1,17 +1,67 @@
-"""The grant's terms as values: a year's agreement (its pots, earmarks, report condition)
-and an authorisation to decide (who, for which region, from when until when).
+"""The terms of the ledger's facts as values: a year's agreement (its pots, earmarks,
+report condition), a decision's terms (who decided what, when, how much each year), and
+an authorisation to decide (who, for which region, from when until when).
 
-Frozen attrs classes the Grant aggregate keeps and the read side shows; a new term is a
-field here and its argument in the event that records it.
+Frozen attrs classes that the commands build, the application passes on, the aggregates
+check and keep, and the read side shows and stores. A new term of an agreement or a
+decision is a field here and its argument in the event that records it (a new version of
+the event: see docs/events.md); everything between carries the value whole
+(:func:`stored` and :func:`from_stored` turn it into an event's fields and back, and the
+read models' states encode it field by field from its types).
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 import attrs
 
+from ledger.errors import Malformed
 from ledger.values import Amount, total
+
+V = TypeVar("V")
+
+
+def _stored_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return [[k, _stored_value(v)] for k, v in value.items()]
+    return value.ore if isinstance(value, Amount) else value
+
+
+def stored(terms: Any) -> dict[str, Any]:
+    """A value's fields as its event stores them: maps as [key, value] pairs, amounts in öre."""
+    return {f.name: _stored_value(getattr(terms, f.name)) for f in attrs.fields(type(terms))}
+
+
+def from_stored(cls: type[V], fields: Mapping[str, Any] | Any) -> V:
+    """A value from the fields an event stored (a mapping, or an object such as the event)."""
+    get = fields.__getitem__ if isinstance(fields, Mapping) else fields.__getattribute__
+    return cls(**{f.name: get(f.name) for f in attrs.fields(cls)})  # type: ignore[call-arg]
+
+
+def _pots(value: Any) -> dict[str, int]:
+    """Pots in agreement order, from a map or [name, öre] pairs (where a name may not repeat)."""
+    pairs = list(value.items() if isinstance(value, dict) else value)
+    names = [str(n) for n, _ in pairs]
+    if len(set(names)) != len(names):
+        raise Malformed(f"pot names repeat: {', '.join(names)}")
+    return {str(n): int(a) for n, a in pairs}
+
+
+def _earmarks(value: Any) -> dict[str, str]:
+    """Earmarks, from a map or [pot, purpose] pairs (a pot has one purpose at most)."""
+    pairs = list(value.items() if isinstance(value, dict) else value)
+    if len({p for p, _ in pairs}) != len(pairs):
+        raise Malformed("a pot can be earmarked to one purpose only")
+    return {str(p): str(u) for p, u in pairs}
+
+
+def _schedule(value: Any) -> dict[int, Amount]:
+    """A schedule in year order, from a map or stored [year, öre] pairs."""
+    pairs = value.items() if isinstance(value, dict) else value
+    return {int(y): a if isinstance(a, Amount) else Amount(int(a)) for y, a in sorted(pairs)}
 
 
 @attrs.frozen
@@ -20,8 +70,8 @@ class Agreement:
 
     year: int
     signed_on: datetime.date
-    pots: dict[str, int]  # pot name -> öre, in agreement order
-    earmarks: dict[str, str]  # pot -> purpose
+    pots: dict[str, int] = attrs.field(converter=_pots)  # pot name -> öre, in agreement order
+    earmarks: dict[str, str] = attrs.field(converter=_earmarks)  # pot -> purpose
     report_due: datetime.date
     payer: str
     report_to: str
@@ -34,6 +84,41 @@ class Agreement:
 
     def pot_amount(self, pot: str) -> Amount:
         return Amount(self.pots[pot])
+
+
+@attrs.frozen
+class DecisionTerms:
+    """What a decision (beslut) says: who took it and on which day, for which business
+    area, activity and purpose, how much each year, how the work continues, its reference.
+
+    Its own shape is checked here; the rules that need the ledger (authority, the
+    purpose's pot, the dating) belong to the aggregates and :mod:`ledger.rules`.
+    """
+
+    decided_by: str
+    decided_on: datetime.date
+    area: str
+    activity: str
+    purpose: str
+    schedule: dict[int, Amount] = attrs.field(converter=_schedule)  # year -> amount, in year order
+    continuation: str = ""
+    ref: str = ""
+
+    def check(self) -> None:
+        check_schedule(self.schedule)
+        if not sum(a.ore for a in self.schedule.values()):
+            raise Malformed("a decision must grant more than zero (--amount YEAR=AMOUNT)")
+        if not self.area.strip() or not self.activity.strip():
+            raise Malformed("a decision needs its business area (--area) and activity (--activity)")
+
+
+def check_schedule(schedule: dict[int, Amount]) -> None:
+    """A schedule (of a decision or an amendment) names at least one year and no negative amount."""
+    if not schedule:
+        raise Malformed("a schedule needs at least one --amount YEAR=AMOUNT")
+    for year, amount in schedule.items():
+        if amount.is_negative:
+            raise Malformed(f"the amount for {year} cannot be negative ({amount})")
 
 
 def same_person(a: str, b: str) -> bool:

@@ -148,7 +148,7 @@ def reach(event: Any, aggregate: Any) -> tuple[str | None, tuple[int, ...] | Non
         if isinstance(event, Decision.Reversed):
             return aggregate.region, (aggregate.bookings[event.voucher].year,)
         if isinstance(event, (Decision.Decided, Decision.Amended)):
-            years = {int(y) for y, _ in event.schedule} | set(aggregate.original_schedule)
+            years = {int(y) for y, _ in event.schedule} | set(aggregate.terms.schedule)
             return aggregate.region, tuple(sorted(years))
         return aggregate.region, tuple(sorted(aggregate.years_ever))  # revoked: nothing changes after
     if isinstance(event, Grant.Defined):

@@ -16,6 +16,7 @@ from ledger.decision import Decision
 from ledger.voucher import Voucher
 from ledger.events import CATALOGUE
 from ledger.grant import Grant
+from ledger.terms import Agreement, DecisionTerms, from_stored
 from ledger.values import Amount
 from projections.fold import LedgerView
 
@@ -49,9 +50,7 @@ def _grant_defined(view, agg, e):
 
 
 def _agreement_signed(view, agg, e):
-    agg.sign_agreement(year=e.year, signed_on=e.signed_on, pots=e.pots, earmarks=e.earmarks,
-                       report_due=e.report_due, payer=e.payer, report_to=e.report_to,
-                       population_date=e.population_date, ref=e.ref, recorded_by=e.recorded_by)
+    agg.sign_agreement(from_stored(Agreement, e), e.recorded_by)
     return agg
 
 
@@ -147,9 +146,8 @@ def _year_reopened(view, agg, e):
 def _decided(view, agg, e):
     rules.may_decide(_grant(view, e.grant_id), e.region, e.decided_by, e.decided_on, e.purpose,
                      (int(year) for year, _ in e.schedule))
-    return Decision.decide(e.grant_id, e.decision_id, e.region, e.decided_by, e.decided_on, e.area,
-                           e.activity, e.purpose, _schedule(e.schedule), e.continuation, e.ref,
-                           e.recorded_by, today=_day(e))
+    return Decision.decide(e.grant_id, e.decision_id, e.region, from_stored(DecisionTerms, e), e.recorded_by,
+                           today=_day(e))
 
 
 def _amended(view, agg, e):

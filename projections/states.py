@@ -15,12 +15,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import attrs
+
 from ledger.region_year import RefUse, RegionYear, Report
 from ledger.decision import REVOKED, Decision, _pack
 from ledger.errors import Corrupt
 from ledger.grant import Grant
-from ledger.terms import Agreement, Authorisation
-from ledger.values import Region
+from ledger.terms import Agreement, Authorisation, DecisionTerms
+from ledger.values import Amount, Region
 
 LIMIT = 64 * 1024 * 1024  # bytes of one state: far beyond any real aggregate
 BIG = 10**17
@@ -101,6 +103,43 @@ def _iso(d: datetime.date | None) -> str | None:
     return None if d is None else d.isoformat()
 
 
+# --------------------------------------------------------------------------- terms
+
+def _schedule_pairs(schedule: dict[int, Amount]) -> list:
+    return [[y, a.ore] for y, a in schedule.items()]
+
+
+def _read_schedule(v: Any, what: str) -> dict[int, Amount]:
+    return {y: Amount(a) for y, a in _pairs(v, _year, _money, what).items()}
+
+
+# A term's type, as its class declares it -> how it is written and read back. The terms'
+# classes (ledger/terms.py) are encoded field by field from these: a new term of a type
+# listed here needs nothing added to the read models.
+_TERM_TYPES: dict[str, tuple[Callable[[Any], Any], Callable[[Any, str], Any]]] = {
+    "str": (lambda v: v, _str),
+    "int": (lambda v: v, _int),
+    "datetime.date": (_iso, _day),
+    "datetime.date | None": (_iso, lambda v, what: _opt(v, _day, what)),
+    "dict[str, int]": (lambda m: [[k, v] for k, v in m.items()],
+                       lambda v, what: _pairs(v, _str, lambda x, w: _int(x, w, 1), what)),
+    "dict[str, str]": (lambda m: [[k, v] for k, v in m.items()], lambda v, what: _pairs(v, _str, _str, what)),
+    "dict[int, Amount]": (_schedule_pairs, _read_schedule),
+}
+_TERM_NAMES: dict[str, Callable[[Any, str], Any]] = {"year": _year}  # stricter than the type says
+
+
+def _terms(value: Any) -> dict:
+    return {f.name: _TERM_TYPES[f.type][0](getattr(value, f.name)) for f in attrs.fields(type(value))}
+
+
+def _load_terms(cls: type, data: Any, what: str) -> Any:
+    fields = attrs.fields(cls)
+    _obj(data, {f.name for f in fields}, what)
+    return cls(**{f.name: _TERM_NAMES.get(f.name, _TERM_TYPES[f.type][1])(data[f.name], f.name)
+                  for f in fields})
+
+
 # --------------------------------------------------------------------------- writing
 
 _BASE = {"id", "version", "created_on", "modified_on"}
@@ -116,9 +155,7 @@ def _grant(g: Grant) -> dict:
         **_base(g), "grant_id": g.grant_id, "name": g.name, "first_year": g.first_year,
         "last_year": g.last_year, "purposes": [[c, t] for c, t in g.purposes.items()],
         "category": g.category, "accounting_object": g.accounting_object,
-        "agreements": [[a.year, _iso(a.signed_on), [[n, v] for n, v in a.pots.items()],
-                        [[p, u] for p, u in a.earmarks.items()], _iso(a.report_due), a.payer, a.report_to,
-                        _iso(a.population_date), a.ref] for a in g.agreements.values()],
+        "agreements": [_terms(a) for a in g.agreements.values()],
         "authorisations": [[a.region, a.person, a.role, _iso(a.valid_from), _iso(a.valid_until),
                             _iso(a.recorded_on), _iso(a.ended_from)] for a in g.authorisations],
         "pot_allocated": [[y, p, v] for (y, p), v in g.pot_allocated.items()],
@@ -144,15 +181,13 @@ def _decision(d: Decision) -> dict:
     packed = d._packed if d._bookings is None else [_pack(b) for b in d._bookings.values()]
     return {
         **_base(d), "grant_id": d.grant_id, "decision_id": d.decision_id, "region": d.region,
-        "decided_by": d.decided_by, "decided_on": _iso(d.decided_on), "area": d.area, "activity": d.activity,
-        "purpose": d.purpose, "schedule": [[y, a] for y, a in d.schedule.items()],
-        "original_schedule": [[y, a] for y, a in d.original_schedule.items()],
+        "terms": _terms(d.terms), "schedule": [[y, a] for y, a in d.schedule.items()],
         "years_ever": sorted(d.years_ever), "changed_on": _iso(d.changed_on),
         "last_amendment": None if d.last_amendment is None else [
             d.last_amendment[0], d.last_amendment[1], _iso(d.last_amendment[2]), d.last_amendment[3]],
         "revocation": None if d.revocation is None else [
             d.revocation[0], _iso(d.revocation[1]), d.revocation[2]],
-        "continuation": d.continuation, "ref": d.ref, "status": d.status, "bookings": [list(t) for t in packed],
+        "status": d.status, "bookings": [list(t) for t in packed],
         "spent_by_year": [[y, a] for y, a in d.spent_by_year.items()],
     }
 
@@ -194,12 +229,7 @@ def _load_grant(data: dict) -> Grant:
     g.category, g.accounting_object = _str(data["category"], "category"), _str(data["accounting_object"], "object")
     g.agreements = {}
     for a in _list(data["agreements"], "agreements"):
-        _want(type(a) is list and len(a) == 9, "an agreement does not have its fields")
-        agreement = Agreement(_year(a[0], "year"), _day(a[1], "signed_on"),
-                              _pairs(a[2], _str, lambda v, w: _int(v, w, 1), "pots"),
-                              _pairs(a[3], _str, _str, "earmarks"), _day(a[4], "report_due"),
-                              _str(a[5], "payer"), _str(a[6], "report_to"), _opt(a[7], _day, "population_date"),
-                              _str(a[8], "ref"))
+        agreement = _load_terms(Agreement, a, "an agreement")
         _want(agreement.year not in g.agreements, "an agreement repeats its year")
         g.agreements[agreement.year] = agreement
     g.authorisations = []
@@ -261,17 +291,15 @@ def _booking(t: Any) -> tuple:
 
 
 def _load_decision(data: dict) -> Decision:
-    keys = _BASE | {"grant_id", "decision_id", "region", "decided_by", "decided_on", "area", "activity",
-                    "purpose", "schedule", "original_schedule", "years_ever", "changed_on", "last_amendment",
-                    "revocation", "continuation", "ref", "status", "bookings", "spent_by_year"}
+    keys = _BASE | {"grant_id", "decision_id", "region", "terms", "schedule", "years_ever", "changed_on",
+                    "last_amendment", "revocation", "status", "bookings", "spent_by_year"}
     _obj(data, keys, "the decision")
     d = _new(Decision, data)
-    for name in ("grant_id", "decision_id", "decided_by", "area", "activity", "purpose", "continuation", "ref"):
-        setattr(d, name, _str(data[name], name))
+    d.grant_id, d.decision_id = _str(data["grant_id"], "grant_id"), _str(data["decision_id"], "decision_id")
     d.region = _region(data["region"], "region")
-    d.decided_on, d.changed_on = _day(data["decided_on"], "decided_on"), _day(data["changed_on"], "changed_on")
+    d.terms = _load_terms(DecisionTerms, data["terms"], "the decision's terms")
+    d.changed_on = _day(data["changed_on"], "changed_on")
     d.schedule = _pairs(data["schedule"], _year, _money, "schedule")
-    d.original_schedule = _pairs(data["original_schedule"], _year, _money, "original_schedule")
     d.years_ever = {_year(y, "years_ever") for y in _list(data["years_ever"], "years_ever")}
     _want(set(d.schedule) <= d.years_ever, "years_ever lacks a year of the schedule")
     last = data["last_amendment"]

@@ -14,6 +14,7 @@ import csv
 
 from ledger.application import GrantLedger
 from tests.drivers import DATA, D, Grants, kr
+from ledger.terms import Agreement
 
 G = "professionsmiljarden"  # the grant's id on the command line
 PURPOSES = [["it-admin", "IT support"], ["competence-use", "Smarter use"],
@@ -31,9 +32,9 @@ def setup_jamtland(ledger: GrantLedger, user: str = "tester") -> None:
     allocations and its director ("Director"); no decisions."""
     ledger.define_grant("pm", "Professionsmiljarden", 2016, 2018, PURPOSES, "3", "9902", user)
     ledger.sign_agreement(
-        "pm", 2018, signed_on=SIGNED_ON, pots=[[n, a.ore] for n, a in POTS_2018], earmarks=EARMARKS_2018,
+        "pm", Agreement(2018, signed_on=SIGNED_ON, pots=[[n, a.ore] for n, a in POTS_2018], earmarks=EARMARKS_2018,
         report_due=REPORT_DUE, payer="SKL", report_to="Socialstyrelsen", population_date=POPULATION_DATE,
-        ref="", recorded_by=user,
+        ref=""), recorded_by=user,
     )
     for pot, amount in ALLOCATED_2018.items():
         ledger.allocate("pm", 2018, pot, {"23": amount}, "entered", user)

@@ -15,6 +15,7 @@ from tests.drivers import D, kr
 from tests.strategies import FOREIGN_DIGITS
 from tests.drivers import DATA, population_file
 from tests.jamtland import define, G, jamtland
+from ledger.terms import Agreement, DecisionTerms
 
 
 
@@ -132,12 +133,12 @@ def test_a_shortfall_adds_to_what_else_is_at_risk(app):
     from projections.fold import entries_of, fold
 
     app.define_grant("pm", "PM", 2016, 2018, [["it", "IT"]], "", "", "t")
-    app.sign_agreement("pm", 2017, signed_on=D(2017, 1, 1), pots=[["s", 10**10]], earmarks=[],
-                       report_due=D(2018, 3, 31), payer="", report_to="", population_date=None, ref="",
+    app.sign_agreement("pm", Agreement(2017, signed_on=D(2017, 1, 1), pots=[["s", 10**10]], earmarks=[],
+                       report_due=D(2018, 3, 31), payer="", report_to="", population_date=None, ref=""),
                        recorded_by="t")
     app.authorise("pm", "23", "Anna", "hsd", None, None, "t")
     app.set_frame("pm", "23", 2017, kr(300), D(2016, 3, 1), "t")
-    app.decide("pm", "X", "23", "Anna", D(2016, 5, 1), "a", "b", "it", {2017: kr(300)}, "", "", "t")
+    app.decide("pm", "X", "23", DecisionTerms("Anna", D(2016, 5, 1), "a", "b", "it", {2017: kr(300)}, "", ""), "t")
     app.allocate("pm", 2017, "s", {"23": kr(100)}, "entered", "t")
     [row] = compliance_rows(fold(entries_of(app)), "pm", D(2018, 1, 10), "23", 2017)
     # the report not yet filed puts the allocation (100) at risk, the shortfall 200 more

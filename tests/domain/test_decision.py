@@ -10,6 +10,7 @@ from ledger.decision import AMENDED, LIVE, REVOKED, Decision
 from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused
 from projections import states
 from ledger.values import Amount
+from ledger.terms import DecisionTerms
 
 D = datetime.date(2017, 5, 1)
 TODAY = datetime.date(2019, 12, 31)  # the recording day the rules compare with
@@ -18,8 +19,8 @@ kr = Amount.kronor
 
 
 def decision(schedule=None) -> Decision:
-    return Decision.decide("g", "D1", "23", "Director", D, "Area", "Activity", "it-admin",
-                           schedule or {2017: kr(100), 2018: kr(200)}, "", "", "t", today=TODAY)
+    return Decision.decide("g", "D1", "23", DecisionTerms("Director", D, "Area", "Activity", "it-admin",
+                           schedule or {2017: kr(100), 2018: kr(200)}, "", ""), "t", today=TODAY)
 
 
 def test_booking_up_to_the_years_amount_and_not_one_ore_more():
@@ -108,18 +109,18 @@ def test_schedules_must_make_sense():
     """No empty, all-zero or negative schedules; area and activity are required."""
     for schedule in ({}, {2018: Amount(0)}, {2018: Amount(-1)}):
         with pytest.raises(Malformed):
-            Decision.decide("g", "D", "23", "x", D, "A", "B", "p", schedule, "", "", "t", today=TODAY)
+            Decision.decide("g", "D", "23", DecisionTerms("x", D, "A", "B", "p", schedule, "", ""), "t", today=TODAY)
     with pytest.raises(Malformed):
-        Decision.decide("g", "D", "23", "x", D, " ", "B", "p", {2018: ORE}, "", "", "t", today=TODAY)
+        Decision.decide("g", "D", "23", DecisionTerms("x", D, " ", "B", "p", {2018: ORE}, "", ""), "t", today=TODAY)
 
 
 def test_identical_retry_is_recognised():
     """The original decision's content is what a retry is compared with, even after amendment."""
     d = decision()
-    same = ("23", "Director", D, "Area", "Activity", "it-admin", {2017: kr(100), 2018: kr(200)}, "", "")
-    assert d.same_decision(*same)
+    same = DecisionTerms("Director", D, "Area", "Activity", "it-admin", {2017: kr(100), 2018: kr(200)}, "", "")
+    assert d.same_decision("23", same)
     d.amend({2018: kr(200)}, "Director", D, "x", "t", today=TODAY)
-    assert d.same_decision(*same)
+    assert d.same_decision("23", same)
     assert d.status != LIVE
 
 

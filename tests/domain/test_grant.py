@@ -6,6 +6,7 @@ import pytest
 
 from ledger.errors import Duplicate, Malformed, NotFound, Refused, Unauthorised
 from ledger.grant import Grant
+from ledger.terms import Agreement
 
 D = datetime.date
 
@@ -20,7 +21,8 @@ def sign(g: Grant, **over) -> bool:
                   earmarks=[["nurses", "nse"]], report_due=D(2019, 2, 15), payer="SKL",
                   report_to="Socialstyrelsen", population_date=None, ref="", recorded_by="t")
     fields.update(over)
-    return g.sign_agreement(**fields)
+    recorded_by = fields.pop("recorded_by")
+    return g.sign_agreement(Agreement(**fields), recorded_by)
 
 
 def test_definition_is_validated():

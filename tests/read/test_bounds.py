@@ -22,6 +22,7 @@ from projections.fold import entries_of, fold
 from projections.persisted import ReadModels, audit_year
 from tests.drivers import DATA
 from tests.jamtland import G, jamtland
+from ledger.terms import Agreement, DecisionTerms
 
 D = datetime.date(2017, 6, 1)
 REGIONS = ["01", "03", "23", "25"]
@@ -57,8 +58,8 @@ def run(app: GrantLedger, step: tuple, decisions: list[str], vouchers: list[str]
         app.set_frame("g", region, year, Amount.kronor(kronor), D, "t")
     elif kind == "decide":
         region, years, kronor = args
-        app.decide("g", f"D{n}", region, "Director", D, "a", "b", "it",
-                   {y: Amount.kronor(kronor) for y in sorted(years)}, "", "", "t")
+        app.decide("g", f"D{n}", region, DecisionTerms("Director", D, "a", "b", "it",
+                   {y: Amount.kronor(kronor) for y in sorted(years)}, "", ""), "t")
         decisions.append(f"D{n}")
     elif kind == "amend" and decisions:
         i, years, kronor = args
@@ -87,9 +88,9 @@ def test_every_position_answers_as_of_a_command_boundary(script):
         try:
             app.define_grant("g", "Grant", 2017, 2018, [["it", "it"]], "", "9902", "t")
             for year in YEARS:
-                app.sign_agreement("g", year, signed_on=D, pots=[[f"p{i}", 10**12] for i in range(20)],
+                app.sign_agreement("g", Agreement(year, signed_on=D, pots=[[f"p{i}", 10**12] for i in range(20)],
                                    earmarks=[], report_due=datetime.date(year + 1, 2, 15), payer="",
-                                   report_to="", population_date=None, ref="", recorded_by="t")
+                                   report_to="", population_date=None, ref=""), recorded_by="t")
             for region in REGIONS:
                 app.authorise("g", region, "Director", "hsd", None, None, "t")
             boundaries = {0, *range(1, app.last_position() + 1)}

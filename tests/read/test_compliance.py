@@ -7,6 +7,7 @@ from projections.compliance import CHECKS, compliance_rows
 from projections.fold import entries_of, fold
 from tests.drivers import D, kr
 from tests.jamtland import setup_jamtland
+from ledger.terms import DecisionTerms
 
 
 def row(app, on):
@@ -17,8 +18,8 @@ def row(app, on):
 @pytest.fixture
 def jamtland(app):
     setup_jamtland(app)
-    app.decide("pm", "X", "23", "Director", D(2017, 1, 1), "A", "B", "it-admin",
-               {2018: kr(9_980_000)}, "", "", "t")
+    app.decide("pm", "X", "23", DecisionTerms("Director", D(2017, 1, 1), "A", "B", "it-admin",
+               {2018: kr(9_980_000)}, "", ""), "t")
     return app
 
 
@@ -101,6 +102,6 @@ def test_earmark_honoured_when_decided_or_reserved_for_its_purpose(jamtland):
     """Money decided or reserved for the earmarked purpose leaves nothing used elsewhere."""
     assert row(jamtland, D(2018, 6, 1))["earmarked_used_elsewhere"] == kr(1_622_695)
     jamtland.amend("pm", "X", {2018: kr(8_357_305)}, "Director", D(2018, 5, 1), "make room", "t")
-    jamtland.decide("pm", "N", "23", "Director", D(2018, 5, 1), "Vård", "Specialistutbildning",
-                    "nurse-specialist-education", {2018: kr(3_851_293)}, "", "", "t")
+    jamtland.decide("pm", "N", "23", DecisionTerms("Director", D(2018, 5, 1), "Vård", "Specialistutbildning",
+                    "nurse-specialist-education", {2018: kr(3_851_293)}, "", ""), "t")
     assert row(jamtland, D(2018, 6, 1))["earmarked_used_elsewhere"] == Amount(0)

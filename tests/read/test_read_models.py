@@ -20,6 +20,7 @@ from projections.audit import Digest, audit, digested, upto
 from projections.persisted import TABLES, ReadModels, audit_year
 from tests.model import D, REGIONS, YEARS
 from tests.rules.test_balance_rules_hold import LedgerMachine
+from ledger.terms import DecisionTerms
 
 BOOKED = D.replace(year=2018)  # a booking is dated in the year it is booked for
 
@@ -118,7 +119,7 @@ def test_read_models_on_postgres_match_the_fold(pg_url):
     models = ReadModels(pg_url, checkpoint=4)
     try:
         busy_ledger(app)
-        app.decide("pm", "X", "23", "Director", D, "A", "B", "it-admin", {2018: kr(1000)}, "", "", "t")
+        app.decide("pm", "X", "23", DecisionTerms("Director", D, "A", "B", "it-admin", {2018: kr(1000)}, "", ""), "t")
         models.catch_up(app, batch=3)
         app.spend("pm", "X", 2018, kr(10), BOOKED, "9902", "V1", "", "t")
         models.catch_up(app)
@@ -147,7 +148,7 @@ def busy_ledger(app: GrantLedger) -> None:
 
     setup_jamtland(app)
     for n in range(1, 13):
-        app.decide("pm", f"D{n}", "23", "Director", D, "A", f"B{n}", "it-admin", {2018: kr(10_000)}, "", "", "t")
+        app.decide("pm", f"D{n}", "23", DecisionTerms("Director", D, "A", f"B{n}", "it-admin", {2018: kr(10_000)}, "", ""), "t")
         for v in range(3):
             app.spend("pm", f"D{n}", 2018, kr(100 + v), BOOKED, "9902" if v else "1111", f"V{n}-{v}", "", "t")
     app.reverse("pm", "V5-1", D, "wrong", "t")

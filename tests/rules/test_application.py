@@ -1,6 +1,7 @@
 """The application service: atomic writes, safe retries, conflicts, multi-year decisions."""
 
 
+import attrs
 import pytest
 from eventsourcing.persistence import IntegrityError
 
@@ -13,6 +14,7 @@ from projections.balances import balance_rows
 from projections.fold import entries_of, fold
 from tests.drivers import D, kr
 from tests.jamtland import setup_jamtland
+from ledger.terms import DecisionTerms
 
 
 def test_multi_year_decision_commits_each_year_atomically(app):
@@ -20,8 +22,8 @@ def test_multi_year_decision_commits_each_year_atomically(app):
     setup_jamtland(app)
     app.set_frame("pm", "23", 2017, kr(5_000_000), D(2016, 3, 1), "t")
     app.set_frame("pm", "23", 2016, kr(1_000_000), D(2016, 3, 1), "t")
-    app.decide("pm", "X1", "23", "Director", D(2016, 5, 1), "A", "B", "it-admin",
-               {2016: kr(100), 2017: kr(200), 2018: kr(300)}, "", "", "t")
+    app.decide("pm", "X1", "23", DecisionTerms("Director", D(2016, 5, 1), "A", "B", "it-admin",
+               {2016: kr(100), 2017: kr(200), 2018: kr(300)}, "", ""), "t")
     committed = {r["year"]: r["committed"] for r in balance_rows(fold(entries_of(app)), "pm", "23")}
     assert committed == {2016: kr(100), 2017: kr(200), 2018: kr(300)}
 
@@ -32,8 +34,8 @@ def test_refused_multi_year_decision_records_nothing(app):
     app.set_frame("pm", "23", 2017, kr(100), D(2016, 3, 1), "t")
     before = app.last_position()
     with pytest.raises(Insufficient, match="would leave 2017 available at -0.01"):
-        app.decide("pm", "X1", "23", "Director", D(2016, 5, 1), "A", "B", "it-admin",
-                   {2017: kr(100) + Amount(1), 2018: kr(300)}, "", "", "t")
+        app.decide("pm", "X1", "23", DecisionTerms("Director", D(2016, 5, 1), "A", "B", "it-admin",
+                   {2017: kr(100) + Amount(1), 2018: kr(300)}, "", ""), "t")
     assert app.last_position() == before
     with pytest.raises(NotFound):
         app.decision("pm", "X1")
@@ -42,37 +44,35 @@ def test_refused_multi_year_decision_records_nothing(app):
 def test_decision_refused_for_unauthorised_wrong_purpose_or_year(app):
     """Only the authorised director, a purpose of the grant and years of its period are accepted."""
     setup_jamtland(app)
-    args = dict(grant_id="pm", decision_id="X", region="23", decided_by="Director", on=D(2017, 1, 1),
-                area="A", activity="B", purpose="it-admin", schedule={2018: kr(1)}, continuation="",
-                ref="", recorded_by="t")
+    terms = DecisionTerms("Director", D(2017, 1, 1), "A", "B", "it-admin", {2018: kr(1)})
     with pytest.raises(Unauthorised):
-        app.decide(**{**args, "decided_by": "Someone Else"})
+        app.decide("pm", "X", "23", attrs.evolve(terms, decided_by="Someone Else"), "t")
     with pytest.raises(Unauthorised):
-        app.decide(**{**args, "region": "24"})
+        app.decide("pm", "X", "24", terms, "t")
     with pytest.raises(Refused):
-        app.decide(**{**args, "purpose": "fishing"})
+        app.decide("pm", "X", "23", attrs.evolve(terms, purpose="fishing"), "t")
     with pytest.raises(Refused):
-        app.decide(**{**args, "schedule": {2019: kr(1)}})
+        app.decide("pm", "X", "23", attrs.evolve(terms, schedule={2019: kr(1)}), "t")
     with pytest.raises(NotFound):
-        app.decide(**{**args, "grant_id": "nope"})
-    assert app.decide(**args)
+        app.decide("nope", "X", "23", terms, "t")
+    assert app.decide("pm", "X", "23", terms, "t")
 
 
 def test_identical_retries_record_nothing_and_different_content_is_refused(app):
     """decide and spend are safe to retry; the same id with other content is refused."""
     setup_jamtland(app)
-    args = ("pm", "X", "23", "Director", D(2017, 1, 1), "A", "B", "it-admin", {2018: kr(10)}, "", "", "t")
-    assert app.decide(*args)
+    terms = DecisionTerms("Director", D(2017, 1, 1), "A", "B", "it-admin", {2018: kr(10)})
+    assert app.decide("pm", "X", "23", terms, "t")
     position = app.last_position()
-    assert app.decide(*args) is False
+    assert app.decide("pm", "X", "23", terms, "t") is False
     assert app.last_position() == position
     with pytest.raises(Duplicate):
-        app.decide(*args[:8], {2018: kr(11)}, "", "", "t")
+        app.decide("pm", "X", "23", attrs.evolve(terms, schedule={2018: kr(11)}), "t")
     assert app.spend("pm", "X", 2018, kr(5), D(2018, 2, 1), "9902", "V1", "", "t")
     assert app.spend("pm", "X", 2018, kr(5), D(2018, 2, 1), "9902", "V1", "", "t") is False
     with pytest.raises(Duplicate):
         app.spend("pm", "X", 2018, kr(6), D(2018, 2, 1), "9902", "V1", "", "t")
-    app.decide("pm", "Y", "23", "Director", D(2017, 1, 1), "A", "B", "it-admin", {2018: kr(10)}, "", "", "t")
+    app.decide("pm", "Y", "23", DecisionTerms("Director", D(2017, 1, 1), "A", "B", "it-admin", {2018: kr(10)}, "", ""), "t")
     with pytest.raises(Duplicate, match="already booked on decision X"):
         app.spend("pm", "Y", 2018, kr(5), D(2018, 2, 1), "9902", "V1", "", "t")
 
@@ -80,7 +80,7 @@ def test_identical_retries_record_nothing_and_different_content_is_refused(app):
 def test_reverse_finds_the_booking_by_voucher_and_revoked_decisions_release_money(app):
     """Revoking keeps only what was booked; reversing a booking of a revoked decision frees it too."""
     setup_jamtland(app)
-    app.decide("pm", "X", "23", "Director", D(2017, 1, 1), "A", "B", "it-admin", {2018: kr(1000)}, "", "", "t")
+    app.decide("pm", "X", "23", DecisionTerms("Director", D(2017, 1, 1), "A", "B", "it-admin", {2018: kr(1000)}, "", ""), "t")
     app.spend("pm", "X", 2018, kr(300), D(2018, 2, 1), "9902", "V1", "", "t")
     app.revoke("pm", "X", "Director", D(2018, 3, 1), "stopped", "t")
     ry = app.region_year("pm", "23", 2018)
@@ -93,7 +93,7 @@ def test_reverse_finds_the_booking_by_voucher_and_revoked_decisions_release_mone
 def test_closed_year_refuses_bookings_until_reopened(app):
     """Nothing new in a closed year: bookings and reversals wait for a reopening."""
     setup_jamtland(app)
-    app.decide("pm", "X", "23", "Director", D(2017, 1, 1), "A", "B", "it-admin", {2018: kr(1000)}, "", "", "t")
+    app.decide("pm", "X", "23", DecisionTerms("Director", D(2017, 1, 1), "A", "B", "it-admin", {2018: kr(1000)}, "", ""), "t")
     app.spend("pm", "X", 2018, kr(300), D(2018, 2, 1), "9902", "V1", "", "t")
     app.close_year("pm", "23", 2018, D(2019, 3, 1), "t")
     with pytest.raises(Refused, match="closed"):
@@ -116,15 +116,15 @@ def test_a_concurrent_write_is_retried_against_fresh_state(db_path):
     def save_after_a_rival(*aggregates, **kwargs):
         if not calls:
             # the rival takes 10 000 000 of the same year between our load and our save
-            second.decide("pm", "RIVAL", "23", "Director", D(2017, 1, 1), "A", "B", "it-admin",
-                          {2018: kr(10_000_000)}, "", "", "t")
+            second.decide("pm", "RIVAL", "23", DecisionTerms("Director", D(2017, 1, 1), "A", "B", "it-admin",
+                          {2018: kr(10_000_000)}, "", ""), "t")
         calls.append(1)
         return real_save(*aggregates, **kwargs)
 
     first.save = save_after_a_rival
     with pytest.raises(Insufficient, match="2 208 598.00 available"):
-        first.decide("pm", "MINE", "23", "Director", D(2017, 1, 1), "A", "B", "it-admin",
-                     {2018: kr(3_000_000)}, "", "", "t")
+        first.decide("pm", "MINE", "23", DecisionTerms("Director", D(2017, 1, 1), "A", "B", "it-admin",
+                     {2018: kr(3_000_000)}, "", ""), "t")
     assert len(calls) == 1  # the first save conflicted; the retry refused before saving
     assert first.region_year("pm", "23", 2018).committed == kr(10_000_000)
     first.close()

@@ -20,6 +20,7 @@ from projections.verify import HistoryError, check_history
 from tests.drivers import D, kr
 from tests.jamtland import setup_jamtland
 from tests.jamtland import G, jamtland
+from ledger.terms import DecisionTerms
 
 UTC = datetime.timezone.utc
 
@@ -83,12 +84,12 @@ def test_a_decision_stores_the_name_as_authorised_and_a_retyped_retry_is_unchang
     """`anna berg ` decides as "Director" is stored; the same decision retyped records nothing."""
     setup_jamtland(app)
     app.authorise("pm", "23", "Anna Berg", "hsd", D(2016, 1, 1), None, "t")
-    assert app.decide("pm", "X", "23", "anna berg ", D(2017, 1, 1), "A", "B", "it-admin",
-                      {2018: kr(10)}, "", "", "t")
+    assert app.decide("pm", "X", "23", DecisionTerms("anna berg ", D(2017, 1, 1), "A", "B", "it-admin",
+                      {2018: kr(10)}, "", ""), "t")
     assert app.decision("pm", "X").decided_by == "Anna Berg"
     before = app.last_position()
-    assert app.decide("pm", "X", "23", "ANNA  BERG", D(2017, 1, 1), "A", "B", "it-admin",
-                      {2018: kr(10)}, "", "", "t") is False
+    assert app.decide("pm", "X", "23", DecisionTerms("ANNA  BERG", D(2017, 1, 1), "A", "B", "it-admin",
+                      {2018: kr(10)}, "", ""), "t") is False
     assert app.amend("pm", "X", {2018: kr(5)}, "anna berg", D(2017, 2, 1), "less", "t")
     assert app.amend("pm", "X", {2018: kr(5)}, "Anna Berg", D(2017, 2, 1), "less", "t") is False
     assert app.last_position() == before + 2  # the amendment and its commitment
@@ -113,8 +114,8 @@ def test_nothing_is_dated_after_the_day_it_is_recorded(app):
     setup_jamtland(app)
     app.clock = at(D(2018, 3, 1))
     with pytest.raises(Refused, match="decision X is dated 2018-03-02, after the day it is recorded"):
-        app.decide("pm", "X", "23", "Director", D(2018, 3, 2), "A", "B", "it-admin", {2018: kr(10)}, "", "", "t")
-    app.decide("pm", "X", "23", "Director", D(2018, 3, 1), "A", "B", "it-admin", {2018: kr(10)}, "", "", "t")
+        app.decide("pm", "X", "23", DecisionTerms("Director", D(2018, 3, 2), "A", "B", "it-admin", {2018: kr(10)}, "", ""), "t")
+    app.decide("pm", "X", "23", DecisionTerms("Director", D(2018, 3, 1), "A", "B", "it-admin", {2018: kr(10)}, "", ""), "t")
     with pytest.raises(Refused, match="amendment .* dated 2018-03-02"):
         app.amend("pm", "X", {2018: kr(9)}, "Director", D(2018, 3, 2), "less", "t")
     with pytest.raises(Refused, match="voucher V1 is booked on 2018-03-02"):
@@ -133,7 +134,7 @@ def test_nothing_is_dated_after_the_day_it_is_recorded(app):
 def test_a_booking_lies_in_its_year_and_not_before_its_decision(app):
     """A booking dated before its decision, or outside the year it is booked for, is refused."""
     setup_jamtland(app)
-    app.decide("pm", "X", "23", "Director", D(2018, 3, 1), "A", "B", "it-admin", {2018: kr(10)}, "", "", "t")
+    app.decide("pm", "X", "23", DecisionTerms("Director", D(2018, 3, 1), "A", "B", "it-admin", {2018: kr(10)}, "", ""), "t")
     with pytest.raises(Refused, match="booked on 2018-02-28, before decision X was taken on 2018-03-01"):
         app.spend("pm", "X", 2018, kr(1), D(2018, 2, 28), "9902", "V1", "", "t")
     with pytest.raises(Refused, match="booked on 2019-01-01, which is not in 2018"):
@@ -146,8 +147,8 @@ def test_a_booking_lies_in_its_year_and_not_before_its_decision(app):
        year=st.sampled_from([2016, 2017, 2018]), today=st.dates(D(2016, 1, 1), D(2019, 6, 30)))
 def test_a_booking_is_accepted_exactly_when_its_date_fits(decided, booked, year, today):
     """A booking is accepted iff dated in its year, on or after the decision and not after today."""
-    d = Decision.decide("g", "D", "23", "x", decided, "A", "B", "p", {2016: kr(1), 2017: kr(1), 2018: kr(1)},
-                        "", "", "t", today=max(decided, today))
+    d = Decision.decide("g", "D", "23", DecisionTerms("x", decided, "A", "B", "p", {2016: kr(1), 2017: kr(1), 2018: kr(1)},
+                        "", ""), "t", today=max(decided, today))
     fits = booked.year == year and decided <= booked <= today
     try:
         d.spend("V", year, Amount(1), booked, "9902", "", "t", today=today)
@@ -166,7 +167,7 @@ def test_verify_checks_each_event_against_the_day_it_was_recorded(app):
     app.define_grant("late", "L", future.year, future.year, [["p", "P"]], "3", "9902", "t")
     app.authorise("late", "23", "Director", "hsd", None, None, "t")
     app.set_frame("late", "23", future.year, kr(1), None, "t")
-    app.decide("late", "F", "23", "Director", future, "A", "B", "p", {future.year: kr(1)}, "", "", "t")
+    app.decide("late", "F", "23", DecisionTerms("Director", future, "A", "B", "p", {future.year: kr(1)}, "", ""), "t")
     with pytest.raises(HistoryError, match=r"\(decided\): decision F is dated .*after the day it is recorded"):
         check_history(entries_of(app))
 
@@ -183,10 +184,10 @@ def test_compliance_notes_authorisations_and_decisions_recorded_late(app):
                   None, "t")
     app.authorise("now", "23", "Bo Ek", "hsd", today - datetime.timedelta(days=LATE_AFTER_DAYS), None, "t")
     app.set_frame("now", "23", year, kr(100), None, "t")
-    app.decide("now", "OLD", "23", "Anna Berg", today - datetime.timedelta(days=LATE_AFTER_DAYS + 1), "A", "B",
-               "p", {year: kr(1)}, "", "", "t")
-    app.decide("now", "NEW", "23", "Bo Ek", today - datetime.timedelta(days=LATE_AFTER_DAYS), "A", "B",
-               "p", {year: kr(1)}, "", "", "t")
+    app.decide("now", "OLD", "23", DecisionTerms("Anna Berg", today - datetime.timedelta(days=LATE_AFTER_DAYS + 1), "A", "B",
+               "p", {year: kr(1)}, "", ""), "t")
+    app.decide("now", "NEW", "23", DecisionTerms("Bo Ek", today - datetime.timedelta(days=LATE_AFTER_DAYS), "A", "B",
+               "p", {year: kr(1)}, "", ""), "t")
     row = compliance_rows(fold(entries_of(app)), "now", today, "23", year)[0]
     late = [f for f in row["findings"] if "recorded more than" in f]
     assert len(late) == 2, late

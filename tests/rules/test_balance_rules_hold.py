@@ -28,6 +28,7 @@ from projections.fold import entries_of, fold
 
 from tests.model import DECIDED, POTS, PURPOSES, REGIONS, YEARS, D, DecisionModel, YearModel
 from tests.strategies import amounts
+from ledger.terms import Agreement, DecisionTerms
 
 
 class LedgerMachine(RuleBasedStateMachine):
@@ -42,9 +43,9 @@ class LedgerMachine(RuleBasedStateMachine):
         self.app.define_grant("g", "Grant", 2016, 2018, [[p, p] for p in PURPOSES], "", "9902", "t")
         for year in YEARS:
             self.app.sign_agreement(
-                "g", year, signed_on=D, pots=[["stim", 10**9], ["nse", 10**9]],
+                "g", Agreement(year, signed_on=D, pots=[["stim", 10**9], ["nse", 10**9]],
                 earmarks=[["nse", "nse"]], report_due=datetime.date(year + 1, 2, 15), payer="",
-                report_to="", population_date=None, ref="", recorded_by="t")
+                report_to="", population_date=None, ref=""), recorded_by="t")
         for region in REGIONS:
             self.app.authorise("g", region, "Director", "hsd", None, None, "t")
         self.years = {(r, y): YearModel() for r in REGIONS for y in YEARS}
@@ -213,14 +214,14 @@ class LedgerMachine(RuleBasedStateMachine):
         did = f"D{self.counter}"
         allowed = self.change_commitments(region, purpose, schedule, {})
         if self.expect(allowed, lambda: self.app.decide(
-                "g", did, region, "Director", DECIDED, "Area", "Act", purpose,
-                {y: Amount(a) for y, a in schedule.items()}, "", "", "t")):
+                "g", did, region, DecisionTerms("Director", DECIDED, "Area", "Act", purpose,
+                {y: Amount(a) for y, a in schedule.items()}, "", ""), "t")):
             self.decisions[did] = DecisionModel(region, purpose, schedule)
             self.apply_commitments(did, region, purpose, schedule)
             # an identical retry is accepted and records nothing
             before = self.app.last_position()
-            assert self.app.decide("g", did, region, "Director", DECIDED, "Area", "Act", purpose,
-                                   {y: Amount(a) for y, a in schedule.items()}, "", "", "t") is False
+            assert self.app.decide("g", did, region, DecisionTerms("Director", DECIDED, "Area", "Act", purpose,
+                                   {y: Amount(a) for y, a in schedule.items()}, "", ""), "t") is False
             assert self.app.last_position() == before
             return did
         return multiple()

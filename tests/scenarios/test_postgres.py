@@ -12,6 +12,7 @@ from tests.drivers import kr
 from tests.jamtland import setup_jamtland
 from tests.jamtland import G
 from tests.drivers import Grants
+from ledger.terms import DecisionTerms
 
 D = datetime.date
 
@@ -39,14 +40,14 @@ def test_concurrent_writers_on_postgres_are_serialised(pg_url):
 
         def save_after_a_rival(*aggregates, **kwargs):
             if not rival:
-                rival.append(second.decide("pm", "RIVAL", "23", "Director", D(2017, 1, 1), "A", "B",
-                                           "it-admin", {2018: kr(10_000_000)}, "", "", "t"))
+                rival.append(second.decide("pm", "RIVAL", "23", DecisionTerms("Director", D(2017, 1, 1), "A", "B",
+                                           "it-admin", {2018: kr(10_000_000)}, "", ""), "t"))
             return real_save(*aggregates, **kwargs)
 
         first.save = save_after_a_rival
         with pytest.raises(Insufficient):
-            first.decide("pm", "MINE", "23", "Director", D(2017, 1, 1), "A", "B", "it-admin",
-                         {2018: kr(3_000_000)}, "", "", "t")
+            first.decide("pm", "MINE", "23", DecisionTerms("Director", D(2017, 1, 1), "A", "B", "it-admin",
+                         {2018: kr(3_000_000)}, "", ""), "t")
         assert second.region_year("pm", "23", 2018).committed == kr(10_000_000)
     finally:
         first.close()

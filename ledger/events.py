@@ -4,7 +4,11 @@ A store is untrusted input. The event library would resolve whatever topic a sto
 names (importing its module) and set whatever fields its JSON holds; here a stored event
 is only ever turned into one of the ledger's own event classes, listed below by their
 explicit topics, and only when its fields are exactly that class's, each of its type.
-Anything else is :class:`~ledger.errors.Corrupt` (exit 4), never a traceback.
+What each field holds is said once, in ``ledger/fields.py`` (the import's line check reads
+the same table); here it becomes each class's :class:`Plan`, the cheap check
+:func:`fault` runs on every stored event's state. Anything else is
+:class:`~ledger.errors.Corrupt` (exit 4), never a traceback; so is an event that is not
+its aggregate's next version or does not apply (:func:`advance`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from ledger.region_year import RegionYear
 from ledger.decision import Decision
 from ledger.voucher import Voucher
 from ledger.errors import Corrupt
+from ledger.fields import BIG, fields_of
 from ledger.grant import Grant
 
 AGGREGATES: tuple[type[Aggregate], ...] = (Grant, RegionYear, Decision, Voucher)
@@ -87,44 +92,11 @@ CREATES: dict[type, str] = {
 
 # ------------------------------------------------------------------ field types
 
-BIG = 10**17  # beyond any sum of money in öre the ledger holds, and any position
-
-
-def _int(v: Any) -> bool:
-    return type(v) is int and -BIG < v < BIG
-
-
-def _str(v: Any) -> bool:
-    return type(v) is str
-
-
-def _pairs(first: Callable[[Any], bool], second: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    return lambda v: type(v) is list and all(
-        type(p) is list and len(p) == 2 and first(p[0]) and second(p[1]) for p in v)
-
-
-# the shapes of the list and dict fields, by name
-_SHAPED: dict[str, Callable[[Any], bool]] = {
-    "schedule": _pairs(_int, _int),
-    "pots": _pairs(_str, _int),
-    "shares": _pairs(_str, _int),
-    "purposes": _pairs(_str, _str),
-    "earmarks": _pairs(_str, _str),
-    "covers": lambda v: type(v) is list and all(_str(c) for c in v),
-    "figures": lambda v: type(v) is dict and all(_str(k) and _int(x) for k, x in v.items()),
-}
-
-
-# the plain fields' types: (type, may be None)
-_PLAIN: dict[str, tuple[type, bool]] = {
-    "str": (str, False), "int": (int, False), "datetime.date": (datetime.date, False),
-    "datetime.date | None": (datetime.date, True), "bool | None": (bool, True),
-}
-
 
 @attrs.frozen
 class Plan:
-    """How one event class's stored fields are checked (built once, read for every event)."""
+    """How one event class's stored fields are checked (built once from ledger/fields.py, read
+    for every event)."""
 
     names: frozenset[str]
     plain: tuple[tuple[str, type], ...]
@@ -136,14 +108,13 @@ class Plan:
 
 def _plan(cls: type) -> Plan:
     plain, optional, ints, shaped = [], [], [], []
-    for name, annotation in cls.__annotations__.items():
-        if annotation in ("list", "dict"):
-            shaped.append((name, _SHAPED[name]))
+    for field in fields_of(cls):
+        if field.shape is not None:
+            shaped.append((field.name, field.shape))
             continue
-        kind, nullable = _PLAIN[annotation]
-        (optional if nullable else plain).append((name, kind))
-        if kind is int:
-            ints.append(name)
+        (optional if field.nullable else plain).append((field.name, field.type))
+        if field.type is int:
+            ints.append(field.name)
     names = {"timestamp", *cls.__annotations__} | ({"originator_topic"} if cls in CREATES else set())
     return Plan(frozenset(names), tuple(plain), tuple(optional), tuple(ints), tuple(shaped), CREATES.get(cls))
 

@@ -123,6 +123,11 @@ def total(amounts) -> Amount:
     return Amount(sum(a.ore for a in amounts))
 
 
+# The balance figures of domain.md's balance rules, in the order the read side shows them
+# and a filed report's seal states them.
+FIGURES = ("allocated", "requisitioned", "committed", "reserved", "spent", "available", "shortfall")
+
+
 # --------------------------------------------------------------------------- Region
 
 

@@ -7,11 +7,11 @@ from typing import Any
 
 from ledger.region_year import RegionYear
 from ledger.decision import Decision
-from ledger.values import Amount, Region, total
+from ledger.values import FIGURES, Amount, Region, total
 from projections.fold import LedgerView
 
-
-FIGURES = ("allocated", "requisitioned", "committed", "reserved", "spent", "available", "shortfall")
+# FIGURES (the balance figures' names) is ledger/values.py's, here for the read side's modules
+__all__ = ["FIGURES", "balance_rows", "year_figures"]
 
 
 def spent(year: int, decisions: Iterable[Decision | None]) -> Amount:

@@ -11,7 +11,7 @@ from ledger.values import FIGURES, Amount, Region, total
 from projections.fold import LedgerView
 
 # FIGURES (the balance figures' names) is ledger/values.py's, here for the read side's modules
-__all__ = ["FIGURES", "balance_rows", "year_figures"]
+__all__ = ["FIGURES", "balance_rows", "spent", "spent_by_year", "spent_change", "year_figures"]
 
 
 def spent(year: int, decisions: Iterable[Decision | None]) -> Amount:

@@ -8,7 +8,7 @@ JSON Lines, then for each store (a fresh SQLite file, a fresh PostgreSQL schema)
 
 - baseline: the same file read, each line decoded into its event and encoded for the
   store, written in batches of 5 000 in one transaction by the same recorder calls
-  (``ledger.storage.load_into_empty_store``): no type checks, no rules;
+  (``ledger.library.load_into_empty_store``): no type checks, no rules;
 - import: ``grants import FILE`` as a separate process: every field type-checked, every
   rule re-checked, every year reconciled, written in batches in one transaction.
 
@@ -50,7 +50,7 @@ app.close()
 BASELINE = r'''
 import datetime, json, sys, uuid
 from ledger.application import open_ledger
-from ledger.storage import load_into_empty_store
+from ledger.library import load_into_empty_store
 from projections.intake import SPECS
 
 DATES = {topic: [n for n, a in spec.cls.__annotations__.items() if "datetime.date" in str(a)]

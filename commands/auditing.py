@@ -13,7 +13,7 @@ import click
 from commands import params as p
 from commands.render import as_csv, as_json, as_table
 from ledger.errors import Corrupt, Refused
-from ledger.stores import imports_of
+from ledger.library import imports_of
 from ledger.values import Region
 from projections.bounds import Cut
 from projections.persisted import ReadModels, audit_year as audit_from_models

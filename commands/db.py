@@ -23,7 +23,8 @@ from commands.options import CONTEXT
 from ledger.application import GrantLedger
 from ledger.persistence import store_env
 from ledger.errors import Malformed
-from ledger.stores import POSTGRES_EVENTS, check_postgres
+from ledger.library import POSTGRES_EVENTS, POSTGRES_SEQUENCE
+from ledger.stores import check_postgres
 from projections.persisted import TABLES, ReadModels
 
 
@@ -111,7 +112,7 @@ def _grants(schema: str, recorder: str | None, auditor: str | None) -> list[str]
             # the triggers refuse every UPDATE, DELETE and TRUNCATE
             f"GRANT SELECT, INSERT, UPDATE ON {events} TO {r}",
             # UPDATE: an import sets the sequence to the file's positions
-            f"GRANT USAGE, SELECT, UPDATE ON SEQUENCE {s}.{POSTGRES_EVENTS}_notification_id_seq TO {r}",
+            f"GRANT USAGE, SELECT, UPDATE ON SEQUENCE {s}.{POSTGRES_SEQUENCE} TO {r}",
             f"GRANT SELECT, INSERT, UPDATE, DELETE ON {models} TO {r}",
             f"GRANT SELECT, INSERT, UPDATE ON {imports} TO {r}",
             f"GRANT USAGE ON SEQUENCE {s}.{IMPORTS}_id_seq TO {r}",

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import click
 
 from ledger.errors import Malformed
-from ledger.storage import new_sqlite_ledger
+from ledger.library import new_sqlite_ledger
 from projections.fold import entries_of
 from projections.intake import import_history, lines_of
 from projections.history import export_lines

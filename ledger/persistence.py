@@ -25,6 +25,7 @@ from eventsourcing.persistence import (JSONTranscoder, Mapper, PersistenceError,
 
 from ledger.errors import Conflict, Corrupt, LedgerError, Malformed
 from ledger.events import CATALOGUE, advance, fault
+from ledger.library import aggregate_rows, is_postgres, run_on_recorder
 from ledger.stores import ServerFacts, SQLiteClaim
 
 A = TypeVar("A")
@@ -216,15 +217,7 @@ class StoredLedger(Application):
 
     def _fault(self, aggregate_id: UUID) -> Corrupt:
         """Why an aggregate's stored events do not replay, naming the position that fails."""
-        table = self.recorder.events_table_name
-        postgres = "postgres" in type(self.recorder).__module__
-        mark = "%s" if postgres else "?"
-        key = aggregate_id if postgres else aggregate_id.hex
-        position_column = "notification_id" if postgres else "rowid"
-        with self.recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(f"SELECT {position_column}, originator_version, topic, state FROM {table} "
-                           f"WHERE originator_id = {mark} ORDER BY originator_version", (key,))
-            rows = [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in cursor.fetchall()]
+        rows = aggregate_rows(run_on_recorder(self.recorder), is_postgres(self), aggregate_id)
         aggregate = None
         for position, version, topic, state in rows:
             stored = StoredEvent(originator_id=aggregate_id, originator_version=version, topic=topic,

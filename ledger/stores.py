@@ -14,11 +14,11 @@ import os
 import secrets
 import sqlite3
 import stat
-from typing import Any
 
 from eventsourcing.persistence import PersistenceError
 
 from ledger.errors import Conflict, Malformed
+from ledger.library import EVENT_COLUMNS, POSTGRES_EVENTS, SQLITE_EVENTS
 
 try:
     import fcntl
@@ -28,9 +28,6 @@ except ImportError:  # not POSIX: no advisory locks, so a created ledger is neve
 
 # --------------------------------------------------------------------------- is it a ledger?
 
-SQLITE_EVENTS = "stored_events"       # the event table eventsourcing keeps in an SQLite ledger
-POSTGRES_EVENTS = "grants_events"     # ... and in a PostgreSQL schema (named after the application)
-EVENT_COLUMNS = {"originator_id", "originator_version", "topic", "state"}
 TOPIC_PREFIX = "grants:"              # every event topic the ledger records starts with this
 
 
@@ -330,21 +327,3 @@ def _server_reason(error: BaseException) -> str:
     if "failed: " in line:
         line = line.rsplit("failed: ", 1)[1]
     return " ".join(line.split())
-
-
-def imports_of(app: Any) -> list[dict[str, Any]]:
-    """Who imported a history into this PostgreSQL ledger, when, and what (the table
-    ``grants db init`` creates; none elsewhere), oldest first."""
-    recorder = app.recorder
-    if "postgres" not in type(recorder).__module__:
-        return []
-    from psycopg.sql import SQL, Identifier
-
-    with recorder.datastore.transaction(commit=False) as curs:
-        imports = Identifier(recorder.datastore.schema, "grants_imports")
-        curs.execute(SQL("SELECT to_regclass(%s) AS found"), [imports.as_string(curs)])
-        if curs.fetchone()["found"] is None:
-            return []
-        curs.execute(SQL("SELECT role, at, file_sha256, digest, events, first_position, last_position "
-                         "FROM {} ORDER BY id").format(imports))
-        return [dict(row) for row in curs.fetchall()]

@@ -14,7 +14,7 @@ identically.
 
 :func:`import_history` streams a file into an empty ledger: each event is checked
 against every rule on the history before it (:class:`projections.verify.Checker`) and
-written in batches inside one transaction (:func:`ledger.storage.load_into_empty_store`),
+written in batches inside one transaction (:func:`ledger.library.load_into_empty_store`),
 committed only after the last line passed and every year reconciles. Memory holds the
 aggregates the rules need, never the lines or the events.
 """
@@ -31,7 +31,7 @@ from typing import Any
 from ledger.errors import Malformed
 from ledger.events import CATALOGUE, CREATES, TOPIC_KINDS
 from ledger.fields import Off, fields_of, plain, whole
-from ledger.storage import load_into_empty_store
+from ledger.library import is_postgres, load_into_empty_store
 from ledger.voucher import Voucher
 from projections.fold import Entry
 from projections.verify import Checker, HistoryError
@@ -243,7 +243,7 @@ def import_history(app: Any, lines: Iterable[bytes], where: str,
     that does not reconcile); Refused when the ledger holds events. Either way, and on any
     other error or the process dying, nothing is written.
     """
-    postgres = "postgres" in type(app.recorder).__module__
+    postgres = is_postgres(app)
     # SQLite numbers events without gaps: there the file's positions must run 1, 2, 3...
     checker = Checker(contiguous=not postgres, keep_entries=False)
     to_stored = app.mapper.to_stored_event

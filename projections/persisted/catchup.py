@@ -18,7 +18,8 @@ from projections.audit import GENESIS, Digest
 from projections.persisted.batch import _Batch, _head, _merge, _write
 from projections.persisted.helper import _Helper, _HelperGone, _mine
 from projections.persisted.schema import HELP_FROM, NAME, TABLES
-from projections.persisted.store import StoredRows, stamp_of
+from ledger.library import stamp_of
+from projections.persisted.store import StoredRows
 
 
 class CatchUp(StoredRows):

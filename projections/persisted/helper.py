@@ -11,7 +11,7 @@ from ledger.application import GrantLedger
 
 from projections.persisted.batch import _Batch
 from projections.persisted.schema import FEEDS
-from projections.persisted.store import stamp_of
+from ledger.library import stamp_of
 
 if TYPE_CHECKING:  # annotations only: the package's class is made of these modules
     from projections.persisted import ReadModels

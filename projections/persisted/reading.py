@@ -20,7 +20,8 @@ from projections.balances import FIGURES
 from projections.fold import LedgerView
 from projections.persisted.cells import (_HEAD, _altered, _chain, _chunks, _decode_state, _filters, _list_id, balance_tuple, commitment_tuples, seal_of)
 from projections.persisted.schema import AMOUNTS, NAME
-from projections.persisted.store import StoredRows, stamp_of
+from ledger.library import stamp_of
+from projections.persisted.store import StoredRows
 
 
 class Reading(StoredRows):

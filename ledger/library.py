@@ -1,23 +1,151 @@
-"""Writing many events at once, all or nothing: what `grants import` stores a history with.
+"""Everything the ledger knows of the event library's internals, in one place.
 
-``app.save`` writes one command's few events in one transaction. A whole history is too
-big for that (on PostgreSQL the library's pipelined insert of hundreds of thousands of
-events in one call never returns), so :func:`load_into_empty_store` holds one
-transaction open while the caller writes batch after batch through the event library's
-own recorder methods (the very statements ``app.save`` runs: same tables, topics, stored
-bytes and notification numbering), and commits only when the caller's block ends
-normally. Any exception, or the process dying, leaves the store as it was.
+The event library (eventsourcing) stores each event as a row of its own table; the
+ledger uses its public API (save, repository, select_notifications) wherever that is
+enough. Where it is not, this module is the one adapter, so a new version of the library
+is checked here and nowhere else:
+
+- the event table's name and position column in each store (:data:`SQLITE_EVENTS`,
+  :data:`POSTGRES_EVENTS`, :func:`events_table`), read by ``stores.py`` to tell a ledger,
+  by ``commands/db.py`` to guard it, and here to read stored rows;
+- stored rows read straight from the table (:func:`stored_rows`, :func:`aggregate_rows`):
+  the digest and the read models need the stored bytes, and only the events a read model
+  applies are decoded; a stored event's recording time read from its bytes
+  (:func:`stamp_of`, the layout of the library's JSON transcoder);
+- writing many events at once, all or nothing (:func:`load_into_empty_store`): what
+  `grants import` stores a history with. ``app.save`` writes one command's few events in
+  one transaction. A whole history is too big for that (on PostgreSQL the library's
+  pipelined insert of hundreds of thousands of events in one call never returns), so it
+  holds one transaction open while the caller writes batch after batch through the
+  library's own recorder methods (the very statements ``app.save`` runs: same tables,
+  topics, stored bytes and notification numbering), and commits only when the caller's
+  block ends normally. Any exception, or the process dying, leaves the store as it was.
 """
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger.errors import Malformed, Refused
+from ledger.errors import Corrupt, Malformed, Refused
+
+# --------------------------------------------------------------------------- the event table
+
+SQLITE_EVENTS = "stored_events"       # the event table eventsourcing keeps in an SQLite ledger
+POSTGRES_EVENTS = "grants_events"     # ... and in a PostgreSQL schema (named after the application)
+POSTGRES_SEQUENCE = f"{POSTGRES_EVENTS}_notification_id_seq"  # what numbers its positions
+EVENT_COLUMNS = {"originator_id", "originator_version", "topic", "state"}
+
+# A stored row as read here: (position, aggregate id bytes, version, topic, state bytes)
+Row = tuple[int, bytes, int, str, bytes]
+# run(statement with ? marks, parameters) -> the rows, on a connection to the ledger's store
+Run = Callable[[str, Sequence[Any]], Any]
+
+
+def events_table(postgres: bool) -> tuple[str, str]:
+    """The ledger's event table and its position column, in this kind of store."""
+    return (POSTGRES_EVENTS, "notification_id") if postgres else (SQLITE_EVENTS, "rowid")
+
+
+def _is_hex_id(value: Any) -> bool:
+    return type(value) is str and len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+
+
+def stored_rows(run: Run, postgres: bool, start: int, limit: int, stop: int | None = None) -> list[Row]:
+    """Stored events from position ``start`` on (up to ``stop``, at most ``limit``), in order."""
+    table, key = events_table(postgres)
+    sql = f"SELECT {key}, originator_id, originator_version, topic, state FROM {table} WHERE {key} >= ?"
+    params: list[Any] = [start]
+    if stop is not None:
+        sql += f" AND {key} <= ?"
+        params.append(stop)
+    rows = run(sql + f" ORDER BY {key} LIMIT ?", [*params, limit])
+    if rows and isinstance(rows[0], dict):
+        rows = [tuple(r.values()) for r in rows]
+    if postgres:
+        return [(int(p), o.bytes, v, t, bytes(s)) for p, o, v, t, s in rows]
+    try:
+        return [(p, bytes.fromhex(o), v, t, s) for p, o, v, t, s in rows]
+    except (TypeError, ValueError):
+        bad = next(p for p, o, *_ in rows if not _is_hex_id(o))
+        raise Corrupt(f"the stored event at position {bad} names no valid aggregate; the stored "
+                      "history was altered (see grants verify)") from None
+
+
+def aggregate_rows(run: Run, postgres: bool, oid: uuid.UUID, after: int = 0, cut: int | None = None
+                   ) -> list[tuple[int, int, str, bytes]]:
+    """One aggregate's stored events after version ``after`` (up to position ``cut``), as
+    (position, version, topic, state), in version order."""
+    table, key = events_table(postgres)
+    sql = f"SELECT {key}, originator_version, topic, state FROM {table} WHERE originator_id = ? " \
+          "AND originator_version > ?"
+    params: list[Any] = [oid if postgres else oid.hex, after]
+    if cut is not None:
+        sql += f" AND {key} <= ?"
+        params.append(cut)
+    rows = run(sql + " ORDER BY originator_version", params)
+    return [(int(p), v, t, bytes(s)) for p, v, t, s in (_values(r) for r in rows)]
+
+
+def _values(row: Any) -> tuple:
+    return tuple(row.values()) if isinstance(row, dict) else tuple(row)
+
+
+def run_on_recorder(recorder: Any) -> Run:
+    """A ``run`` on the application's own recorder (one read-only transaction per statement)."""
+    postgres = "postgres" in type(recorder).__module__
+
+    def run(statement: str, params: Sequence[Any]) -> Any:
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement.replace("?", "%s") if postgres else statement, tuple(params))
+            return cursor.fetchall()
+    return run
+
+
+_STAMP = re.compile(rb'"timestamp":\{"_type_":"datetime_iso","_data_":"([^"]+)"')
+_PREFIX = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'
+
+
+def stamp_of(state: bytes, position: int = 0) -> str:
+    """An event's recording time, read from its stored bytes without decoding them."""
+    if state.startswith(_PREFIX):
+        return state[len(_PREFIX):state.index(b'"', len(_PREFIX))].decode()
+    match = _STAMP.search(bytes(state[:400]))
+    if match is None:
+        raise Corrupt(f"the stored event at position {position} has no recording time; the stored "
+                      "history was altered (see grants verify)")
+    return match.group(1).decode()
+
+
+def is_postgres(app: Any) -> bool:
+    """Whether the application's store is PostgreSQL (else SQLite)."""
+    return "postgres" in type(app.recorder).__module__
+
+
+def imports_of(app: Any) -> list[dict[str, Any]]:
+    """Who imported a history into this PostgreSQL ledger, when, and what (the table
+    ``grants db init`` creates; none elsewhere), oldest first."""
+    recorder = app.recorder
+    if "postgres" not in type(recorder).__module__:
+        return []
+    from psycopg.sql import SQL, Identifier
+
+    with recorder.datastore.transaction(commit=False) as curs:
+        imports = Identifier(recorder.datastore.schema, "grants_imports")
+        curs.execute(SQL("SELECT to_regclass(%s) AS found"), [imports.as_string(curs)])
+        if curs.fetchone()["found"] is None:
+            return []
+        curs.execute(SQL("SELECT role, at, file_sha256, digest, events, first_position, last_position "
+                         "FROM {} ORDER BY id").format(imports))
+        return [dict(row) for row in curs.fetchall()]
+
+
+# --------------------------------------------------------------------------- loading a history
 
 IDLE_LIMIT = 600  # seconds a PostgreSQL load may spend between two statements of its transaction
 

@@ -15,8 +15,7 @@ from commands.render import as_csv, as_json, as_table
 from ledger.errors import Corrupt, Refused
 from ledger.library import imports_of
 from ledger.values import Region
-from projections.bounds import Cut
-from projections.persisted import ReadModels, audit_year as audit_from_models
+from projections.persisted import ReadModels
 from projections.verify import HistoryError, verify_store
 from commands.group import cli
 from commands.options import CONTEXT, NOTHING_THEN
@@ -52,14 +51,8 @@ def audit(s: Session, grant_id: str, year: int, region: str | None, as_of, posit
       grants audit professionsmiljarden --year 2018 --as-of 2019-02-15T23:59:59+01:00
       grants --format json audit professionsmiljarden --year 2018 --position 42
     """
-    cut = Cut()
-    result = s.query(grant_id, None, None,
-                     lambda models: audit_from_models(models, s.reader, grant_id, year, region,
-                                                      position, as_of, judging_day(judge_on, as_of), cut),
-                     None)
-    s.notes(cut)
-    if not result["recorded"]:
-        s.nothing_then(grant_id, result["position"])
+    result = s.answer(s.read.audit(grant_id, year, region, judging_day(judge_on, as_of), position=position,
+                                   as_of=as_of), grant_id)
     if s.fmt == "json":
         click.echo(as_json(result))
         return

@@ -8,7 +8,6 @@ from commands import params as p
 from commands.options import CONTEXT, done, time_options, with_grant
 from commands.session import Session, pass_session
 from ledger.values import Region
-from projections.authority import authorisation_rows
 
 AUTHORISATION_COLUMNS = [
     ("region", "region"), ("region_name", "name"), ("person", "person"), ("role", "role"),
@@ -55,7 +54,5 @@ def authorisations(s: Session, grant_id: str, region: str | None, as_of, positio
       grants authorisations professionsmiljarden --region Jämtland
       grants --format csv authorisations professionsmiljarden
     """
-    rows = s.query(grant_id, position, as_of,
-                   lambda models: authorisation_rows(models.view_for(grant_id, region), grant_id, region),
-                   lambda view: authorisation_rows(view, grant_id, region))
+    rows = s.answer(s.read.authorisations(grant_id, region, position=position, as_of=as_of), grant_id)
     s.out(rows, AUTHORISATION_COLUMNS, "(no authorisations recorded)")

@@ -107,7 +107,7 @@ def demo(s: Any, judge_on: str | None) -> None:
 
     on = DATE.convert(judge_on, None, None) if judge_on else clock.recorded_day(clock.now())
     new = load(s.app, s.user)
-    view = s.view()
+    view, _ = s.read.view()
     balances = balance_rows(view, GRANT, JAMTLAND, 2018)
     compliance = compliance_rows(view, GRANT, on, JAMTLAND, 2018)
     if s.fmt == "json":

@@ -14,8 +14,6 @@ import click
 
 from commands import params as p
 from ledger import clock
-from ledger.errors import NotFound
-from projections.fold import LedgerView
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 NOTHING_THEN = "(nothing recorded by then)"
@@ -42,15 +40,6 @@ def done(recorded: bool, what: str) -> None:
 
 def _opt(name: str) -> str:
     return name.strip() if name else ""
-
-
-def unknown_grant(grant_id: str) -> NotFound:
-    return NotFound(f"unknown grant {grant_id!r} (define it with 'grants grant define')")
-
-
-def require_grant(view: LedgerView, grant_id: str) -> None:
-    if grant_id not in view.grants:
-        raise NotFound(f"unknown grant {grant_id!r} in the history replayed (positions 1-{view.position})")
 
 
 def time_options(f: Callable) -> Callable:

@@ -8,15 +8,10 @@ from __future__ import annotations
 import click
 
 from commands import params as p
-from ledger.errors import NotFound
-from projections.balances import balance_rows
-from projections.commitments import commitment_rows
-from projections.compliance import compliance_rows
-from projections.history import history_rows
 from commands.group import cli
 from commands.options import CONTEXT
 from commands.session import Session, pass_session
-from commands.options import judging_day, query_options, require_grant, with_grant
+from commands.options import judging_day, query_options, with_grant
 from commands.render import BALANCE_COLUMNS, COMMITMENT_COLUMNS, COMPLIANCE_COLUMNS, HISTORY_COLUMNS
 
 
@@ -41,9 +36,7 @@ def balance(s: Session, grant_id: str, region: str | None, year: int | None, as_
       grants balance professionsmiljarden --year 2018 --as-of 2019-02-15
       grants --format json balance professionsmiljarden --position 120
     """
-    rows = s.query(grant_id, position, as_of,
-                   lambda models: models.balance_rows(grant_id, region, year),
-                   lambda view: balance_rows(view, grant_id, region, year))
+    rows = s.answer(s.read.balances(grant_id, region, year, position=position, as_of=as_of), grant_id)
     s.out(rows, BALANCE_COLUMNS, "(no balances recorded)")
 
 
@@ -59,9 +52,7 @@ def commitments(s: Session, grant_id: str, region: str | None, year: int | None,
     Example:
       grants commitments professionsmiljarden --region 23 --year 2018
     """
-    rows = s.query(grant_id, position, as_of,
-                   lambda models: models.commitment_rows(grant_id, region, year),
-                   lambda view: commitment_rows(view, grant_id, region, year))
+    rows = s.answer(s.read.commitments(grant_id, region, year, position=position, as_of=as_of), grant_id)
     s.out(rows, COMMITMENT_COLUMNS, "(no decisions recorded)")
 
 
@@ -80,10 +71,7 @@ def compliance(s: Session, grant_id: str, region: str | None, year: int | None, 
       grants compliance professionsmiljarden --region 23 --year 2018 --on 2019-01-31
     """
     day = judging_day(judge_on, as_of)
-    rows = s.query(grant_id, position, as_of,
-                   lambda models: compliance_rows(models.view_for(grant_id, region, year), grant_id, day,
-                                                  region, year),
-                   lambda view: compliance_rows(view, grant_id, day, region, year))
+    rows = s.answer(s.read.compliance(grant_id, day, region, year, position=position, as_of=as_of), grant_id)
     s.out(rows, COMPLIANCE_COLUMNS, "(no region-years recorded)")
     if s.fmt == "table":
         for row in rows:
@@ -108,8 +96,4 @@ def history(s: Session, grant_id: str, region: str | None, decision_id: str | No
       grants history professionsmiljarden --region 23
       grants history professionsmiljarden --decision JH-2016-07
     """
-    view = s.view(keep_entries=True)
-    require_grant(view, grant_id)
-    if decision_id is not None and (grant_id, decision_id) not in view.decisions:
-        raise NotFound(f"unknown decision {decision_id!r} in {grant_id}")
-    s.out(history_rows(view, grant_id, region, decision_id), HISTORY_COLUMNS, "(no events)")
+    s.out(s.answer(s.read.history(grant_id, region, decision_id), grant_id), HISTORY_COLUMNS, "(no events)")

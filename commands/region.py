@@ -291,7 +291,7 @@ def report(s: Session, grant_id: str, region: str, year: int, filed_on, covers, 
         --covers it-admin --covers competence-use --patient-units --employee-reps
     """
     app = s.app
-    models = s.models()
+    models = s.read.models()
     recorded = app.report(grant_id, region, year, filed_on, list(covers), patient_units,
                           employee_reps, to.strip() if to else None, ref.strip(), s.user,
                           sealer=models)

@@ -1,14 +1,11 @@
 """The context object every command gets: global options, the ledger opened on first use,
-the read models, and how queries answer for "now" and "as of".
+and the read side's questions (``projections.reader``), whose answers it reports.
 """
 
 from __future__ import annotations
 
 
-import datetime
 import getpass
-import os
-from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -17,11 +14,9 @@ import click
 from commands.render import render
 from ledger.application import GrantLedger, open_ledger
 from ledger.errors import Refused
-from projections.audit import upto
-from projections.bounds import Cut
-from projections.fold import LedgerView, entries_of, fold
 from projections.persisted import ReadModels
-from commands.options import NOTHING_THEN, unknown_grant
+from projections.reader import Answer, Reader
+from commands.options import NOTHING_THEN
 
 
 @attrs.define
@@ -35,6 +30,7 @@ class Session:
     _app: GrantLedger | None = None
     empty_then: bool = False  # an as-of answer before the grant's first recording
     recording: bool = False
+    _read: Reader | None = None
 
     @property
     def user(self) -> str:
@@ -93,66 +89,23 @@ class Session:
         except Exception:  # noqa: BLE001 (the next query catches up, or says what is wrong)
             pass
 
-    def view(self, keep_entries: bool = False, position: int | None = None,
-             as_of: datetime.datetime | None = None) -> LedgerView:
-        """The fold of the log, or of its prefix up to a position or a moment, in whole
-        commands (a note on stderr when a limit fell inside one, or beyond the log)."""
-        cut = Cut()
-        view = fold(upto(entries_of(self.reader), position, as_of, cut), keep_entries=keep_entries)
-        self.notes(cut)
-        return view
+    @property
+    def read(self) -> Reader:
+        """The read side's questions (``projections.reader``), on the ledger opened for reading."""
+        if self._read is None:
+            self._read = Reader(self.reader, self.db)
+            self.ctx.call_on_close(self._read.close)
+        return self._read
 
-    def notes(self, cut: Cut) -> None:
-        """Say on stderr what a replay limited by --position or --as-of answered."""
-        for line in cut.notes():
+    def answer(self, answer: Answer, grant_id: str) -> Any:
+        """An answer's rows, after saying on stderr what a --position or --as-of limit did."""
+        for line in answer.notes:
             click.echo(f"note: {line}", err=True)
-
-    def query(self, grant_id: str, position: int | None, as_of: datetime.datetime | None,
-              persisted: Callable[[ReadModels], Any], folded: Callable[[LedgerView], Any] | None) -> Any:
-        """An answer for "now" from the persisted read models; as of then, from a fold.
-
-        As of a moment or position before the grant's first recording, the answer is
-        empty (no rows, exit 0, "nothing recorded by then"); a grant that does not
-        exist now is unknown (exit 1).
-        """
-        if position is None and as_of is None:
-            models = self.models()
-            if not models.has_grant(grant_id):
-                raise unknown_grant(grant_id)
-            return persisted(models)
-        view = self.view(position=position, as_of=as_of)
-        if grant_id not in view.grants:
-            self.reader.grant(grant_id)  # NotFound (exit 1) when it is not recorded now either
-            self.nothing_then(grant_id, view.position)
-            return []
-        return folded(view)
-
-    def nothing_then(self, grant_id: str, position: int) -> None:
-        """The grant exists now, but nothing of it was recorded by the moment asked."""
-        self.empty_then = True
-        click.echo(f"note: nothing of {grant_id} was recorded by then (as of position {position})",
-                   err=True)
-
-    def models(self) -> ReadModels:
-        """The persisted read models, brought up to date with the log.
-
-        A role that may not write them (an auditor's, on PostgreSQL) reads them as they are
-        when they are current; when they are behind the log, it builds its own aside, in a
-        scratch SQLite file, from the events (writing nothing on the server)."""
-        app = self.reader
-        models = ReadModels(self.db)
-        self.ctx.call_on_close(models.close)
-        if models.writable or models.position() >= app.last_position():
-            models.catch_up(app)
-            return models
-        import tempfile
-
-        scratch = tempfile.TemporaryDirectory(prefix="grants-read-")
-        self.ctx.call_on_close(scratch.cleanup)
-        aside = ReadModels(self.db, aside=os.path.join(scratch.name, "read-models.sqlite"))
-        self.ctx.call_on_close(aside.close)
-        aside.catch_up(app, helper=False)
-        return aside
+        if answer.empty_then:
+            self.empty_then = True
+            click.echo(f"note: nothing of {grant_id} was recorded by then (as of position {answer.position})",
+                       err=True)
+        return answer.rows
 
     def out(self, rows: list[dict[str, Any]], columns: list[tuple[str, str]], empty: str) -> None:
         click.echo(render(rows, self.fmt, columns, NOTHING_THEN if self.empty_then else empty))

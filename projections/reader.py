@@ -1,0 +1,156 @@
+"""The read side's one door: every question the command line and the web view ask of a
+ledger, for "now" or "as of" a moment or position.
+
+"Now" is answered from the persisted read models, brought up to date with the log first
+(a role that may not write them reads them as they are when they are current, or builds
+its own aside in a scratch SQLite file when they are behind). "As of" is answered by the
+fold of the log's prefix, cut in whole commands (``projections.bounds``). Either way an
+:class:`Answer` says what a limit did (``notes``) and whether the grant had nothing
+recorded by then (``empty_then``), so each caller says it its own way.
+
+It knows no command line and prints nothing; the ledger it reads is opened by the caller.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import Any
+
+import attrs
+
+from ledger.application import GrantLedger
+from ledger.errors import NotFound
+from projections.audit import upto
+from projections.authority import authorisation_rows
+from projections.balances import balance_rows
+from projections.bounds import Cut
+from projections.commitments import commitment_rows
+from projections.compliance import compliance_rows
+from projections.fold import LedgerView, entries_of, fold
+from projections.history import history_rows
+from projections.persisted import ReadModels, audit_year
+
+
+@attrs.frozen
+class Answer:
+    """What a question gave: its rows (or an audit's result), what a --position or --as-of
+    limit did, and whether nothing of the grant was recorded by then (at ``position``)."""
+
+    rows: Any
+    notes: tuple[str, ...] = ()
+    empty_then: bool = False
+    position: int | None = None
+
+
+def unknown_grant(grant_id: str) -> NotFound:
+    return NotFound(f"unknown grant {grant_id!r} (define it with 'grants grant define')")
+
+
+class Reader:
+    """Questions about one ledger; ``close`` releases what answering opened."""
+
+    def __init__(self, app: GrantLedger, target: str) -> None:
+        self.app = app
+        self.target = target
+        self._closing = ExitStack()
+        self._models: ReadModels | None = None
+
+    def close(self) -> None:
+        self._closing.close()
+
+    # ------------------------------------------------------------------ now and then
+
+    def models(self) -> ReadModels:
+        """The persisted read models, up to date with the log (opened once)."""
+        if self._models is None:
+            models = ReadModels(self.target)
+            self._closing.callback(models.close)
+            if models.writable or models.position() >= self.app.last_position():
+                models.catch_up(self.app)
+            else:  # a read-only role, and the read models are behind: build them aside
+                scratch = self._closing.enter_context(tempfile.TemporaryDirectory(prefix="grants-read-"))
+                models = ReadModels(self.target, aside=os.path.join(scratch, "read-models.sqlite"))
+                self._closing.callback(models.close)
+                models.catch_up(self.app, helper=False)
+            self._models = models
+        return self._models
+
+    def view(self, position: int | None = None, as_of: datetime.datetime | None = None,
+             keep_entries: bool = False) -> tuple[LedgerView, Cut]:
+        """The fold of the log, or of its prefix up to a position or a moment, in whole
+        commands; the cut says what the limit did."""
+        cut = Cut()
+        view = fold(upto(entries_of(self.app), position, as_of, cut), keep_entries=keep_entries)
+        return view, cut
+
+    def ask(self, grant_id: str, position: int | None, as_of: datetime.datetime | None,
+            now: Callable[[ReadModels], Any], then: Callable[[LedgerView], Any]) -> Answer:
+        """``now`` of the read models when no limit is given, else ``then`` of the fold.
+
+        As of a moment or position before the grant's first recording the answer is empty
+        (no rows, ``empty_then``); a grant that does not exist now is unknown (NotFound).
+        """
+        if position is None and as_of is None:
+            models = self.models()
+            if not models.has_grant(grant_id):
+                raise unknown_grant(grant_id)
+            return Answer(now(models))
+        view, cut = self.view(position, as_of)
+        notes = tuple(cut.notes())
+        if grant_id not in view.grants:
+            self.app.grant(grant_id)  # NotFound when it is not recorded now either
+            return Answer([], notes, empty_then=True, position=view.position)
+        return Answer(then(view), notes)
+
+    # ------------------------------------------------------------------ the questions
+
+    def balances(self, grant_id: str, region: str | None = None, year: int | None = None, *,
+                 position: int | None = None, as_of: datetime.datetime | None = None) -> Answer:
+        return self.ask(grant_id, position, as_of,
+                        lambda models: models.balance_rows(grant_id, region, year),
+                        lambda view: balance_rows(view, grant_id, region, year))
+
+    def commitments(self, grant_id: str, region: str | None = None, year: int | None = None, *,
+                    position: int | None = None, as_of: datetime.datetime | None = None) -> Answer:
+        return self.ask(grant_id, position, as_of,
+                        lambda models: models.commitment_rows(grant_id, region, year),
+                        lambda view: commitment_rows(view, grant_id, region, year))
+
+    def compliance(self, grant_id: str, day: datetime.date, region: str | None = None,
+                   year: int | None = None, *, position: int | None = None,
+                   as_of: datetime.datetime | None = None) -> Answer:
+        return self.ask(grant_id, position, as_of,
+                        lambda models: compliance_rows(models.view_for(grant_id, region, year), grant_id,
+                                                       day, region, year),
+                        lambda view: compliance_rows(view, grant_id, day, region, year))
+
+    def authorisations(self, grant_id: str, region: str | None = None, *, position: int | None = None,
+                       as_of: datetime.datetime | None = None) -> Answer:
+        return self.ask(grant_id, position, as_of,
+                        lambda models: authorisation_rows(models.view_for(grant_id, region), grant_id, region),
+                        lambda view: authorisation_rows(view, grant_id, region))
+
+    def audit(self, grant_id: str, year: int, region: str | None, day: datetime.date, *,
+              position: int | None = None, as_of: datetime.datetime | None = None) -> Answer:
+        """One year's audit (``projections.audit``'s result), from the read models as of the
+        cut; ``empty_then`` when nothing of the grant was recorded by then."""
+        cut = Cut()
+        answer = self.ask(grant_id, None, None,
+                          lambda models: audit_year(models, self.app, grant_id, year, region, position,
+                                                    as_of, day, cut),
+                          lambda view: None)
+        result = answer.rows
+        return Answer(result, tuple(cut.notes()), empty_then=not result["recorded"], position=result["position"])
+
+    def history(self, grant_id: str, region: str | None = None, decision_id: str | None = None) -> Answer:
+        """Every event of the grant in recording order (about a region or a decision)."""
+        view, _ = self.view(keep_entries=True)
+        if grant_id not in view.grants:
+            raise NotFound(f"unknown grant {grant_id!r} in the history replayed (positions 1-{view.position})")
+        if decision_id is not None and (grant_id, decision_id) not in view.decisions:
+            raise NotFound(f"unknown decision {decision_id!r} in {grant_id}")
+        return Answer(history_rows(view, grant_id, region, decision_id))

@@ -10,14 +10,12 @@ about the command line.
 from __future__ import annotations
 
 import datetime
-import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import attrs
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import PersistenceError
 
 from ledger import clock, rules
 from ledger.apportion import apportion
@@ -27,8 +25,7 @@ from ledger.decision import Decision, decision_uuid
 from ledger.voucher import Voucher, voucher_uuid
 from ledger.errors import Duplicate, NotFound
 from ledger.grant import Grant, grant_uuid
-from ledger.stores import check_postgres, claim_sqlite
-from ledger.persistence import StoredLedger, backoff, is_contention, retried, store_env
+from ledger.persistence import StoredLedger, open_store, retried
 from ledger.values import Amount
 
 A = TypeVar("A")
@@ -45,43 +42,8 @@ class Sealer(Protocol):
 
 
 def open_ledger(target: str, must_exist: bool = False) -> GrantLedger:
-    """Open the ledger at an SQLite path or PostgreSQL URL.
-
-    Nothing is written to a store before it is known to be a ledger (see
-    :func:`claim_sqlite` and :func:`check_postgres`): an existing file or schema that
-    is not one is refused (Malformed) and left exactly as it was. With ``must_exist``,
-    a store that holds no ledger yet is an error rather than a new, empty ledger
-    (queries never create one). Opening races with another process that is creating
-    the tables are retried like a command's write (see :func:`command`).
-    """
-    env = store_env(target)
-    claim = None
-    facts = None
-    if env["PERSISTENCE_MODULE"].endswith("sqlite"):
-        claim = claim_sqlite(env["SQLITE_DBNAME"], target, must_exist)
-    else:
-        facts = check_postgres(env, must_exist)
-        if facts.has_events:  # a role that may not create tables can still use them
-            env["CREATE_TABLE"] = "no"
-    attempt = 0
-    deadline = time.monotonic() + GrantLedger.retry_budget
-    try:
-        while True:
-            try:
-                ledger = GrantLedger(env=env)
-                ledger._claim = claim
-                ledger.server = facts
-                return ledger
-            except PersistenceError as e:
-                pause = backoff(attempt, GrantLedger.retry_base, GrantLedger.retry_cap)
-                attempt += 1
-                if not is_contention(e) or time.monotonic() + pause > deadline:
-                    raise
-                time.sleep(pause)
-    except BaseException:
-        if claim is not None:
-            claim.release()
-        raise
+    """Open the ledger at an SQLite path or PostgreSQL URL (see :func:`open_store`)."""
+    return open_store(GrantLedger, target, must_exist)
 
 
 class GrantLedger(StoredLedger):

@@ -26,9 +26,10 @@ from eventsourcing.persistence import (JSONTranscoder, Mapper, PersistenceError,
 from ledger.errors import Conflict, Corrupt, LedgerError, Malformed
 from ledger.events import CATALOGUE, advance, fault
 from ledger.library import aggregate_rows, is_postgres, run_on_recorder
-from ledger.stores import ServerFacts, SQLiteClaim
+from ledger.stores import ServerFacts, SQLiteClaim, check_postgres, claim_sqlite
 
 A = TypeVar("A")
+L = TypeVar("L", bound="StoredLedger")
 
 
 class DateAsISO(Transcoding):
@@ -258,3 +259,43 @@ class StoredLedger(Application):
 
     def last_position(self) -> int:
         return self.recorder.max_notification_id() or 0
+
+
+def open_store(cls: type[L], target: str, must_exist: bool = False) -> L:
+    """Open the ledger at an SQLite path or PostgreSQL URL.
+
+    Nothing is written to a store before it is known to be a ledger (see
+    :func:`claim_sqlite` and :func:`check_postgres`): an existing file or schema that
+    is not one is refused (Malformed) and left exactly as it was. With ``must_exist``,
+    a store that holds no ledger yet is an error rather than a new, empty ledger
+    (queries never create one). Opening races with another process that is creating
+    the tables are retried like a write (see :func:`retried`).
+    """
+    env = store_env(target)
+    claim = None
+    facts = None
+    if env["PERSISTENCE_MODULE"].endswith("sqlite"):
+        claim = claim_sqlite(env["SQLITE_DBNAME"], target, must_exist)
+    else:
+        facts = check_postgres(env, must_exist)
+        if facts.has_events:  # a role that may not create tables can still use them
+            env["CREATE_TABLE"] = "no"
+    attempt = 0
+    deadline = time.monotonic() + cls.retry_budget
+    try:
+        while True:
+            try:
+                ledger = cls(env=env)
+                ledger._claim = claim
+                ledger.server = facts
+                return ledger
+            except PersistenceError as e:
+                pause = backoff(attempt, cls.retry_base, cls.retry_cap)
+                attempt += 1
+                if not is_contention(e) or time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+    except BaseException:
+        if claim is not None:
+            claim.release()
+        raise

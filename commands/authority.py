@@ -1,4 +1,5 @@
-"""`grants deauthorise` and `grants authorisations`: authority that can end, and is visible."""
+"""`grants deauthorise` and `grants authorisations` (authority that can end, and is
+visible), and `grants object` (the accounting object a region books a grant on)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,26 @@ def authorisations(s: Session, grant_id: str, region: str | None, as_of, positio
     """
     rows = s.answer(s.read.authorisations(grant_id, region, position=position, as_of=as_of), grant_id)
     s.out(rows, AUTHORISATION_COLUMNS, "(no authorisations recorded)")
+
+
+@click.command("object", context_settings=CONTEXT)
+@with_grant
+@click.option("--region", required=True, type=p.REGION)
+@click.option("--object", "object_code", required=True, type=p.IdType("accounting object"),
+              help="The object the region books the grant's costs on in its books.")
+@pass_session
+def region_object(s: Session, grant_id: str, region: str, object_code: str) -> None:
+    """Record the accounting object a region books GRANT on, when it is not the grant's own
+    (`grant define --accounting-object`).
+
+    `spend` books on it when --object is left out, compliance flags bookings on any
+    other object, and `sie import` takes the grant's cost rows on it. Sending it again
+    records nothing.
+
+    \b
+    Example:
+      grants object professionsmiljarden --region Västerbotten --object 7710
+    """
+    recorded = s.app.set_region_object(grant_id, region, object_code, s.user)
+    done(recorded, f"{Region(region)} books {grant_id} on object {object_code}")
+

@@ -8,7 +8,7 @@ the group (:mod:`commands.group`), where errors become exit codes in one place.
 from __future__ import annotations
 
 from commands import auditing, queries, region, state, transfer
-from commands.authority import authorisations, deauthorise
+from commands.authority import authorisations, deauthorise, region_object
 from commands.db import db
 from commands.demo import demo
 from commands.group import cli
@@ -20,6 +20,7 @@ cli.add_command(demo)
 cli.add_command(db)
 cli.add_command(deauthorise)
 cli.add_command(authorisations)
+cli.add_command(region_object)
 
 
 def main() -> None:

@@ -71,6 +71,8 @@ class GrantsGroup(click.Group):
         except click.Abort:
             _fail("aborted", 1)
         except LedgerError as e:
+            for line in e.details:
+                click.echo(f"error: {_one_line(line)}", err=True)
             _fail(str(e), e.exit_code)
         except PersistenceError as e:
             if is_contention(e):

@@ -233,7 +233,15 @@ def textual(params: list[click.Parameter]) -> None:
 
 
 TEXT = TextType()
+class SignedAmountType(_LedgerType):
+    name = "amount"
+
+    def parse(self, value: str) -> Amount:
+        return Amount.parse(value)
+
+
 AMOUNT = AmountType()
+SIGNED_AMOUNT = SignedAmountType()  # a booking's: a negative one is a credit
 REGION = RegionType()
 DATE = DateType()
 TIMESTAMP = TimestampType()

@@ -182,17 +182,22 @@ def revoke(s: Session, grant_id: str, decision_id: str, decided_by: str, on, rea
 @with_grant
 @click.option("--decision", "decision_id", required=True, type=p.IdType("decision id"))
 @click.option("--year", required=True, type=p.YEAR, help="The decision's year the cost belongs to.")
-@click.option("--amount", required=True, type=p.AMOUNT)
+@click.option("--amount", required=True, type=p.SIGNED_AMOUNT,
+              help="The cost; a negative amount is a credit (it lowers what is spent in --year).")
 @click.option("--booked-on", required=True, type=p.DATE)
-@click.option("--object", "object_code", required=True, help="The accounting object, e.g. 9902.")
+@click.option("--object", "object_code", default="",
+              help="The accounting object booked on, e.g. 9902 (default: the one the region books the grant "
+                   "on, see 'grants object').")
 @click.option("--voucher", required=True, type=p.IdType("voucher"), help="Voucher id, unique within the grant.")
 @click.option("--text", default="", help="What the cost was.")
 @pass_session
 def spend(s: Session, grant_id: str, decision_id: str, year: int, amount: Amount, booked_on,
           object_code: str, voucher: str, text: str) -> None:
-    """Book a cost against a decision for one year.
+    """Book a cost against a decision for one year, or with a negative --amount a
+    credit (a refund, a corrected invoice) that lowers what the decision has spent.
 
-    Refused beyond the decision's amount for that year, and unless --booked-on lies in
+    Refused beyond the decision's amount for that year, a credit below what is
+    already spent in it (spent never goes below zero), and unless --booked-on lies in
     --year, on or after the decision's date and not after today (`--year 2018
     --booked-on 2016-01-05` is refused). The same voucher sent again with the same
     content records nothing; with other content it is refused.
@@ -204,7 +209,8 @@ def spend(s: Session, grant_id: str, decision_id: str, year: int, amount: Amount
     """
     recorded = s.app.spend(grant_id, decision_id, year, amount, booked_on, object_code.strip(),
                            voucher, text.strip(), s.user)
-    done(recorded, f"{amount.pretty()} booked on decision {decision_id} for {year}, voucher {voucher}")
+    what = f"{amount.pretty()} booked" if amount.ore > 0 else f"{(-amount).pretty()} credited"
+    done(recorded, f"{what} on decision {decision_id} for {year}, voucher {voucher}")
 
 
 @cli.command(context_settings=CONTEXT)

@@ -117,6 +117,14 @@ class GrantLedger(StoredLedger):
         return recorded
 
     @retried
+    def set_region_object(self, grant_id: str, region: str, object: str, recorded_by: str) -> bool:
+        grant = self.grant(grant_id)
+        if not grant.set_region_object(region, object, recorded_by):
+            return False
+        self.save(grant)
+        return True
+
+    @retried
     def authorise(self, grant_id: str, region: str, person: str, role: str,
                   valid_from: datetime.date | None, valid_until: datetime.date | None,
                   recorded_by: str) -> bool:
@@ -265,8 +273,10 @@ class GrantLedger(StoredLedger):
     def spend(self, grant_id: str, decision_id: str, year: int, amount: Amount,
               booked_on: datetime.date, object: str, voucher: str, text: str,
               recorded_by: str) -> bool:
-        """Book a cost on a decision; the same voucher with the same content records nothing."""
-        self.grant(grant_id)
+        """Book a cost (or, negative, a credit) on a decision, on ``object`` or else the object
+        the decision's region books the grant on; the same voucher with the same content
+        records nothing."""
+        grant = self.grant(grant_id)
         if self._exists(voucher_uuid(grant_id, voucher)):
             booked_on_decision = self.decision_of_voucher(grant_id, voucher)
             if booked_on_decision.decision_id != decision_id:
@@ -274,6 +284,7 @@ class GrantLedger(StoredLedger):
                     f"voucher {voucher} is already booked on decision {booked_on_decision.decision_id}"
                 )
         decision = self.decision(grant_id, decision_id)
+        object = object or grant.object_for(decision.region)
         if voucher not in decision.bookings:
             rules.may_book(self.region_year(grant_id, decision.region, year, recorded_by), "book costs")
         if not decision.spend(voucher, year, amount, booked_on, object, text, recorded_by,

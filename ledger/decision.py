@@ -247,7 +247,9 @@ class Decision(Aggregate):
         self, voucher: str, year: int, amount: Amount, booked_on: datetime.date, object: str,
         text: str, recorded_by: str, *, today: datetime.date,
     ) -> bool:
-        """Book a cost; the same voucher with the same content again records nothing.
+        """Book a cost, or with a negative amount a credit (a refund, a corrected invoice)
+        that lowers what is spent in the year, never below zero. The same voucher with the
+        same content again records nothing.
 
         A booking is dated in the year it is booked for, not before the decision and not
         after ``today``, the day it is recorded.
@@ -261,8 +263,8 @@ class Decision(Aggregate):
             )
         if self.status == REVOKED:
             raise Refused(f"decision {self.decision_id} is revoked; cannot book on it")
-        if amount.ore <= 0:
-            raise Malformed(f"a booking must be more than zero, not {amount}")
+        if not amount.ore:
+            raise Malformed(f"a booking must be more or less than zero, not {amount}")
         if year not in self.schedule or not self.schedule[year]:
             years = ", ".join(str(y) for y, a in sorted(self.schedule.items()) if a)
             raise Refused(
@@ -279,18 +281,29 @@ class Decision(Aggregate):
                 f"{self.decision_id} was taken on {self.decided_on.isoformat()}"
             )
         not_after_today(booked_on, today, f"voucher {voucher} is booked on")
-        remaining = self.remaining_for(year)
-        if amount > remaining:
-            raise Insufficient(
-                f"cannot book {amount} on decision {self.decision_id} for {year}: "
-                f"{self.granted_for(year)} granted, {self.spent_for(year)} already booked; "
-                f"would leave {year} remaining at {remaining - amount}"
-            )
-        self._spent(
-            voucher=voucher, year=year, amount=amount.ore, booked_on=booked_on, object=object,
-            text=text, recorded_by=recorded_by,
-        )
+        self._check_spent_moves(year, amount, f"book {amount}" if amount.ore > 0 else f"credit {-amount}")
+        fields = dict(voucher=voucher, year=year, booked_on=booked_on, object=object, text=text,
+                      recorded_by=recorded_by)
+        if amount.ore > 0:
+            self._spent(amount=amount.ore, **fields)
+        else:
+            self._credited(amount=-amount.ore, **fields)
         return True
+
+    def _check_spent_moves(self, year: int, change: Amount, doing: str) -> None:
+        """What is spent in a year stays within the year's amount and never below zero."""
+        remaining, spent = self.remaining_for(year), self.spent_for(year)
+        if change > remaining:
+            raise Insufficient(
+                f"cannot {doing} on decision {self.decision_id} for {year}: "
+                f"{self.granted_for(year)} granted, {spent} already booked; "
+                f"would leave {year} remaining at {remaining - change}"
+            )
+        if spent + change < Amount(0):
+            raise Insufficient(
+                f"cannot {doing} on decision {self.decision_id} for {year}: {spent} booked; "
+                f"would leave {year} spent at {spent + change}, below zero"
+            )
 
     @event("Spent", topic="grants:Decision.Spent/v1")
     def _spent(
@@ -299,6 +312,15 @@ class Decision(Aggregate):
     ) -> None:
         self.bookings[voucher] = Booking(voucher, year, amount, booked_on, object, text)
         self.spent_by_year[year] = self.spent_by_year.get(year, 0) + amount
+
+    @event("Credited", topic="grants:Decision.Credited/v1")
+    def _credited(
+        self, voucher: str, year: int, amount: int, booked_on: datetime.date, object: str,
+        text: str, recorded_by: str,
+    ) -> None:
+        """A credit of ``amount`` öre (positive): a booking of minus that much."""
+        self.bookings[voucher] = Booking(voucher, year, -amount, booked_on, object, text)
+        self.spent_by_year[year] = self.spent_by_year.get(year, 0) - amount
 
     # ------------------------------------------------------------------ stored compactly
 
@@ -342,6 +364,7 @@ class Decision(Aggregate):
         if not reason.strip():
             raise Malformed("a reversal needs a --reason")
         not_after_today(on, today, f"the reversal of voucher {voucher} is dated")
+        self._check_spent_moves(booking.year, Amount(-booking.amount), f"reverse voucher {voucher}")
         self._reversed(voucher=voucher, on=on, reason=reason, recorded_by=recorded_by)
         return True
 

@@ -1,14 +1,22 @@
 """The ledger's errors. Each carries a one-line message with the figures.
 
-The CLI maps them to exit codes in one place (``commands.cli``):
+The CLI maps them to exit codes in one place (``commands.group``):
 ``Refused`` and its kinds -> 1, ``Malformed`` -> 2, ``Conflict`` -> 3, ``Corrupt`` -> 4.
 """
 
 
 class LedgerError(Exception):
-    """Base class of every error the ledger reports to its user."""
+    """Base class of every error the ledger reports to its user.
+
+    ``details`` are more lines, one per item the error is about (each offending row of a
+    file), shown before the message's own line.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str = "", details: tuple[str, ...] | list[str] = ()) -> None:
+        super().__init__(message)
+        self.details = tuple(details)
 
 
 class Refused(LedgerError):

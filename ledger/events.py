@@ -53,6 +53,7 @@ KINDS: dict[type, str] = {
     Grant.DeciderAuthorised: "decider-authorised",
     Grant.DeciderDeauthorised: "decider-deauthorised",
     Grant.PotAllocated: "pot-allocated",
+    Grant.RegionObjectSet: "region-object-set",
     RegionYear.Opened: "region-year-opened",
     RegionYear.Allocated: "allocated",
     RegionYear.PlanningFrameSet: "planning-frame-set",
@@ -71,6 +72,7 @@ KINDS: dict[type, str] = {
     Decision.Amended: "amended",
     Decision.Revoked: "revoked",
     Decision.Spent: "spent",
+    Decision.Credited: "credited",
     Decision.Reversed: "reversed",
     Voucher.Registered: "voucher-registered",
 }
@@ -176,7 +178,7 @@ def advance(aggregate: Any, event: Any, position: int) -> Any:
 
 def _unsound(aggregate: Any, event: Any) -> str | None:
     """What no history the ledger records can hold, cheap to see as an event is replayed."""
-    if isinstance(event, Decision.Spent) and event.voucher in aggregate.bookings:
+    if isinstance(event, (Decision.Spent, Decision.Credited)) and event.voucher in aggregate.bookings:
         return f"books voucher {event.voucher} a second time"
     if isinstance(event, Decision.Reversed):
         booking = aggregate.bookings.get(event.voucher)

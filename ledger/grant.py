@@ -96,6 +96,7 @@ class Grant(Aggregate):
         self.agreements: dict[int, Agreement] = {}
         self.authorisations: list[Authorisation] = []
         self.pot_allocated: dict[tuple[int, str], int] = {}
+        self.region_objects: dict[str, str] = {}  # region -> the object it books the grant on
 
     def same_definition(
         self, name: str, first_year: int, last_year: int, purposes: list[list[str]],
@@ -240,6 +241,25 @@ class Grant(Aggregate):
     def _pot_allocated(self, year: int, pot: str, shares: list, recorded_by: str) -> None:
         key = (year, pot)
         self.pot_allocated[key] = self.pot_allocated.get(key, 0) + sum(a for _, a in shares)
+
+    # ------------------------------------------------------------------ the regions' accounting objects
+
+    def object_for(self, region: str) -> str:
+        """The accounting object a region books the grant on: its own once it set one, else the grant's."""
+        return self.region_objects.get(region, self.accounting_object)
+
+    def set_region_object(self, region: str, object: str, recorded_by: str) -> bool:
+        """Record the object a region books the grant on; when it already does, nothing is recorded."""
+        if not object.strip():
+            raise Malformed("a region's accounting object cannot be empty (--object)")
+        if self.object_for(region) == object:
+            return False
+        self._region_object_set(region=region, object=object, recorded_by=recorded_by)
+        return True
+
+    @event("RegionObjectSet", topic="grants:Grant.RegionObjectSet/v1")
+    def _region_object_set(self, region: str, object: str, recorded_by: str) -> None:
+        self.region_objects[region] = object
 
     # ------------------------------------------------------------------ authorisations
 

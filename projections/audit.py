@@ -143,7 +143,7 @@ def reach(event: Any, aggregate: Any) -> tuple[str | None, tuple[int, ...] | Non
     if isinstance(aggregate, RegionYear):
         return aggregate.region, (aggregate.year,)
     if isinstance(aggregate, Decision):
-        if isinstance(event, Decision.Spent):
+        if isinstance(event, (Decision.Spent, Decision.Credited)):
             return aggregate.region, (event.year,)
         if isinstance(event, Decision.Reversed):
             return aggregate.region, (aggregate.bookings[event.voucher].year,)
@@ -155,7 +155,7 @@ def reach(event: Any, aggregate: Any) -> tuple[str | None, tuple[int, ...] | Non
         return None, None
     if isinstance(event, (Grant.AgreementSigned, Grant.PotAllocated)):
         return None, (event.year,)
-    if isinstance(event, Grant.DeciderAuthorised):
+    if isinstance(event, (Grant.DeciderAuthorised, Grant.RegionObjectSet)):
         return event.region, None
     return None, ()  # voucher-registered: the index, told by its `spent`
 

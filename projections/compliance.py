@@ -136,13 +136,16 @@ def check_traceability(facts: YearFacts) -> list[Finding]:
             findings.append(Finding(
                 "traceability", f"decision {d.decision_id} ({amount}) is for {d.purpose!r}, "
                 "not a purpose of the grant", amount, BREACH))
-    if grant.accounting_object:
-        for d in facts.decisions:
-            for b in d.live_bookings_off(year, grant.accounting_object):
-                findings.append(Finding(
-                    "traceability",
-                    f"voucher {b.voucher} ({Amount(b.amount)}) is booked on object {b.object}, "
-                    f"not the grant's {grant.accounting_object}", Amount(b.amount), BREACH))
+    for d in facts.decisions:
+        booked_on = grant.object_for(d.region)
+        whose = "the grant's" if d.region not in grant.region_objects else f"{Region(d.region)}'s object"
+        if not booked_on:
+            continue
+        for b in d.live_bookings_off(year, booked_on):
+            findings.append(Finding(
+                "traceability",
+                f"voucher {b.voucher} ({Amount(b.amount)}) is booked on object {b.object}, "
+                f"not {whose} {booked_on}", Amount(b.amount), BREACH))
     return findings
 
 

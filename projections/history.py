@@ -50,6 +50,8 @@ def summary(event: Any, aggregate: Any, kind: str | None = None) -> str:
     e, a = event, aggregate
     if type(event) is Decision.Spent:  # most of any ledger: first, and without the other cases' work
         return f"decision {a.decision_id}: {_money(e.amount)} booked for {e.year}, voucher {e.voucher}, object {e.object}"
+    if type(event) is Decision.Credited:
+        return f"decision {a.decision_id}: {_money(e.amount)} credited to {e.year}, voucher {e.voucher}, object {e.object}"
     where = f"{Region(a.region)} {a.year}" if hasattr(a, "year") and hasattr(a, "region") else ""
     match event:
         case Grant.Defined():
@@ -62,6 +64,8 @@ def summary(event: Any, aggregate: Any, kind: str | None = None) -> str:
             return f"{e.year} pot {e.pot}: {_money(given)} allocated to {len(e.shares)} region(s)"
         case Grant.DeciderAuthorised():
             return f"{e.person} ({e.role or 'decider'}) may decide for {Region(e.region)}"
+        case Grant.RegionObjectSet():
+            return f"{Region(e.region)} books the grant on object {e.object}"
         case Grant.DeciderDeauthorised():
             return f"{e.person} may no longer decide for {Region(e.region)} from {e.ends_from}"
         case RegionYear.Opened():

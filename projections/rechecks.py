@@ -54,6 +54,11 @@ def _agreement_signed(view, agg, e):
     return agg
 
 
+def _region_object_set(view, agg, e):
+    agg.set_region_object(e.region, e.object, e.recorded_by)
+    return agg
+
+
 def _decider_authorised(view, agg, e):
     agg.authorise(e.region, e.person, e.role, e.valid_from, e.valid_until, e.recorded_by)
     return agg
@@ -169,6 +174,13 @@ def _spent(view, agg, e):
     return agg
 
 
+def _credited(view, agg, e):
+    rules.may_book(view.region_years.get((agg.grant_id, agg.region, e.year)), "book costs")
+    agg.spend(e.voucher, e.year, Amount(-e.amount), e.booked_on, e.object, e.text, e.recorded_by,
+              today=_day(e))
+    return agg
+
+
 def _reversed(view, agg, e):
     booking = agg.booking(e.voucher)
     rules.may_book(view.region_years.get((agg.grant_id, agg.region, booking.year)), "reverse a booking")
@@ -189,6 +201,7 @@ RECHECKS: dict[type, Callable[[LedgerView, Any, Any], Any]] = {
     Grant.Defined: _grant_defined,
     Grant.AgreementSigned: _agreement_signed,
     Grant.DeciderAuthorised: _decider_authorised,
+    Grant.RegionObjectSet: _region_object_set,
     Grant.DeciderDeauthorised: _decider_deauthorised,
     Grant.PotAllocated: _pot_allocated,
     RegionYear.Opened: _region_year_opened,
@@ -209,6 +222,7 @@ RECHECKS: dict[type, Callable[[LedgerView, Any, Any], Any]] = {
     Decision.Amended: _amended,
     Decision.Revoked: _revoked,
     Decision.Spent: _spent,
+    Decision.Credited: _credited,
     Decision.Reversed: _reversed,
     Voucher.Registered: _voucher_registered,
 }

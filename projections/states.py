@@ -159,6 +159,7 @@ def _grant(g: Grant) -> dict:
         "authorisations": [[a.region, a.person, a.role, _iso(a.valid_from), _iso(a.valid_until),
                             _iso(a.recorded_on), _iso(a.ended_from)] for a in g.authorisations],
         "pot_allocated": [[y, p, v] for (y, p), v in g.pot_allocated.items()],
+        "region_objects": [[r, o] for r, o in g.region_objects.items()],
     }
 
 
@@ -220,7 +221,8 @@ def _new(cls: type, data: dict) -> Any:
 
 def _load_grant(data: dict) -> Grant:
     keys = _BASE | {"grant_id", "name", "first_year", "last_year", "purposes", "category",
-                    "accounting_object", "agreements", "authorisations", "pot_allocated"}
+                    "accounting_object", "agreements", "authorisations", "pot_allocated",
+                    "region_objects"}
     _obj(data, keys, "the grant")
     g = _new(Grant, data)
     g.grant_id, g.name = _str(data["grant_id"], "grant_id"), _str(data["name"], "name")
@@ -242,6 +244,7 @@ def _load_grant(data: dict) -> Grant:
     for p in _list(data["pot_allocated"], "pot_allocated"):
         _want(type(p) is list and len(p) == 3, "a pot allocation does not have its fields")
         g.pot_allocated[(_year(p[0], "year"), _str(p[1], "pot"))] = _int(p[2], "allocated", 0)
+    g.region_objects = _pairs(data["region_objects"], _region, _str, "region_objects")
     return g
 
 
@@ -280,11 +283,12 @@ def _load_region_year(data: dict) -> RegionYear:
 
 
 def _booking(t: Any) -> tuple:
-    """[voucher, year, öre, booked_on ordinal, object, text, reversed_on ordinal or null, reason]."""
+    """[voucher, year, öre (negative: a credit), booked_on ordinal, object, text, reversed_on
+    ordinal or null, reason]."""
     ok = (type(t) is list and len(t) == 8 and type(t[0]) is str and type(t[1]) is int
           and type(t[2]) is int and type(t[3]) is int and type(t[4]) is str and type(t[5]) is str
           and (t[6] is None or (type(t[6]) is int and 0 < t[6] < 3652060)) and type(t[7]) is str
-          and 1900 <= t[1] <= 2200 and 0 < t[2] < BIG and 0 < t[3] < 3652060
+          and 1900 <= t[1] <= 2200 and -BIG < t[2] < BIG and t[2] != 0 and 0 < t[3] < 3652060
           and "\x00" not in t[0] + t[4] + t[5] + t[7])
     _want(ok, "a booking does not have its fields")
     return tuple(t)

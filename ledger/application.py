@@ -10,7 +10,7 @@ about the command line.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -19,6 +19,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from ledger import clock, rules
 from ledger.apportion import apportion
+from ledger.books import Booked, Entry, book_all
 from ledger.region_year import RegionYear, region_year_uuid
 from ledger.terms import Agreement, DecisionTerms
 from ledger.decision import Decision, decision_uuid
@@ -294,6 +295,12 @@ class GrantLedger(StoredLedger):
                         recorded_by=recorded_by)
         self.save(decision, index)
         return True
+
+    @retried
+    def book_all(self, grant_id: str, region: str, entries: Sequence[Entry], recorded_by: str,
+                 record: bool = True) -> Booked:
+        """Book many costs and credits in one atomic write, or none (see :mod:`ledger.books`)."""
+        return book_all(self, grant_id, region, entries, recorded_by, record)
 
     @retried
     def reverse(self, grant_id: str, voucher: str, on: datetime.date, reason: str,

@@ -96,8 +96,20 @@ def book_all(app: GrantLedger, grant_id: str, region: str, entries: Sequence[Ent
         raise Refused(f"{len(refused)} of {len(entries)} bookings cannot be recorded, so nothing was recorded",
                       details=refused)
     if record and new:
-        app.save(*(d for d in decisions.values() if d is not None), *vouchers)
+        app.save(*_in_booking_order(new, decisions, vouchers))
     return Booked(tuple(new), tuple(unchanged))
+
+
+def _in_booking_order(new: list[Entry], decisions: dict[str, Decision | None], vouchers: list[Voucher]) -> list:
+    """The batch's events as N `spend` commands would store them: each booking's event on its
+    decision, then its voucher's registration (one atomic write all the same)."""
+    pending = {i: list(d.collect_events()) for i, d in decisions.items() if d is not None}
+    events = []
+    for entry, voucher in zip(new, vouchers):
+        events.append(pending[entry.decision_id].pop(0))
+        events.extend(voucher.collect_events())
+    assert not any(pending.values()), "every pending event is a booking of the batch"
+    return events
 
 
 def _decision(app: GrantLedger, grant_id: str, decision_id: str, loaded: dict[str, Decision | None]) -> Decision:

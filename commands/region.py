@@ -188,7 +188,8 @@ def revoke(s: Session, grant_id: str, decision_id: str, decided_by: str, on, rea
 @click.option("--object", "object_code", default="",
               help="The accounting object booked on, e.g. 9902 (default: the one the region books the grant "
                    "on, see 'grants object').")
-@click.option("--voucher", required=True, type=p.IdType("voucher"), help="Voucher id, unique within the grant.")
+@click.option("--voucher", required=True, type=p.IdType("voucher"),
+              help="Voucher id, unique within the region's bookings of the grant.")
 @click.option("--text", default="", help="What the cost was.")
 @pass_session
 def spend(s: Session, grant_id: str, decision_id: str, year: int, amount: Amount, booked_on,
@@ -218,15 +219,20 @@ def spend(s: Session, grant_id: str, decision_id: str, year: int, amount: Amount
 @click.option("--voucher", required=True, type=p.IdType("voucher"))
 @click.option("--on", required=True, type=p.DATE)
 @click.option("--reason", required=True)
+@click.option("--region", type=p.REGION, default=None,
+              help="The region whose booking it is, when more than one region has this voucher id.")
 @pass_session
-def reverse(s: Session, grant_id: str, voucher: str, on, reason: str) -> None:
+def reverse(s: Session, grant_id: str, voucher: str, on, reason: str, region: str | None) -> None:
     """Reverse a wrong booking (it is never deleted); --on may not be after today.
+
+    Voucher ids are unique within a region's bookings of the grant (each region numbers
+    its own vouchers); when two regions have booked the same id, --region says which.
 
     \b
     Example:
       grants reverse professionsmiljarden --voucher V-2018-0412 --on 2018-04-02 --reason "wrong object"
     """
-    recorded = s.app.reverse(grant_id, voucher, on, reason.strip(), s.user)
+    recorded = s.app.reverse(grant_id, voucher, on, reason.strip(), s.user, region)
     done(recorded, f"voucher {voucher} reversed")
 
 

@@ -23,11 +23,11 @@ from ledger.books import Booked, Entry, book_all
 from ledger.region_year import RegionYear, region_year_uuid
 from ledger.terms import Agreement, DecisionTerms
 from ledger.decision import Decision, decision_uuid
-from ledger.voucher import Voucher, voucher_uuid
-from ledger.errors import Duplicate, NotFound
+from ledger.voucher import Voucher, index_key, keys_of, voucher_uuid
+from ledger.errors import Duplicate, NotFound, Refused
 from ledger.grant import Grant, grant_uuid
 from ledger.persistence import StoredLedger, open_store, retried
-from ledger.values import Amount
+from ledger.values import Amount, Region
 
 A = TypeVar("A")
 
@@ -87,9 +87,32 @@ class GrantLedger(StoredLedger):
             decision_uuid(grant_id, decision_id), f"unknown decision {decision_id!r} in {grant_id}"
         )
 
-    def decision_of_voucher(self, grant_id: str, voucher: str) -> Decision:
-        index = self._load(voucher_uuid(grant_id, voucher), f"unknown voucher {voucher!r} in {grant_id}")
-        return self.decision(grant_id, index.decision_id)
+    def decision_of_voucher(self, grant_id: str, voucher: str, region: str | None = None) -> Decision:
+        """The decision a voucher is booked on: in ``region``, or the one region that has it."""
+        regions = [region] if region else [r.code for r in Region.all()]
+        found = {}
+        for key in keys_of(voucher, regions):
+            try:
+                index = self._get(voucher_uuid(grant_id, key))
+            except AggregateNotFoundError:
+                continue
+            found[key] = index.decision_id
+        if not found:
+            where = f" for {Region(region)}" if region else ""
+            raise NotFound(f"unknown voucher {voucher!r} in {grant_id}{where}")
+        if len(found) > 1:
+            raise Refused(f"voucher {voucher} is booked in several regions ("
+                          f"{', '.join(k.split('/')[0] for k in found if '/' in k)}): say which with --region")
+        return self.decision(grant_id, next(iter(found.values())))
+
+    def voucher_taken(self, grant_id: str, region: str, voucher: str) -> str | None:
+        """The decision a voucher is already booked on in the region (or grant-wide), if any."""
+        for key in keys_of(voucher, [region]):
+            try:
+                return self._get(voucher_uuid(grant_id, key)).decision_id
+            except AggregateNotFoundError:
+                continue
+        return None
 
     # ------------------------------------------------------------------ the grant
 
@@ -278,20 +301,17 @@ class GrantLedger(StoredLedger):
         the decision's region books the grant on; the same voucher with the same content
         records nothing."""
         grant = self.grant(grant_id)
-        if self._exists(voucher_uuid(grant_id, voucher)):
-            booked_on_decision = self.decision_of_voucher(grant_id, voucher)
-            if booked_on_decision.decision_id != decision_id:
-                raise Duplicate(
-                    f"voucher {voucher} is already booked on decision {booked_on_decision.decision_id}"
-                )
         decision = self.decision(grant_id, decision_id)
+        taken = self.voucher_taken(grant_id, decision.region, voucher)
+        if taken is not None and taken != decision_id:
+            raise Duplicate(f"voucher {voucher} is already booked on decision {taken}")
         object = object or grant.object_for(decision.region)
         if voucher not in decision.bookings:
             rules.may_book(self.region_year(grant_id, decision.region, year, recorded_by), "book costs")
         if not decision.spend(voucher, year, amount, booked_on, object, text, recorded_by,
                               today=self.today()):
             return False
-        index = Voucher(grant_id=grant_id, voucher=voucher, decision_id=decision_id,
+        index = Voucher(grant_id=grant_id, voucher=index_key(decision.region, voucher), decision_id=decision_id,
                         recorded_by=recorded_by)
         self.save(decision, index)
         return True
@@ -304,9 +324,9 @@ class GrantLedger(StoredLedger):
 
     @retried
     def reverse(self, grant_id: str, voucher: str, on: datetime.date, reason: str,
-                recorded_by: str) -> bool:
+                recorded_by: str, region: str | None = None) -> bool:
         self.grant(grant_id)
-        decision = self.decision_of_voucher(grant_id, voucher)
+        decision = self.decision_of_voucher(grant_id, voucher, region)
         booking = decision.booking(voucher)
         if not booking.is_reversed:
             rules.may_book(self.region_year(grant_id, decision.region, booking.year, recorded_by),

@@ -21,7 +21,7 @@ from ledger import rules
 from ledger.decision import Decision
 from ledger.errors import LedgerError, NotFound, Refused
 from ledger.values import Amount, Region
-from ledger.voucher import Voucher, voucher_uuid
+from ledger.voucher import Voucher, index_key
 
 if TYPE_CHECKING:
     from ledger.application import GrantLedger
@@ -79,15 +79,15 @@ def book_all(app: GrantLedger, grant_id: str, region: str, entries: Sequence[Ent
             if decision.region != region:
                 raise Refused(f"decision {e.decision_id} is {Region(decision.region)}'s, not {Region(region)}'s")
             if e.voucher not in decision.bookings:
-                if app._exists(voucher_uuid(grant_id, e.voucher)):
-                    other = app.decision_of_voucher(grant_id, e.voucher).decision_id
+                other = app.voucher_taken(grant_id, region, e.voucher)
+                if other is not None:
                     raise Refused(f"voucher {e.voucher} is already booked on decision {other}")
                 _check_open(app, grant_id, region, e.year, open_years)
             if decision.spend(e.voucher, e.year, e.amount, e.booked_on, e.object or grant.object_for(region),
                               e.text, recorded_by, today=today):
                 new.append(e)
-                vouchers.append(Voucher(grant_id=grant_id, voucher=e.voucher, decision_id=e.decision_id,
-                                        recorded_by=recorded_by))
+                vouchers.append(Voucher(grant_id=grant_id, voucher=index_key(region, e.voucher),
+                                        decision_id=e.decision_id, recorded_by=recorded_by))
             else:
                 unchanged.append(e)
         except (Refused, ValueError) as error:  # Malformed is a ValueError

@@ -13,7 +13,7 @@ from ledger import rules
 from ledger.region_year import RegionYear
 from ledger.clock import recorded_day
 from ledger.decision import Decision
-from ledger.voucher import Voucher
+from ledger.voucher import Voucher, index_key
 from ledger.events import CATALOGUE
 from ledger.grant import Grant
 from ledger.terms import Agreement, DecisionTerms, from_stored
@@ -190,7 +190,9 @@ def _reversed(view, agg, e):
 
 def _voucher_registered(view, agg, e):
     decision = view.decisions.get((e.grant_id, e.decision_id))
-    if decision is None or e.voucher not in decision.bookings:
+    booked = decision is not None and (e.voucher in decision.bookings or any(
+        e.voucher == index_key(decision.region, v) for v in [e.voucher.partition("/")[2]] if v in decision.bookings))
+    if not booked:
         raise HistoryError(f"voucher {e.voucher} is registered without its booking")
     return Voucher(grant_id=e.grant_id, voucher=e.voucher, decision_id=e.decision_id,
                    recorded_by=e.recorded_by)

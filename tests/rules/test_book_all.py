@@ -61,3 +61,20 @@ def test_a_batch_for_another_region_or_a_closed_year_is_refused(app):
     with pytest.raises(Refused) as refused:
         app.book_all("pm", "23", [entry("C-1", "X", kr(1))], "t")
     assert "closed" in refused.value.details[0]
+
+
+def test_each_region_numbers_its_own_vouchers(app):
+    """Two regions may book the same voucher id; reversing it then needs the region, and one region
+    still cannot book an id twice."""
+    _ledger(app)
+    app.allocate("pm", 2018, "stimulus", {"24": kr(5000)}, "entered", "t")
+    app.authorise("pm", "24", "Boss", "hsd", D(2016, 1, 1), None, "t")
+    app.decide("pm", "W", "24", DecisionTerms("Boss", D(2018, 1, 2), "A", "B", "it-admin", {2018: kr(1000)}), "t")
+    app.book_all("pm", "23", [entry("2018-A-1-1", "X", kr(10))], "t")
+    app.book_all("pm", "24", [entry("2018-A-1-1", "W", kr(20))], "t")
+    with pytest.raises(Refused, match="several regions"):
+        app.reverse("pm", "2018-A-1-1", D(2018, 5, 1), "wrong", "t")
+    assert app.reverse("pm", "2018-A-1-1", D(2018, 5, 1), "wrong", "t", region="24")
+    assert app.decision("pm", "W").spent_for(2018) == kr(0) and app.decision("pm", "X").spent_for(2018) == kr(10)
+    with pytest.raises(Refused, match="already booked on decision X"):
+        app.spend("pm", "Y", 2018, kr(1), D(2018, 3, 1), "", "2018-A-1-1", "", "t")

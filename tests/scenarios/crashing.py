@@ -232,4 +232,3 @@ class CrashRun(Moments):
 def crash_seed() -> int:
     """GRANTS_CRASH_SEED, or a new seed each run (printed, and named in any failure)."""
     return int(os.environ.get("GRANTS_CRASH_SEED") or random.SystemRandom().randrange(1_000_000))
-

@@ -26,7 +26,8 @@ from projections.balances import balance_rows
 from projections.commitments import commitment_rows
 from projections.fold import entries_of, fold
 
-from tests.model import DECIDED, POTS, PURPOSES, REGIONS, YEARS, D, DecisionModel, YearModel
+from tests.model import (DECIDED, POTS, PURPOSES, REGIONS, YEARS, D, DecisionModel, YearModel,
+                         commitments_may_move, move_commitments)
 from tests.strategies import amounts
 from ledger.terms import Agreement, DecisionTerms
 
@@ -100,29 +101,10 @@ class LedgerMachine(RuleBasedStateMachine):
     def change_commitments(self, region: str, purpose: str, new: dict[int, int],
                            old: dict[int, int]) -> bool:
         """Whether the model allows moving a decision's yearly commitments from old to new."""
-        for year in set(new) | set(old):
-            before, after = old.get(year, 0), new.get(year, 0)
-            if after == before:
-                continue
-            ym = self.years[(region, year)]
-            if ym.closed:
-                return False
-            if after > before and not ym.can_commit(purpose, after - before):
-                return False
-        return True
+        return commitments_may_move(self.years, region, purpose, new, old)
 
     def apply_commitments(self, did: str, region: str, purpose: str, new: dict[int, int]) -> None:
-        for year in YEARS:
-            ym = self.years[(region, year)]
-            before, after = ym.commit.get(did, 0), new.get(year, 0)
-            if after > before:
-                drawn = min(after - before, ym.reserved.get(purpose, 0))
-                if drawn:
-                    ym.reserved[purpose] -= drawn
-            if after:
-                ym.commit[did] = after
-            else:
-                ym.commit.pop(did, None)
+        move_commitments(self.years, did, region, purpose, new)
 
     # ------------------------------------------------------------------ the state's facts
 

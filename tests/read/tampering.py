@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.drivers import Grants
 from tests.jamtland import G
-from tests.scenarios.test_transfer import history_with_a_sealed_report
+from tests.jamtland import history_with_a_sealed_report
 
 
 class Raw:

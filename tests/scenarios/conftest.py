@@ -6,7 +6,7 @@ import pytest
 
 from tests.drivers import Grants
 from tests.scenarios.importing import Export
-from tests.scenarios.test_transfer import history_with_a_sealed_report
+from tests.jamtland import history_with_a_sealed_report
 
 
 @pytest.fixture(scope="module")

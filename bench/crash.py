@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.test_crash import MOMENTS, CrashRun, Killed, Store  # noqa: E402
+from tests.scenarios.crashing import MOMENTS, CrashRun, Killed, Store  # noqa: E402
 
 PG_URL = os.environ.get("GRANTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -68,3 +68,20 @@ def jamtland(grants: Grants) -> None:
                    "--decided-by", "Anna Berg", "--on", row["decided_on"],
                    "--area", row["business_area"], "--activity", row["activities"],
                    "--purpose", row["purpose"], "--amount", f"2018={row['amount']}")
+
+
+def history_with_a_sealed_report(grants: Grants) -> None:
+    """On the command line: `jamtland`, then a reservation, a booking reversed, an amendment,
+    a filed (sealed) report and a booking after it: a history every transfer and tamper test uses."""
+    jamtland(grants)
+    grants("reserve", G, "--region", "23", "--year", "2018", "--amount", "2228598",
+           "--purpose", "nurse-specialist-education", "--on", "2018-04-06", "--ref", "RES-1")
+    grants("spend", G, "--decision", "JH-PM-01", "--year", "2018", "--amount", "1000",
+           "--booked-on", "2018-06-01", "--object", "9902", "--voucher", "V1")
+    grants("reverse", G, "--voucher", "V1", "--on", "2018-06-02", "--reason", "wrong")
+    grants("amend", G, "--decision", "JH-PM-02", "--amount", "2018=200000", "--decided-by",
+           "Anna Berg", "--on", "2018-06-01", "--reason", "smaller")
+    grants("report", G, "--region", "23", "--year", "2018", "--filed-on", "2019-02-14",
+           "--covers", "it-admin", "--patient-units", "--employee-reps")
+    grants("spend", G, "--decision", "JH-PM-01", "--year", "2018", "--amount", "5000",
+           "--booked-on", "2018-12-30", "--object", "9902", "--voucher", "V2")

@@ -61,3 +61,36 @@ class DecisionModel:
 
     def committed(self, year: int) -> int:
         return self.spent.get(year, 0) if self.revoked else self.schedule.get(year, 0)
+
+
+def commitments_may_move(years: dict[tuple[str, int], YearModel], region: str, purpose: str,
+                         new: dict[int, int], old: dict[int, int]) -> bool:
+    """Whether a decision's yearly commitments in a region may move from old to new: every
+    year whose commitment changes is open, and every increase can be committed."""
+    for year in set(new) | set(old):
+        before, after = old.get(year, 0), new.get(year, 0)
+        if after == before:
+            continue
+        ym = years[(region, year)]
+        if ym.closed:
+            return False
+        if after > before and not ym.can_commit(purpose, after - before):
+            return False
+    return True
+
+
+def move_commitments(years: dict[tuple[str, int], YearModel], did: str, region: str, purpose: str,
+                     new: dict[int, int]) -> None:
+    """A decision's yearly commitments in a region set to new; an increase draws first on what
+    is reserved for its purpose."""
+    for year in YEARS:
+        ym = years[(region, year)]
+        before, after = ym.commit.get(did, 0), new.get(year, 0)
+        if after > before:
+            drawn = min(after - before, ym.reserved.get(purpose, 0))
+            if drawn:
+                ym.reserved[purpose] -= drawn
+        if after:
+            ym.commit[did] = after
+        else:
+            ym.commit.pop(did, None)

@@ -19,7 +19,7 @@ from projections.fold import entries_of, fold
 from projections.audit import Digest, audit, digested, upto
 from projections.persisted import TABLES, ReadModels, audit_year
 from tests.model import D, REGIONS, YEARS
-from tests.rules.test_balance_rules_hold import LedgerMachine
+from tests.machine import LedgerMachine
 from ledger.terms import DecisionTerms
 
 BOOKED = D.replace(year=2018)  # a booking is dated in the year it is booked for

@@ -15,7 +15,7 @@ from projections import states
 from projections.fold import entries_of, fold
 from tests.jamtland import G
 from tests.drivers import Grants
-from tests.scenarios.test_transfer import history_with_a_sealed_report
+from tests.jamtland import history_with_a_sealed_report
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,7 @@ def test_a_pickle_planted_in_a_read_model_is_never_run(ledger, tmp_path):
 from hypothesis.stateful import invariant  # noqa: E402
 
 from ledger.voucher import Voucher  # noqa: E402
-from tests.rules.test_balance_rules_hold import LedgerMachine  # noqa: E402
+from tests.machine import LedgerMachine  # noqa: E402
 
 
 class StatesMachine(LedgerMachine):

@@ -276,13 +276,20 @@ class LedgerMachine(RuleBasedStateMachine):
         room = dm.schedule.get(year, 0) - dm.spent.get(year, 0)
         return self.try_spend(did, year, self.near(data, room)) or multiple()
 
+    @rule(target=voucher_ids, did=decision_ids, data=st.data())
+    def credit(self, did, data):
+        dm = self.decisions[did]
+        year = data.draw(st.sampled_from(sorted(dm.schedule)) | st.sampled_from(YEARS))
+        return self.try_spend(did, year, -self.near(data, dm.spent.get(year, 0))) or multiple()
+
     def try_spend(self, did: str, year: int, amount: int) -> str | None:
+        """A cost, or with a negative amount a credit: spent stays within 0 and the year's amount."""
         dm = self.decisions[did]
         room = dm.schedule.get(year, 0) - dm.spent.get(year, 0)
         self.counter += 1
         voucher = f"V{self.counter}"
         allowed = (not dm.revoked and dm.schedule.get(year, 0) > 0 and amount <= room
-                   and not self.years[(dm.region, year)].closed)
+                   and dm.spent.get(year, 0) + amount >= 0 and not self.years[(dm.region, year)].closed)
         if self.expect(allowed, lambda: self.app.spend("g", did, year, Amount(amount), datetime.date(year, 6, 1), "9902",
                                                 voucher, "", "t")):
             dm.spent[year] = dm.spent.get(year, 0) + amount
@@ -295,7 +302,8 @@ class LedgerMachine(RuleBasedStateMachine):
         did, year, amount, reversed_ = self.vouchers[voucher]
         dm = self.decisions[did]
         ym = self.years[(dm.region, year)]
-        allowed = not reversed_ and not ym.closed
+        after = dm.spent.get(year, 0) - amount  # a reversed credit raises what is spent
+        allowed = not reversed_ and not ym.closed and 0 <= after <= dm.committed(year)
         if reversed_:
             return  # a repeat with the same date and reason is a no-op; tested in test_decision
         if self.expect(allowed, lambda: self.app.reverse("g", voucher, D, "wrong", "t")):

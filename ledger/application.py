@@ -26,6 +26,7 @@ from ledger.decision import Decision, decision_uuid
 from ledger.voucher import Voucher, index_key, keys_of, voucher_uuid
 from ledger.errors import Duplicate, NotFound, Refused
 from ledger.grant import Grant, grant_uuid
+from ledger.library import existing, is_postgres, recorder_table, run_on_recorder
 from ledger.persistence import StoredLedger, open_store, retried
 from ledger.values import Amount, Region
 
@@ -104,6 +105,15 @@ class GrantLedger(StoredLedger):
             raise Refused(f"voucher {voucher} is booked in several regions ("
                           f"{', '.join(k.split('/')[0] for k in found if '/' in k)}): say which with --region")
         return self.decision(grant_id, next(iter(found.values())))
+
+    def vouchers_taken(self, grant_id: str, region: str, vouchers: Sequence[str]) -> dict[str, str]:
+        """Of these vouchers, those already booked in the region (or grant-wide), with their decision."""
+        keys = {voucher_uuid(grant_id, k): v for v in vouchers for k in keys_of(v, [region])}
+        taken = {}
+        for found in existing(run_on_recorder(self.recorder), is_postgres(self), list(keys),
+                              table=recorder_table(self.recorder)):
+            taken.setdefault(keys[found], self._get(found).decision_id)
+        return taken
 
     def voucher_taken(self, grant_id: str, region: str, voucher: str) -> str | None:
         """The decision a voucher is already booked on in the region (or grant-wide), if any."""

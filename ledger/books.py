@@ -68,6 +68,7 @@ def book_all(app: GrantLedger, grant_id: str, region: str, entries: Sequence[Ent
     refused: list[str] = []
     vouchers: list[Voucher] = []
     today = app.today()
+    taken = app.vouchers_taken(grant_id, region, [e.voucher for e in entries])
     for e in entries:
         try:
             if e.problem:
@@ -79,9 +80,8 @@ def book_all(app: GrantLedger, grant_id: str, region: str, entries: Sequence[Ent
             if decision.region != region:
                 raise Refused(f"decision {e.decision_id} is {Region(decision.region)}'s, not {Region(region)}'s")
             if e.voucher not in decision.bookings:
-                other = app.voucher_taken(grant_id, region, e.voucher)
-                if other is not None:
-                    raise Refused(f"voucher {e.voucher} is already booked on decision {other}")
+                if e.voucher in taken:
+                    raise Refused(f"voucher {e.voucher} is already booked on decision {taken[e.voucher]}")
                 _check_open(app, grant_id, region, e.year, open_years)
             if decision.spend(e.voucher, e.year, e.amount, e.booked_on, e.object or grant.object_for(region),
                               e.text, recorded_by, today=today):

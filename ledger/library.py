@@ -77,11 +77,13 @@ def stored_rows(run: Run, postgres: bool, start: int, limit: int, stop: int | No
                       "history was altered (see grants verify)") from None
 
 
-def aggregate_rows(run: Run, postgres: bool, oid: uuid.UUID, after: int = 0, cut: int | None = None
-                   ) -> list[tuple[int, int, str, bytes]]:
+def aggregate_rows(run: Run, postgres: bool, oid: uuid.UUID, after: int = 0, cut: int | None = None,
+                   table: str | None = None) -> list[tuple[int, int, str, bytes]]:
     """One aggregate's stored events after version ``after`` (up to position ``cut``), as
-    (position, version, topic, state), in version order."""
-    table, key = events_table(postgres)
+    (position, version, topic, state), in version order. ``table``: the event table's
+    name as the connection must name it (the recorder's is schema-qualified)."""
+    default, key = events_table(postgres)
+    table = table or default
     sql = f"SELECT {key}, originator_version, topic, state FROM {table} WHERE originator_id = ? " \
           "AND originator_version > ?"
     params: list[Any] = [oid if postgres else oid.hex, after]
@@ -92,12 +94,37 @@ def aggregate_rows(run: Run, postgres: bool, oid: uuid.UUID, after: int = 0, cut
     return [(int(p), v, t, bytes(s)) for p, v, t, s in (_values(r) for r in rows)]
 
 
+def existing(run: Run, postgres: bool, ids: Sequence[uuid.UUID], table: str | None = None) -> set[uuid.UUID]:
+    """Which of these aggregates have events (one query per 500 ids): many "is this id
+    taken?" questions at once, where asking the repository one by one would load each."""
+    table = table or events_table(postgres)[0]
+    found: set[uuid.UUID] = set()
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        marks = ", ".join("?" for _ in part)
+        rows = run(f"SELECT originator_id FROM {table} WHERE originator_version = 1 AND originator_id IN ({marks})",
+                   [i if postgres else i.hex for i in part])
+        for row in rows:
+            value = _values(row)[0]
+            found.add(value if isinstance(value, uuid.UUID) else uuid.UUID(hex=value))
+    return found
+
+
 def _values(row: Any) -> tuple:
     return tuple(row.values()) if isinstance(row, dict) else tuple(row)
 
 
+def recorder_table(recorder: Any) -> str:
+    """The event table as the recorder's own connection names it (on PostgreSQL the library
+    qualifies it with the schema rather than set a search path)."""
+    schema = getattr(recorder.datastore, "schema", None)
+    name = recorder.events_table_name
+    return f'"{schema}"."{name}"' if schema else name
+
+
 def run_on_recorder(recorder: Any) -> Run:
-    """A ``run`` on the application's own recorder (one read-only transaction per statement)."""
+    """A ``run`` on the application's own recorder (one read-only transaction per statement);
+    its event table is ``recorder.events_table_name``."""
     postgres = "postgres" in type(recorder).__module__
 
     def run(statement: str, params: Sequence[Any]) -> Any:

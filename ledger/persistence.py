@@ -25,7 +25,7 @@ from eventsourcing.persistence import (JSONTranscoder, Mapper, PersistenceError,
 
 from ledger.errors import Conflict, Corrupt, LedgerError, Malformed
 from ledger.events import CATALOGUE, advance, fault
-from ledger.library import aggregate_rows, is_postgres, run_on_recorder
+from ledger.library import aggregate_rows, is_postgres, recorder_table, run_on_recorder
 from ledger.stores import ServerFacts, SQLiteClaim, check_postgres, claim_sqlite
 
 A = TypeVar("A")
@@ -218,7 +218,8 @@ class StoredLedger(Application):
 
     def _fault(self, aggregate_id: UUID) -> Corrupt:
         """Why an aggregate's stored events do not replay, naming the position that fails."""
-        rows = aggregate_rows(run_on_recorder(self.recorder), is_postgres(self), aggregate_id)
+        rows = aggregate_rows(run_on_recorder(self.recorder), is_postgres(self), aggregate_id,
+                              table=recorder_table(self.recorder))
         aggregate = None
         for position, version, topic, state in rows:
             stored = StoredEvent(originator_id=aggregate_id, originator_version=version, topic=topic,

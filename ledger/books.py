@@ -20,6 +20,7 @@ import attrs
 from ledger import rules
 from ledger.decision import Decision
 from ledger.errors import LedgerError, NotFound, Refused
+from ledger.library import save_in_order
 from ledger.values import Amount, Region
 from ledger.voucher import Voucher, index_key
 
@@ -96,7 +97,7 @@ def book_all(app: GrantLedger, grant_id: str, region: str, entries: Sequence[Ent
         raise Refused(f"{len(refused)} of {len(entries)} bookings cannot be recorded, so nothing was recorded",
                       details=refused)
     if record and new:
-        app.save(*_in_booking_order(new, decisions, vouchers))
+        save_in_order(app, _in_booking_order(new, decisions, vouchers))
     return Booked(tuple(new), tuple(unchanged))
 
 

@@ -149,6 +149,17 @@ def stamp_of(state: bytes, position: int = 0) -> str:
     return match.group(1).decode()
 
 
+def save_in_order(app: Any, events: Sequence[Any]) -> None:
+    """Store events in the order given, in one atomic write (``app.save`` takes aggregates
+    and stores each one's events together; a batch of bookings wants each booking's event
+    followed by its voucher's, as N `spend` commands would have stored them)."""
+    from eventsourcing.application import ProcessingEvent
+
+    processing = ProcessingEvent()
+    processing.events.extend(events)
+    app._notify(app._record(processing))
+
+
 def is_postgres(app: Any) -> bool:
     """Whether the application's store is PostgreSQL (else SQLite)."""
     return "postgres" in type(app.recorder).__module__

@@ -31,10 +31,11 @@ _DOS_EOF = "\x1a"  # Ctrl-Z, which old DOS programs put after the last line
 _AMOUNT_RE = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,2})?")
 _DATE_RE = re.compile(r"[0-9]{8}")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # control characters other than tab
-_GAP = re.compile(r"[ \t]*")
-_QUOTED = re.compile(r'"((?:[^"\\]|\\"|\\(?!"))*)"')  # a backslash before a quote escapes it
-_BARE = re.compile(r"[^ \t]+")
-_BARE_IN_LIST = re.compile(r"[^ \t}]+")
+# one token after any spaces: outside an object list a '{', a quoted field (a backslash
+# before a quote escapes it) or a bare one; inside a list a '}', a quoted or a bare one
+_QUOTED = r'"((?:[^"\\]|\\"|\\(?!"))*)"'
+_TOP = re.compile(r'[ \t]*(?:(\{)|' + _QUOTED + r'|([^ \t]+))')
+_IN_LIST = re.compile(r'[ \t]*(?:(\})|' + _QUOTED + r'|([^ \t}]+))')
 
 Field = str | tuple[str, ...]  # a plain field, or the tokens of an object list {…}
 Objects = tuple[tuple[int, str], ...]  # (dimension number, object number) pairs, in file order
@@ -120,37 +121,34 @@ def split_fields(text: str, number: int) -> list[Field]:
         return [f for f in text.replace("\t", " ").split(" ") if f]
     fields: list[Field] = []
     tokens: list[str] | None = None  # while inside an object list
-    i, end, opened = 0, len(text), 0
+    i, opened = 0, 0
     while True:
-        i = _GAP.match(text, i).end()
-        if i >= end:
+        m = (_TOP if tokens is None else _IN_LIST).match(text, i)
+        if m is None:  # nothing but spaces and tabs left
             break
-        if tokens is not None:
-            if text[i] == "}":
-                fields.append(tuple(tokens))
-                tokens, i = None, i + 1
-            else:
-                token, i = _token(text, i, number, _BARE_IN_LIST)
-                tokens.append(token)
-        elif text[i] == "{":
-            tokens, opened, i = [], i, i + 1
+        brace, quoted, bare = m.groups()
+        if quoted is not None:
+            token: str | None = quoted.replace('\\"', '"')
+        elif bare is not None:
+            if bare.startswith('"'):
+                raise Malformed(f"line {number}: the quote at column {m.start(3) + 1} is never closed")
+            token = bare
         else:
-            token, i = _token(text, i, number, _BARE)
+            token = None
+        i = m.end()
+        if tokens is not None:
+            if token is None:
+                fields.append(tuple(tokens))
+                tokens = None
+            else:
+                tokens.append(token)
+        elif token is None:
+            tokens, opened = [], m.start(1)
+        else:
             fields.append(token)
     if tokens is not None:
         raise Malformed(f"line {number}: object list '{{' at column {opened + 1} has no '}}'")
     return fields
-
-
-def _token(text: str, i: int, number: int, bare: re.Pattern) -> tuple[str, int]:
-    """The field starting at ``text[i]`` and the index after it."""
-    if text[i] != '"':
-        m = bare.match(text, i)
-        return m.group(), m.end()
-    m = _QUOTED.match(text, i)
-    if m is None:
-        raise Malformed(f"line {number}: the quote at column {i + 1} is never closed")
-    return m.group(1).replace('\\"', '"'), m.end()
 
 
 def is_blank(text: str) -> bool:
@@ -177,7 +175,11 @@ class Checksum:
 
     def add(self, fields: list[Field], encoding: str = "cp437") -> None:
         """Sum one record (its label first), read from the file in ``encoding``."""
-        text = "".join(f if isinstance(f, str) else "".join(f) for f in fields)
+        text = "".join(f if f.__class__ is str else "".join(f) for f in fields)
+        if encoding in ("ascii", "cp437") and self.spec is not None and self.spec == self.own:
+            data = text.encode("cp437")  # the same bytes either way: sum them once
+            self.spec = self.own = zlib.crc32(data, self.spec)
+            return
         if self.spec is not None:
             try:
                 self.spec = zlib.crc32(text.encode("cp437"), self.spec)

@@ -24,16 +24,14 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import random
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.import_national import measured  # noqa: E402  (a child process's own seconds and peak memory)
 
 RUN_GRANTS = "import sys; from commands.cli import main; sys.argv[0] = 'grants'; main()"
 G = "professionsmiljarden"
@@ -164,18 +162,6 @@ def write_files(folder: str, rows: int, grant_rows: int, per_region: int, seed: 
                 put(f"   #TRANS 1930 {{}} {bank}")
                 put("}")
             f.write(f"#KSUMMA {crc.value}\r\n")
-
-
-def measured(args: list[str]) -> tuple[float, float, int, str, str]:
-    """Run a process; its seconds, its own peak RSS in MiB (from wait4), exit code, stdout, stderr."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        return seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), out.read(), err.read()
 
 
 def main() -> None:

@@ -62,9 +62,10 @@ def generate(app: GrantLedger, decisions: int, bookings: int, seed: int = 7) -> 
     u = "bench"
     app.define_grant(G, "Professionsmiljarden", 2016, 2018, [[p, p] for p in PURPOSES], "3", "9902", u)
     for year in YEARS:
-        app.sign_agreement(G, Agreement(year, signed_on=D(year, 1, 20), pots=[["stimulus", Amount.kronor(950_000_000).ore]],
-                           earmarks=[], report_due=D(year + 1, 2, 15), payer="SKL", report_to="Socialstyrelsen",
-                           population_date=None, ref=""), recorded_by=u)
+        terms = Agreement(year, signed_on=D(year, 1, 20), pots=[["stimulus", Amount.kronor(950_000_000).ore]],
+                          earmarks=[], report_due=D(year + 1, 2, 15), payer="SKL", report_to="Socialstyrelsen",
+                          population_date=None, ref="")
+        app.sign_agreement(G, terms, recorded_by=u)
         app.allocate(G, year, "stimulus", apportion(Amount.kronor(950_000_000), POPULATION), "by-population", u)
     for code in POPULATION:
         app.authorise(G, code, f"Director {code}", "hsd", D(2015, 1, 1), None, u)

@@ -46,39 +46,35 @@ def load(app: Any, user: str) -> int:
     """Record the example; returns how many steps recorded something new (0 on a re-run)."""
     steps = [
         app.define_grant(GRANT, "Professionsmiljarden", 2016, 2018, PURPOSES, "3", "9902", user),
-        app.sign_agreement(
-            GRANT, Agreement(2016, signed_on=D(2016, 1, 28),
+        app.sign_agreement(GRANT, Agreement(
+            2016, signed_on=D(2016, 1, 28),
             # SKL's published table distributes the whole billion to the regions, so the demo
             # records one pot of 1 000 000 000 (the government's text keeps 50 000 000 of it
             # for national work; see docs/concepts.md, "What the sources leave open").
             pots=[["stimulus", Amount.kronor(1_000_000_000).ore]],
             earmarks=[], report_due=D(2017, 3, 31),  # ILLUSTRATIVE day: the source says "March 2017"
-            payer="Kammarkollegiet", report_to="", population_date=None, ref=""), recorded_by=user,
-        ),
+            payer="Kammarkollegiet", report_to="", population_date=None, ref=""), recorded_by=user),
         app.allocate(
             GRANT, 2016, "stimulus",
             {row["region"]: Amount.parse(row["amount"]) for row in _data("allocation-2016.csv")},
             "table", user,
         ) > 0,
-        app.sign_agreement(
-            GRANT, Agreement(2018, signed_on=D(2018, 1, 25),  # ILLUSTRATIVE: the signing date is not in the seeds
+        app.sign_agreement(GRANT, Agreement(
+            2018, signed_on=D(2018, 1, 25),  # ILLUSTRATIVE: the signing date is not in the seeds
             pots=[["stimulus", Amount.kronor(651_000_000).ore],
                   ["nurse-education", Amount.kronor(300_000_000).ore],
                   ["skl-support", Amount.kronor(25_000_000).ore]],
             earmarks=[["nurse-education", "nurse-specialist-education"]], report_due=D(2019, 2, 15),
             payer="SKL", report_to="Socialstyrelsen", population_date=D(2017, 11, 1),
-            ref="RS/255/2018"), recorded_by=user,
-        ),
+            ref="RS/255/2018"), recorded_by=user),
         app.allocate(GRANT, 2018, "stimulus", {JAMTLAND: Amount.kronor(8_357_305)}, "entered", user) > 0,
         app.allocate(GRANT, 2018, "nurse-education", {JAMTLAND: Amount.kronor(3_851_293)}, "entered", user) > 0,
         app.authorise(GRANT, JAMTLAND, DIRECTOR, "hälso- och sjukvårdsdirektör", D(2016, 1, 1), None, user),
     ]
     for row in _data("jamtland-2018-decisions.csv"):
-        steps.append(app.decide(
-            GRANT, row["decision"], JAMTLAND, DecisionTerms(DIRECTOR, D.fromisoformat(row["decided_on"]),
-            row["business_area"], row["activities"], row["purpose"],
-            {2018: Amount.parse(row["amount"])}, "", ""), user,
-        ))
+        terms = DecisionTerms(DIRECTOR, D.fromisoformat(row["decided_on"]), row["business_area"],
+                              row["activities"], row["purpose"], {2018: Amount.parse(row["amount"])})
+        steps.append(app.decide(GRANT, row["decision"], JAMTLAND, terms, user))
     steps.append(app.reserve(GRANT, JAMTLAND, 2018, RESERVED, "nurse-specialist-education",
                              D(2018, 4, 6), "JH-RES-2018-1", user))  # its ref makes a rerun unchanged
     return sum(1 for recorded in steps if recorded)

@@ -190,8 +190,9 @@ def _reversed(view, agg, e):
 
 def _voucher_registered(view, agg, e):
     decision = view.decisions.get((e.grant_id, e.decision_id))
-    booked = decision is not None and (e.voucher in decision.bookings or any(
-        e.voucher == index_key(decision.region, v) for v in [e.voucher.partition("/")[2]] if v in decision.bookings))
+    region, _, voucher = e.voucher.partition("/")  # REGION/VOUCHER, or a grant-wide key of before
+    booked = decision is not None and (e.voucher in decision.bookings or (
+        e.voucher == index_key(region, voucher) and region == decision.region and voucher in decision.bookings))
     if not booked:
         raise HistoryError(f"voucher {e.voucher} is registered without its booking")
     return Voucher(grant_id=e.grant_id, voucher=e.voucher, decision_id=e.decision_id,

@@ -31,11 +31,10 @@ def setup_jamtland(ledger: GrantLedger, user: str = "tester") -> None:
     """Through the application: the grant (id "pm"), the 2018 agreement, Jämtland's
     allocations and its director ("Director"); no decisions."""
     ledger.define_grant("pm", "Professionsmiljarden", 2016, 2018, PURPOSES, "3", "9902", user)
-    ledger.sign_agreement(
-        "pm", Agreement(2018, signed_on=SIGNED_ON, pots=[[n, a.ore] for n, a in POTS_2018], earmarks=EARMARKS_2018,
-        report_due=REPORT_DUE, payer="SKL", report_to="Socialstyrelsen", population_date=POPULATION_DATE,
-        ref=""), recorded_by=user,
-    )
+    terms = Agreement(2018, signed_on=SIGNED_ON, pots=[[n, a.ore] for n, a in POTS_2018], earmarks=EARMARKS_2018,
+                      report_due=REPORT_DUE, payer="SKL", report_to="Socialstyrelsen",
+                      population_date=POPULATION_DATE, ref="")
+    ledger.sign_agreement("pm", terms, recorded_by=user)
     for pot, amount in ALLOCATED_2018.items():
         ledger.allocate("pm", 2018, pot, {"23": amount}, "entered", user)
     ledger.authorise("pm", "23", "Director", "hsd", AUTHORISED_FROM, None, user)

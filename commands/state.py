@@ -18,7 +18,7 @@ from ledger.values import Amount, Region
 from commands.group import cli
 from commands.options import CONTEXT
 from commands.session import Session, pass_session
-from commands.options import done, with_grant
+from commands.options import done, with_grant, with_region_year
 
 
 @cli.group(context_settings=CONTEXT)
@@ -259,3 +259,27 @@ def allocate(s: Session, grant_id: str, year: int, pot: str, region: str | None,
                        + (f" and {ry.reserved} reserved" if ry.reserved else "")
                        + f" against {ry.allocated} allocated; no new commitment until decisions are "
                        "amended or revoked (see grants compliance)", err=True)
+
+
+@cli.command(context_settings=CONTEXT)
+@with_region_year
+@click.option("--pot", required=True, type=p.CodeType("pot"))
+@click.option("--amount", required=True, type=p.AMOUNT)
+@click.option("--on", required=True, type=p.DATE, help="The day the payer paid it out.")
+@click.option("--ref", required=True, help="The payer's reference, unique within the grant's region-year; the "
+                                           "same ref and content again records nothing.")
+@pass_session
+def pay(s: Session, grant_id: str, region: str, year: int, pot: str, amount: Amount, on, ref: str) -> None:
+    """Record what the payer (SKL, Kammarkollegiet) paid out to a region against its
+    requisitions of one pot: never more than is requisitioned (and so allocated).
+    `balance` shows it as paid.
+
+    Sending it again with the same --ref records nothing, so a retry is safe.
+
+    \b
+    Example:
+      grants pay professionsmiljarden --region 23 --year 2018 --pot stimulus \\
+        --amount 8357305 --on 2018-03-20 --ref SKL-UTB-2018-23
+    """
+    recorded = s.app.pay(grant_id, region, year, pot, amount, on, ref.strip(), s.user)
+    done(recorded, f"{Region(region)} {year} paid {amount.pretty()} from pot {pot}, ref {ref.strip()}")

@@ -230,6 +230,17 @@ class GrantLedger(StoredLedger):
         return True
 
     @retried
+    def pay(self, grant_id: str, region: str, year: int, pot: str, amount: Amount, on: datetime.date,
+            ref: str, recorded_by: str) -> bool:
+        """Record a payment of the payer's against the region's requisitions of a pot."""
+        self.grant(grant_id).check_pot(year, pot)
+        region_year = self.region_year(grant_id, region, year, recorded_by)
+        if not region_year.pay(pot, amount, on, ref, recorded_by):
+            return False
+        self.save(region_year)
+        return True
+
+    @retried
     def repay(self, grant_id: str, region: str, year: int, amount: Amount, on: datetime.date,
               ref: str, recorded_by: str, pot: str | None = None) -> bool:
         grant = self.grant(grant_id)

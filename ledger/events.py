@@ -65,6 +65,7 @@ KINDS: dict[type, str] = {
     RegionYear.ReservedWithRef: "reserved",
     RegionYear.Repaid: "repaid",
     RegionYear.RepaidWithRef: "repaid",
+    RegionYear.Paid: "paid",
     RegionYear.ReportFiled: "report-filed",
     RegionYear.YearClosed: "year-closed",
     RegionYear.YearReopened: "year-reopened",

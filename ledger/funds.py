@@ -50,7 +50,7 @@ class RefUse:
     amount: int
     on: datetime.date | None
 
-    NOUNS = {"requisition": "a requisition of {a} from pot {w}", "reserve": "a reservation of {a} for {w}",
+    NOUNS = {"pay": "a payment of {a} from pot {w}", "requisition": "a requisition of {a} from pot {w}", "reserve": "a reservation of {a} for {w}",
              "repay": "a repayment of {a} to pot {w}", "frame": "a planning frame of {a}"}
 
     def describe(self) -> str:
@@ -61,7 +61,7 @@ class RefUse:
 class YearFunds:
     """The figures and guards of a region-year, over the state its events build (a mixin
     of :class:`ledger.region_year.RegionYear`, whose events set the attributes read here:
-    grant_id, region, year, allocations, frame, requisitions, repaid_by_pot, commitments,
+    grant_id, region, year, allocations, frame, requisitions, payments, repaid_by_pot, commitments,
     reservations, closed and refs)."""
 
     # ------------------------------------------------------------------ figures
@@ -84,6 +84,14 @@ class YearFunds:
     @property
     def allocated(self) -> Amount:
         return Amount(sum(self.allocations.values()) - sum(self.repaid_by_pot.values()))
+
+    def pot_paid(self, pot: str) -> Amount:
+        return Amount(self.payments.get(pot, 0))
+
+    @property
+    def paid(self) -> Amount:
+        """What the payer paid out to the region for the year (all pots)."""
+        return Amount(sum(self.payments.values()))
 
     @property
     def repaid(self) -> Amount:

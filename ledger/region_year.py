@@ -49,6 +49,7 @@ class RegionYear(YearFunds, Aggregate):
         self.frame: int | None = None
         self.requisitions: dict[str, int] = {}
         self.repaid_by_pot: dict[str, int] = {}
+        self.payments: dict[str, int] = {}  # pot -> what the payer paid out
         self.commitments: dict[str, int] = {}
         self.reservations: dict[str, int] = {}
         self.reports: list[Report] = []
@@ -252,6 +253,31 @@ class RegionYear(YearFunds, Aggregate):
                            recorded_by: str) -> None:
         self.reservations[purpose] = self.reservations.get(purpose, 0) + amount
         self.refs[ref] = RefUse("reserve", purpose, amount, on)
+
+    def pay(self, pot: str, amount: Amount, on: datetime.date, ref: str, recorded_by: str) -> bool:
+        """Record what the payer (SKL, Kammarkollegiet) paid out against the region's
+        requisitions of a pot: never more than is requisitioned (and so allocated). The same
+        ref and content again records nothing (False)."""
+        self._check_ref(ref, "a payment")
+        if self._repeats(ref, RefUse("pay", pot, amount.ore, on)):
+            return False
+        self.check_open("record a payment")
+        self._check_positive(amount, "a payment")
+        if pot not in self.allocations:
+            raise NotFound(f"{self.label} has no allocation from pot {pot!r} to pay out")
+        room = self.pot_requisitioned(pot) - self.pot_paid(pot)
+        if amount > room:
+            raise Insufficient(
+                f"cannot record a payment of {amount} from pot {pot!r}: {self.pot_requisitioned(pot)} "
+                f"requisitioned, {self.pot_paid(pot)} already paid; would exceed the requisitions by "
+                f"{amount - room}")
+        self._paid(pot=pot, amount=amount.ore, on=on, ref=ref, recorded_by=recorded_by)
+        return True
+
+    @event("Paid", topic="grants:RegionYear.Paid/v1")
+    def _paid(self, pot: str, amount: int, on: datetime.date, ref: str, recorded_by: str) -> None:
+        self.payments[pot] = self.payments.get(pot, 0) + amount
+        self.refs[ref] = RefUse("pay", pot, amount, on)
 
     def repay(
         self, pot: str, amount: Amount, on: datetime.date, ref: str, recorded_by: str

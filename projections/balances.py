@@ -65,6 +65,7 @@ def balance_rows(view: LedgerView, grant_id: str, region: str | None = None,
             **year_figures(ry, by_region.get(ry.region, ())),
             "frame": ry.frame_amount,
             "repaid": ry.repaid,
+            "paid": ry.paid,
             "closed": ry.closed,
         })
     return rows

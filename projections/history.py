@@ -81,6 +81,8 @@ def summary(event: Any, aggregate: Any, kind: str | None = None) -> str:
             return f"{where}: decision {e.decision_id} commits {_money(e.amount)}{drawn}"
         case RegionYear.Reserved() | RegionYear.ReservedWithRef():
             return f"{where}: {_money(e.amount)} reserved for {e.purpose}{_ref(e)}"
+        case RegionYear.Paid():
+            return f"{where}: {_money(e.amount)} paid out from pot {e.pot}{_ref(e)}"
         case RegionYear.Repaid() | RegionYear.RepaidWithRef():
             return f"{where}: {_money(e.amount)} repaid to pot {e.pot}{_ref(e)}"
         case RegionYear.ReportFiled():

@@ -130,6 +130,11 @@ def _repaid(view, agg, e):
     return agg
 
 
+def _paid(view, agg, e):
+    agg.pay(e.pot, Amount(e.amount), e.on, e.ref, e.recorded_by)
+    return agg
+
+
 def _report_filed(view, agg, e):
     rules.may_report(_grant(view, agg.grant_id), agg.year, e.covers)
     agg.file_report(e.filed_on, e.to, e.covers, e.patient_units, e.employee_reps, e.ref,
@@ -224,6 +229,7 @@ RECHECKS: dict[type, Callable[[LedgerView, Any, Any], Any]] = {
     Decision.Decided: _decided,
     Decision.Amended: _amended,
     Decision.Revoked: _revoked,
+    RegionYear.Paid: _paid,
     Decision.Spent: _spent,
     Decision.Credited: _credited,
     Decision.Reversed: _reversed,

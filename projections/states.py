@@ -163,7 +163,8 @@ def _grant(g: Grant) -> dict:
     }
 
 
-_MAPS = ("allocations", "allocation_sources", "requisitions", "repaid_by_pot", "commitments", "reservations")
+_MAPS = ("allocations", "allocation_sources", "requisitions", "payments", "repaid_by_pot", "commitments",
+         "reservations")
 
 
 def _region_year(r: RegionYear) -> dict:
@@ -254,7 +255,7 @@ def _money(v: Any, what: str) -> int:
 
 def _load_region_year(data: dict) -> RegionYear:
     keys = _BASE | {"grant_id", "region", "year", "allocations", "allocation_sources", "frame", "requisitions",
-                    "repaid_by_pot", "commitments", "reservations", "closed", "reports", "refs"}
+                    "payments", "repaid_by_pot", "commitments", "reservations", "closed", "reports", "refs"}
     _obj(data, keys, "the region-year")
     r = _new(RegionYear, data)
     r.grant_id, r.region, r.year = _str(data["grant_id"], "grant_id"), _region(data["region"], "region"), \

@@ -142,6 +142,18 @@ class LedgerMachine(RuleBasedStateMachine):
             ym.reqs[pot] = ym.reqs.get(pot, 0) + amount
             ym.refs[ref] = ("requisition", pot, amount)
 
+    @rule(region=st.sampled_from(REGIONS), year=st.sampled_from(YEARS), pot=st.sampled_from(POTS),
+          data=st.data())
+    def pay(self, region, year, pot, data):
+        ym = self.years[(region, year)]
+        room = ym.pot_req(pot) - ym.paid.get(pot, 0)  # paid <= requisitioned (<= allocated), per pot
+        amount = self.near(data, room)
+        allowed = not ym.closed and pot in ym.alloc and amount <= room
+        ref = self.new_ref()
+        if self.expect(allowed, lambda: self.app.pay("g", region, year, pot, Amount(amount), D, ref, "t")):
+            ym.paid[pot] = ym.paid.get(pot, 0) + amount
+            ym.refs[ref] = ("pay", pot, amount)
+
     @rule(region=st.sampled_from(REGIONS), year=st.sampled_from(YEARS),
           purpose=st.sampled_from(PURPOSES), data=st.data())
     def reserve(self, region, year, purpose, data):
@@ -178,11 +190,12 @@ class LedgerMachine(RuleBasedStateMachine):
             amount += 1
         elif other == "kind":  # the same ref for another kind of fact
             kind, what = {"requisition": ("repay", "stim"), "repay": ("reserve", "nse"),
-                          "reserve": ("requisition", "stim")}[kind]
+                          "reserve": ("requisition", "stim"), "pay": ("requisition", "stim")}[kind]
         send = {
             "requisition": lambda: self.app.requisition("g", region, year, what, Amount(amount), D, ref, "t"),
             "reserve": lambda: self.app.reserve("g", region, year, Amount(amount), what, D, ref, "t"),
             "repay": lambda: self.app.repay("g", region, year, Amount(amount), D, ref, "t", pot=what),
+            "pay": lambda: self.app.pay("g", region, year, what, Amount(amount), D, ref, "t"),
         }[kind]
         if other is None:
             self.expect(True, send, unchanged=True)
@@ -355,6 +368,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert {p: a for p, a in folded.reservations.items() if a} == {
                 p: a for p, a in ym.reserved.items() if a}
             assert row["requisitioned"] == Amount(sum(ym.pot_req(p) for p in POTS))
+            assert row["paid"] == Amount(sum(ym.paid.values()))
             assert row["closed"] == ym.closed
         for row in commitment_rows(view, "g"):
             dm = self.decisions[row["decision"]]

@@ -20,6 +20,7 @@ class YearModel:
         self.alloc: dict[str, int] = {}
         self.repaid: dict[str, int] = {}
         self.reqs: dict[str, int] = {}
+        self.paid: dict[str, int] = {}  # what the payer paid out, per pot
         self.frame: int | None = None
         self.reserved: dict[str, int] = {}
         self.commit: dict[str, int] = {}

@@ -12,7 +12,7 @@ from ledger.persistence import store_env
 from projections.history import EVENT_TYPES
 
 
-NAME = "grants-read-models/8"  # the layout: tables of another layout are dropped and rebuilt
+NAME = "grants-read-models/9"  # the layout: tables of another layout are dropped and rebuilt
 # Every event topic but the voucher index's, which serves writes only.
 FEEDS = frozenset(t for t in EVENT_TYPES if not t.startswith("grants:Voucher."))
 CHECKPOINT = 1000  # positions between digest checkpoints
@@ -59,7 +59,7 @@ def _schema(postgres: bool) -> list[str]:
         "CREATE TABLE IF NOT EXISTS grants_rm_balances (grant_id TEXT NOT NULL, region TEXT NOT NULL, "
         "year INTEGER NOT NULL, allocated BIGINT, requisitioned BIGINT, committed BIGINT, "
         "reserved BIGINT, spent BIGINT, available BIGINT, shortfall BIGINT, frame BIGINT, "
-        "repaid BIGINT, closed INTEGER, PRIMARY KEY (grant_id, region, year))",
+        "repaid BIGINT, closed INTEGER, paid BIGINT, PRIMARY KEY (grant_id, region, year))",
         "CREATE TABLE IF NOT EXISTS grants_rm_commitments (grant_id TEXT NOT NULL, decision TEXT NOT NULL, "
         "year INTEGER NOT NULL, region TEXT, area TEXT, activity TEXT, purpose TEXT, amount BIGINT, "
         "spent BIGINT, remaining BIGINT, status TEXT, decided_by TEXT, decided_on TEXT, "

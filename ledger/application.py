@@ -23,12 +23,12 @@ from ledger.books import Booked, Entry, book_all
 from ledger.region_year import RegionYear, region_year_uuid
 from ledger.terms import Agreement, DecisionTerms
 from ledger.decision import Decision, decision_uuid
-from ledger.voucher import Voucher, index_key, keys_of, voucher_uuid
-from ledger.errors import Duplicate, NotFound, Refused
+from ledger.voucher import Voucher, index_key
+from ledger.vouchers import VoucherLookups
+from ledger.errors import Duplicate, NotFound
 from ledger.grant import Grant, grant_uuid
-from ledger.library import existing, is_postgres, recorder_table, run_on_recorder
 from ledger.persistence import StoredLedger, open_store, retried
-from ledger.values import Amount, Region
+from ledger.values import Amount
 
 A = TypeVar("A")
 
@@ -48,7 +48,7 @@ def open_ledger(target: str, must_exist: bool = False) -> GrantLedger:
     return open_store(GrantLedger, target, must_exist)
 
 
-class GrantLedger(StoredLedger):
+class GrantLedger(VoucherLookups, StoredLedger):
     """The grant ledger: records grant events, enforcing every rule through its aggregates."""
 
     name = "grants"
@@ -87,42 +87,6 @@ class GrantLedger(StoredLedger):
         return self._load(
             decision_uuid(grant_id, decision_id), f"unknown decision {decision_id!r} in {grant_id}"
         )
-
-    def decision_of_voucher(self, grant_id: str, voucher: str, region: str | None = None) -> Decision:
-        """The decision a voucher is booked on: in ``region``, or the one region that has it."""
-        regions = [region] if region else [r.code for r in Region.all()]
-        found = {}
-        for key in keys_of(voucher, regions):
-            try:
-                index = self._get(voucher_uuid(grant_id, key))
-            except AggregateNotFoundError:
-                continue
-            found[key] = index.decision_id
-        if not found:
-            where = f" for {Region(region)}" if region else ""
-            raise NotFound(f"unknown voucher {voucher!r} in {grant_id}{where}")
-        if len(found) > 1:
-            raise Refused(f"voucher {voucher} is booked in several regions ("
-                          f"{', '.join(k.split('/')[0] for k in found if '/' in k)}): say which with --region")
-        return self.decision(grant_id, next(iter(found.values())))
-
-    def vouchers_taken(self, grant_id: str, region: str, vouchers: Sequence[str]) -> dict[str, str]:
-        """Of these vouchers, those already booked in the region (or grant-wide), with their decision."""
-        keys = {voucher_uuid(grant_id, k): v for v in vouchers for k in keys_of(v, [region])}
-        taken = {}
-        for found in existing(run_on_recorder(self.recorder), is_postgres(self), list(keys),
-                              table=recorder_table(self.recorder)):
-            taken.setdefault(keys[found], self._get(found).decision_id)
-        return taken
-
-    def voucher_taken(self, grant_id: str, region: str, voucher: str) -> str | None:
-        """The decision a voucher is already booked on in the region (or grant-wide), if any."""
-        for key in keys_of(voucher, [region]):
-            try:
-                return self._get(voucher_uuid(grant_id, key)).decision_id
-            except AggregateNotFoundError:
-                continue
-        return None
 
     # ------------------------------------------------------------------ the grant
 

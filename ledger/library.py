@@ -160,6 +160,11 @@ def save_in_order(app: Any, events: Sequence[Any]) -> None:
     app._notify(app._record(processing))
 
 
+def is_sql(recorder: Any) -> bool:
+    """Whether the recorder keeps its events in an SQL table (SQLite, PostgreSQL), not in memory."""
+    return hasattr(recorder, "datastore")
+
+
 def is_postgres(app: Any) -> bool:
     """Whether the application's store is PostgreSQL (else SQLite)."""
     return "postgres" in type(app.recorder).__module__

@@ -50,18 +50,12 @@ def quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def money(amount: Amount) -> str:
-    sign = "-" if amount.ore < 0 else ""
-    whole, rest = divmod(abs(amount.ore), 100)
-    return f"{sign}{whole}.{rest:02d}"
-
-
 def objects(pairs: Objects) -> str:
     return "{" + " ".join(f"{d} {quote(o)}" for d, o in pairs) + "}"
 
 
 def _row(label: str, line: Line) -> str:
-    parts = [label, line.account, objects(line.objects), money(line.amount)]
+    parts = [label, line.account, objects(line.objects), line.amount.plain()]
     if line.transdat is not None or line.text is not None:
         parts.append(line.transdat.strftime("%Y%m%d") if line.transdat else '""')
     if line.text is not None:
@@ -77,7 +71,7 @@ def records(vouchers: Iterable[Ver], *, year: int, dimensions: Sequence[tuple[in
            f"#FNAMN {quote(company)}", f"#RAR 0 {year}0101 {year}1231"]
     out += [f"#DIM {d} {quote(name)}" for d, name in dimensions]
     out += [f"#KONTO {a} {quote(name)}" for a, name in accounts]
-    out += [f"#PSALDO 0 {period} {account} {objects(objs)} {money(amount)}" for period, account, objs, amount in psaldo]
+    out += [f"#PSALDO 0 {period} {account} {objects(objs)} {amount.plain()}" for period, account, objs, amount in psaldo]
     for v in vouchers:
         out.append(f"#VER {quote(v.serie)} {quote(v.vernr)} {v.date.strftime('%Y%m%d')} {quote(v.text)}")
         out.append("{")

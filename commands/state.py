@@ -13,7 +13,7 @@ import click
 
 from commands import params as p
 from ledger.errors import Malformed
-from ledger.terms import Agreement
+from ledger.terms import CARRY_OVER, REPORT_CONTENT, Agreement
 from ledger.values import Amount, Region
 from commands.group import cli
 from commands.options import CONTEXT
@@ -70,23 +70,49 @@ def agreement() -> None:
 @click.option("--report-to", default="", help="Who receives the report, e.g. Socialstyrelsen.")
 @click.option("--population-date", type=p.DATE, default=None, help="Population date allocation uses.")
 @click.option("--ref", default="", help="The agreement's reference.")
+@click.option("--requisition-by", type=p.DATE, default=None,
+              help="Money not requisitioned by this day lapses.")
+@click.option("--repay-unused-by", type=p.DATE, default=None,
+              help="Money unused at the year's end must be repaid by this day.")
+@click.option("--carry-over", type=click.Choice(CARRY_OVER), default=None,
+              help="Whether unused money may be used the next year (bookings for the year "
+                   "dated in the next are then taken, and judged by compliance).")
+@click.option("--report-asks", "report_asks", multiple=True, type=click.Choice(REPORT_CONTENT),
+              help="What the yearly report must hold (repeatable): measures (per purpose), "
+                   "involvement (texts), continuation, responsible.")
 @pass_session
 def agreement_sign(s: Session, grant_id: str, year: int, signed_on, pots, report_due, earmarks,
-                   payer: str, report_to: str, population_date, ref: str) -> None:
-    """Record GRANT's agreement for one year, with its pots and earmarks.
+                   payer: str, report_to: str, population_date, ref: str, requisition_by,
+                   repay_unused_by, carry_over: str | None, report_asks: tuple[str, ...]) -> None:
+    """Record GRANT's agreement for one year, with its pots, earmarks and terms.
+
+    Signed again saying the same but for --report-due, --requisition-by,
+    --repay-unused-by, --carry-over or --report-asks, it records an amendment
+    signed on the new --signed-on (the whole agreement is given again: a term
+    left out is one the amended agreement no longer has). Anything else changed
+    is refused.
 
     \b
-    Example:
+    Examples:
       grants agreement sign professionsmiljarden --year 2018 --signed-on 2017-12-14 \\
         --pot stimulus=651000000 --pot nurse-education=300000000 \\
         --earmark nurse-education=nurse-specialist-education \\
         --report-due 2019-02-15 --report-to Socialstyrelsen --payer SKL
+      grants agreement sign professionsmiljarden --year 2018 --signed-on 2018-03-01 \\
+        --pot stimulus=651000000 --pot nurse-education=300000000 \\
+        --earmark nurse-education=nurse-specialist-education \\
+        --report-due 2019-02-15 --report-to Socialstyrelsen --payer SKL \\
+        --requisition-by 2018-11-30 --repay-unused-by 2019-03-31 --carry-over not-allowed
     """
     terms = Agreement(year, signed_on, [[n, a.ore] for n, a in pots], [list(e) for e in earmarks],
-                      report_due, payer.strip(), report_to.strip(), population_date, ref.strip())
+                      report_due, payer.strip(), report_to.strip(), population_date, ref.strip(),
+                      requisition_by, repay_unused_by, carry_over or "", report_asks)
     recorded = s.app.sign_agreement(grant_id, terms, s.user)
-    total = Amount(sum(a.ore for _, a in pots))
-    done(recorded, f"{grant_id} {year} agreement, {total.pretty()} in {len(pots)} pots")
+    if s.app.grant(grant_id).agreement(year).amended_on == signed_on:
+        done(recorded, f"{grant_id} {year} agreement amended, signed {signed_on.isoformat()}")
+    else:
+        total = Amount(sum(a.ore for _, a in pots))
+        done(recorded, f"{grant_id} {year} agreement, {total.pretty()} in {len(pots)} pots")
 
 
 # --------------------------------------------------------------------------- allocate

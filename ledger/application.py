@@ -176,7 +176,7 @@ class GrantLedger(VoucherLookups, StoredLedger):
     @retried
     def requisition(self, grant_id: str, region: str, year: int, pot: str, amount: Amount,
                     on: datetime.date, ref: str, recorded_by: str) -> bool:
-        self.grant(grant_id).check_pot(year, pot)
+        rules.may_requisition(self.grant(grant_id), year, pot, on)
         region_year = self.region_year(grant_id, region, year, recorded_by)
         if not region_year.requisition(pot, amount, on, ref, recorded_by):
             return False
@@ -294,7 +294,7 @@ class GrantLedger(VoucherLookups, StoredLedger):
         if voucher not in decision.bookings:
             rules.may_book(self.region_year(grant_id, decision.region, year, recorded_by), "book costs")
         if not decision.spend(voucher, year, amount, booked_on, object, text, recorded_by,
-                              today=self.today()):
+                              today=self.today(), carry_over=rules.carries_over(grant, year)):
             return False
         index = Voucher(grant_id=grant_id, voucher=index_key(decision.region, voucher), decision_id=decision_id,
                         recorded_by=recorded_by)

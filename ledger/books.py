@@ -85,7 +85,7 @@ def book_all(app: GrantLedger, grant_id: str, region: str, entries: Sequence[Ent
                     raise Refused(f"voucher {e.voucher} is already booked on decision {taken[e.voucher]}")
                 _check_open(app, grant_id, region, e.year, open_years)
             if decision.spend(e.voucher, e.year, e.amount, e.booked_on, e.object or grant.object_for(region),
-                              e.text, recorded_by, today=today):
+                              e.text, recorded_by, today=today, carry_over=rules.carries_over(grant, e.year)):
                 new.append(e)
                 vouchers.append(Voucher(grant_id=grant_id, voucher=index_key(region, e.voucher),
                                         decision_id=e.decision_id, recorded_by=recorded_by))

@@ -245,14 +245,15 @@ class Decision(Aggregate):
 
     def spend(
         self, voucher: str, year: int, amount: Amount, booked_on: datetime.date, object: str,
-        text: str, recorded_by: str, *, today: datetime.date,
+        text: str, recorded_by: str, *, today: datetime.date, carry_over: bool = False,
     ) -> bool:
         """Book a cost, or with a negative amount a credit (a refund, a corrected invoice)
         that lowers what is spent in the year, never below zero. The same voucher with the
         same content again records nothing.
 
-        A booking is dated in the year it is booked for, not before the decision and not
-        after ``today``, the day it is recorded.
+        A booking is dated in the year it is booked for (or the next, when the year's
+        agreement states a ``carry_over`` term), not before the decision and not after
+        ``today``, the day it is recorded.
         """
         booking = Booking(voucher, year, amount.ore, booked_on, object, text)
         if voucher in self.bookings:
@@ -270,7 +271,7 @@ class Decision(Aggregate):
             raise Refused(
                 f"decision {self.decision_id} grants nothing for {year} (its years: {years})"
             )
-        if booked_on.year != year:
+        if booked_on.year != year and not (carry_over and booked_on.year == year + 1):
             raise Refused(
                 f"voucher {voucher} is booked on {booked_on.isoformat()}, which is not in {year}, "
                 f"the year it is booked for"
@@ -348,6 +349,14 @@ class Decision(Aggregate):
             return [_unpack(t) for t in self._packed if t[1] == year and t[6] is None and t[4] != object]
         return [b for b in self._bookings.values()
                 if b.year == year and not b.is_reversed and b.object != object]
+
+    def carried_over(self, year: int) -> Amount:
+        """What of the year's money its live bookings spent in a later year (carried over)."""
+        if self._bookings is None:
+            first = datetime.date(year + 1, 1, 1).toordinal()
+            return Amount(sum(t[2] for t in self._packed if t[1] == year and t[6] is None and t[3] >= first))
+        return Amount(sum(b.amount for b in self._bookings.values()
+                          if b.year == year and not b.is_reversed and b.booked_on.year > year))
 
     def booking(self, voucher: str) -> Booking:
         try:

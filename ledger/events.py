@@ -50,6 +50,8 @@ CATALOGUE: dict[str, type] = _event_classes()
 KINDS: dict[type, str] = {
     Grant.Defined: "grant-defined",
     Grant.AgreementSigned: "agreement-signed",
+    Grant.AgreementSignedWithTerms: "agreement-signed",
+    Grant.AgreementAmended: "agreement-amended",
     Grant.DeciderAuthorised: "decider-authorised",
     Grant.DeciderDeauthorised: "decider-deauthorised",
     Grant.PotAllocated: "pot-allocated",

@@ -233,6 +233,7 @@ SHAPED: dict[str, Form] = {
     "purposes": pairs(CODE, TEXT),
     "earmarks": pairs(CODE, CODE),
     "covers": items(CODE),
+    "report_asks": items(CODE),
     "figures": Form(lambda v: type(v) is dict and all(_str(k) and _int(x) for k, x in v.items()),
                     sealed_figures),
 }

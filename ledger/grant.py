@@ -15,7 +15,7 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger.clock import recorded_day
 from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused, Unauthorised
-from ledger.terms import Agreement, Authorisation, from_stored, stored
+from ledger.terms import Agreement, Authorisation, from_stored, stored, stored_amendable
 from ledger.values import Amount, Region
 
 NAMESPACE = UUID("6f1d2a7e-3b0c-4c55-9a53-0f6a1c3e2b10")
@@ -184,7 +184,12 @@ class Grant(Aggregate):
     # ------------------------------------------------------------------ agreements
 
     def sign_agreement(self, terms: Agreement, recorded_by: str) -> bool:
-        """Record the year's agreement; an identical repeat records nothing (returns False)."""
+        """Record the year's agreement; an identical repeat records nothing (returns False).
+
+        Signed again saying the same but for its amendable terms (the report's due date,
+        the deadlines, carry-over, what the report must hold), it records an amendment,
+        signed on the new ``signed_on``; the same amendment again records nothing.
+        """
         year = terms.year
         self.check_year(year)
         if not terms.pots:
@@ -197,13 +202,36 @@ class Grant(Aggregate):
                 raise Malformed(f"--earmark names pot {pot!r}, which the agreement lacks")
             self.check_purpose(purpose)
         if year in self.agreements:
-            if self.agreements[year] == terms:
-                return False
+            return self._amend_agreement(self.agreements[year], terms, recorded_by)
+        fields = stored(terms)
+        if terms.has_new_terms:
+            self._agreement_signed_with_terms(**fields, recorded_by=recorded_by)
+        else:  # what the first version held, as it held it (a history stays as it was written)
+            for name in Agreement.AMENDABLE[1:]:
+                del fields[name]
+            self._agreement_signed(**fields, recorded_by=recorded_by)
+        return True
+
+    def _amend_agreement(self, current: Agreement, terms: Agreement, recorded_by: str) -> bool:
+        year = terms.year
+        same_terms = current.amendable() == terms.amendable()
+        if same_terms and terms.signed_on in (current.signed_on, current.amended_on) \
+                and current.same_but_amendable(terms):
+            return False
+        if same_terms or not current.same_but_amendable(terms):
             raise Duplicate(
                 f"{self.grant_id} {year} already has an agreement signed on "
-                f"{self.agreements[year].signed_on.isoformat()} with other content"
+                f"{current.signed_on.isoformat()} with other content (an amendment may change only "
+                "--report-due, --requisition-by, --repay-unused-by, --carry-over and --report-asks)"
             )
-        self._agreement_signed(**stored(terms), recorded_by=recorded_by)
+        since = current.amended_on or current.signed_on
+        if terms.signed_on <= since:
+            raise Refused(
+                f"an amendment of {self.grant_id}'s {year} agreement is signed after "
+                f"{since.isoformat()}, when it was last signed; not on {terms.signed_on.isoformat()}"
+            )
+        self._agreement_amended(year=year, amended_on=terms.signed_on, **stored_amendable(terms),
+                                recorded_by=recorded_by)
         return True
 
     @event("AgreementSigned", topic="grants:Grant.AgreementSigned/v1")
@@ -213,6 +241,26 @@ class Grant(Aggregate):
         population_date: datetime.date | None, ref: str, recorded_by: str,
     ) -> None:
         self.agreements[year] = from_stored(Agreement, locals())  # the event's fields that are its terms
+
+    @event("AgreementSignedWithTerms", topic="grants:Grant.AgreementSigned/v2")
+    def _agreement_signed_with_terms(
+        self, year: int, signed_on: datetime.date, pots: list, earmarks: list,
+        report_due: datetime.date, payer: str, report_to: str,
+        population_date: datetime.date | None, ref: str, requisition_by: datetime.date | None,
+        repay_unused_by: datetime.date | None, carry_over: str, report_asks: list, recorded_by: str,
+    ) -> None:
+        self.agreements[year] = from_stored(Agreement, locals())
+
+    @event("AgreementAmended", topic="grants:Grant.AgreementAmended/v1")
+    def _agreement_amended(
+        self, year: int, amended_on: datetime.date, report_due: datetime.date,
+        requisition_by: datetime.date | None, repay_unused_by: datetime.date | None,
+        carry_over: str, report_asks: list, recorded_by: str,
+    ) -> None:
+        self.agreements[year] = attrs.evolve(
+            self.agreements[year], report_due=report_due, requisition_by=requisition_by,
+            repay_unused_by=repay_unused_by, carry_over=carry_over, report_asks=report_asks,
+            amended_on=amended_on)
 
     # ------------------------------------------------------------------ allocations per pot
 

@@ -15,6 +15,7 @@ import datetime
 from collections.abc import Iterable
 
 from ledger.decision import Decision
+from ledger.errors import Refused
 from ledger.grant import Grant
 from ledger.terms import Agreement
 from ledger.region_year import RegionYear
@@ -44,6 +45,23 @@ def may_book(region_year: RegionYear | None, doing: str) -> None:
     nothing was recorded for yet is open)."""
     if region_year is not None:
         region_year.check_open(doing)
+
+
+def may_requisition(grant: Grant, year: int, pot: str, on: datetime.date) -> None:
+    """A requisition: of a pot of the year's agreement, dated by the agreement's
+    --requisition-by (money not requisitioned by then has lapsed)."""
+    agreement = grant.check_pot(year, pot)
+    if agreement.requisition_by is not None and on > agreement.requisition_by:
+        raise Refused(f"money of {grant.grant_id} {year} not requisitioned by "
+                      f"{agreement.requisition_by.isoformat()} has lapsed; cannot requisition it on "
+                      f"{on.isoformat()}")
+
+
+def carries_over(grant: Grant, year: int) -> bool:
+    """Whether the year's bookings may be dated in the next year: when its agreement states a
+    carry-over term (allowed, or not allowed: then compliance judges what was carried over)."""
+    agreement = grant.agreements.get(year)
+    return agreement is not None and agreement.carry_over != ""
 
 
 def may_reserve(grant: Grant, year: int, purpose: str) -> None:

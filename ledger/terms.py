@@ -27,18 +27,29 @@ V = TypeVar("V")
 def _stored_value(value: Any) -> Any:
     if isinstance(value, dict):
         return [[k, _stored_value(v)] for k, v in value.items()]
+    if isinstance(value, tuple):
+        return list(value)
     return value.ore if isinstance(value, Amount) else value
 
 
 def stored(terms: Any) -> dict[str, Any]:
-    """A value's fields as its event stores them: maps as [key, value] pairs, amounts in öre."""
-    return {f.name: _stored_value(getattr(terms, f.name)) for f in attrs.fields(type(terms))}
+    """A value's identifying fields as its event stores them: maps as [key, value] pairs,
+    amounts in öre, tuples as lists (a field outside its identity, ``eq=False``, is not stored
+    with it)."""
+    return {f.name: _stored_value(getattr(terms, f.name)) for f in attrs.fields(type(terms)) if f.eq}
+
+
+def stored_amendable(terms: Agreement) -> dict[str, Any]:
+    """An agreement's amendable terms as an amendment stores them."""
+    return {name: _stored_value(value) for name, value in terms.amendable().items()}
 
 
 def from_stored(cls: type[V], fields: Mapping[str, Any] | Any) -> V:
-    """A value from the fields an event stored (a mapping, or an object such as the event)."""
-    get = fields.__getitem__ if isinstance(fields, Mapping) else fields.__getattribute__
-    return cls(**{f.name: get(f.name) for f in attrs.fields(cls)})  # type: ignore[call-arg]
+    """A value from the fields an event stored (a mapping, or an object such as the event); a
+    field an older version of the event did not have takes its default."""
+    found = fields if isinstance(fields, Mapping) else vars(fields)
+    return cls(**{f.name: found[f.name] for f in attrs.fields(cls)  # type: ignore[call-arg]
+                  if f.name in found or f.default is attrs.NOTHING})
 
 
 def _pots(value: Any) -> dict[str, int]:
@@ -64,9 +75,37 @@ def _schedule(value: Any) -> dict[int, Amount]:
     return {int(y): a if isinstance(a, Amount) else Amount(int(a)) for y, a in sorted(pairs)}
 
 
+# What a report may be asked to hold (`agreement sign --report-asks`), in this order.
+REPORT_CONTENT = ("measures", "involvement", "continuation", "responsible")
+CARRY_OVER = ("allowed", "not-allowed")
+
+
+def _report_asks(value: Any) -> tuple[str, ...]:
+    asked = set(value)
+    unknown = sorted(asked - set(REPORT_CONTENT))
+    if unknown:
+        raise Malformed(f"a report cannot be asked for {', '.join(unknown)} "
+                        f"(it can be asked for {', '.join(REPORT_CONTENT)})")
+    return tuple(c for c in REPORT_CONTENT if c in asked)
+
+
+def _carry_over(value: Any) -> str:
+    if value not in ("",) + CARRY_OVER:
+        raise Malformed(f"--carry-over is allowed or not-allowed, not {value!r}")
+    return value
+
+
 @attrs.frozen
 class Agreement:
-    """One year's agreement (överenskommelse) between the state and SKL."""
+    """One year's agreement (överenskommelse) between the state and SKL.
+
+    Its terms (each optional): money not requisitioned by ``requisition_by`` lapses; money
+    unused by the year's end must be repaid by ``repay_unused_by``; ``carry_over`` says
+    whether unused money may be used the next year ("" when the agreement is silent);
+    ``report_asks`` is what the yearly report must hold (see :data:`REPORT_CONTENT`). These
+    and the report's due date can change by an amendment (``amended_on``, the day the
+    last one was signed; not part of the terms' identity).
+    """
 
     year: int
     signed_on: datetime.date
@@ -77,6 +116,27 @@ class Agreement:
     report_to: str
     population_date: datetime.date | None
     ref: str
+    requisition_by: datetime.date | None = None
+    repay_unused_by: datetime.date | None = None
+    carry_over: str = attrs.field(default="", converter=_carry_over)
+    report_asks: tuple[str, ...] = attrs.field(default=(), converter=_report_asks)
+    amended_on: datetime.date | None = attrs.field(default=None, eq=False)
+
+    # the terms an amendment may change; the rest (year, pots, earmarks, payer...) never change
+    AMENDABLE = ("report_due", "requisition_by", "repay_unused_by", "carry_over", "report_asks")
+
+    @property
+    def has_new_terms(self) -> bool:
+        """Whether it states a term the first version of its event could not hold."""
+        return bool(self.requisition_by or self.repay_unused_by or self.carry_over or self.report_asks)
+
+    def amendable(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.AMENDABLE}
+
+    def same_but_amendable(self, other: Agreement) -> bool:
+        """Whether ``other`` says the same but (perhaps) for the terms an amendment may change."""
+        keep = {**self.amendable(), "signed_on": self.signed_on}
+        return attrs.evolve(other, **keep) == self
 
     @property
     def total(self) -> Amount:

@@ -153,7 +153,8 @@ def reach(event: Any, aggregate: Any) -> tuple[str | None, tuple[int, ...] | Non
         return aggregate.region, tuple(sorted(aggregate.years_ever))  # revoked: nothing changes after
     if isinstance(event, Grant.Defined):
         return None, None
-    if isinstance(event, (Grant.AgreementSigned, Grant.PotAllocated)):
+    if isinstance(event, (Grant.AgreementSigned, Grant.AgreementSignedWithTerms, Grant.AgreementAmended,
+                          Grant.PotAllocated)):
         return None, (event.year,)
     if isinstance(event, (Grant.DeciderAuthorised, Grant.RegionObjectSet)):
         return event.region, None

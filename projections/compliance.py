@@ -21,7 +21,7 @@ from ledger.decision import Decision
 from ledger.grant import Grant
 from ledger.terms import Agreement
 from ledger.values import ZERO, Amount, Region, total
-from projections.balances import FIGURES, year_figures
+from projections.balances import FIGURES, spent, year_figures
 from projections.fold import LedgerView
 
 BREACH, RISK, NOTE = "breach", "risk", "note"
@@ -178,18 +178,53 @@ def check_earmarks(facts: YearFacts) -> list[Finding]:
 
 
 def check_requisitions(facts: YearFacts) -> list[Finding]:
-    """After the year, every allocated pot should have been requisitioned, or the right may lapse."""
-    if not facts.year_is_over:
+    """Every allocated pot should be requisitioned: by the agreement's --requisition-by, or
+    the money has lapsed; without one, by the year's end, or the right may lapse."""
+    deadline = facts.agreement.requisition_by if facts.agreement else None
+    if deadline is None and not facts.year_is_over or deadline is not None and facts.on <= deadline:
         return []
     ry = facts.region_year
     findings = []
     for pot in ry.allocations:
         missing = ry.pot_allocated(pot) - ry.pot_requisitioned(pot)
-        if missing:
+        if missing and deadline is not None:
+            findings.append(Finding(
+                "lapsed", f"{missing} of pot {pot} lapsed: not requisitioned by {deadline.isoformat()}",
+                missing, RISK))
+        elif missing:
             findings.append(Finding(
                 "requisition", f"{missing} of pot {pot} was not requisitioned by the end of {facts.year}",
                 missing, RISK))
     return findings
+
+
+def unused(facts: YearFacts) -> Amount:
+    """The year's money the region keeps (after repayments and reclaims) and did not spend."""
+    return max(ZERO, facts.region_year.funds - spent(facts.year, facts.decisions))
+
+
+def check_unused_repaid(facts: YearFacts) -> list[Finding]:
+    """Money unused at the year's end must be repaid by the agreement's --repay-unused-by."""
+    deadline = facts.agreement.repay_unused_by if facts.agreement else None
+    if deadline is None or facts.on <= deadline or not facts.region_year.is_allocated:
+        return []
+    left = unused(facts)
+    if not left:
+        return []
+    return [Finding("unused", f"{left} unused was not repaid by {deadline.isoformat()}: repay it, "
+                    "or the state reclaims it", left, BREACH)]
+
+
+def check_carry_over(facts: YearFacts) -> list[Finding]:
+    """The year's money used in the next year (bookings for it dated then) needs an
+    agreement that allows carry-over."""
+    if facts.agreement is None or facts.agreement.carry_over != "not-allowed":
+        return []
+    carried = total(d.carried_over(facts.year) for d in facts.decisions)
+    if not carried:
+        return []
+    return [Finding("carry-over", f"{carried} of {facts.year}'s money was used in {facts.year + 1}, "
+                    "though the agreement does not allow carry-over", carried, BREACH)]
 
 
 def check_year_end(facts: YearFacts) -> list[Finding]:
@@ -268,6 +303,8 @@ CHECKS: list[Callable[[YearFacts], list[Finding]]] = [
     check_traceability,
     check_earmarks,
     check_requisitions,
+    check_unused_repaid,
+    check_carry_over,
     check_year_end,
     check_filed_figures,
     check_late_authorisations,

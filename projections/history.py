@@ -25,6 +25,15 @@ EFFECTIVE_FIELDS = ("decided_on", "signed_on", "booked_on", "filed_on", "on", "v
 event_type = kind_of  # an event's name: history's "type" column and export's "type" key
 
 
+
+def _terms(e: Any) -> str:
+    """An agreement's deadlines and conditions, as its (v2 or amendment) event states them."""
+    said = [f"requisition by {e.requisition_by}" if getattr(e, "requisition_by", None) else "",
+            f"repay unused by {e.repay_unused_by}" if getattr(e, "repay_unused_by", None) else "",
+            f"carry-over {e.carry_over}" if getattr(e, "carry_over", "") else "",
+            f"report asks {', '.join(e.report_asks)}" if getattr(e, "report_asks", None) else ""]
+    return "".join(f"; {t}" for t in said if t)
+
 def effective_date(event: Any) -> datetime.date | None:
     for name in EFFECTIVE_FIELDS:
         value = getattr(event, name, None)
@@ -56,9 +65,11 @@ def summary(event: Any, aggregate: Any, kind: str | None = None) -> str:
     match event:
         case Grant.Defined():
             return f"{e.grant_id}: {e.name}, {e.first_year}-{e.last_year}, purposes {', '.join(c for c, _ in e.purposes)}"
-        case Grant.AgreementSigned():
+        case Grant.AgreementSigned() | Grant.AgreementSignedWithTerms():
             pots = ", ".join(f"{n} {_money(v)}" for n, v in e.pots)
-            return f"{e.year} agreement signed {e.signed_on}: {pots}; report due {e.report_due}"
+            return f"{e.year} agreement signed {e.signed_on}: {pots}; report due {e.report_due}{_terms(e)}"
+        case Grant.AgreementAmended():
+            return f"{e.year} agreement amended {e.amended_on}: report due {e.report_due}{_terms(e)}"
         case Grant.PotAllocated():
             given = sum(a for _, a in e.shares)
             return f"{e.year} pot {e.pot}: {_money(given)} allocated to {len(e.shares)} region(s)"

@@ -9,6 +9,9 @@ for `verify` and `import`.
 from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
+
+import attrs
+
 from ledger import rules
 from ledger.region_year import RegionYear
 from ledger.clock import recorded_day
@@ -51,6 +54,14 @@ def _grant_defined(view, agg, e):
 
 def _agreement_signed(view, agg, e):
     agg.sign_agreement(from_stored(Agreement, e), e.recorded_by)
+    return agg
+
+
+def _agreement_amended(view, agg, e):
+    current = agg.agreement(e.year)
+    agg.sign_agreement(attrs.evolve(current, signed_on=e.amended_on, report_due=e.report_due,
+                                    requisition_by=e.requisition_by, repay_unused_by=e.repay_unused_by,
+                                    carry_over=e.carry_over, report_asks=e.report_asks), e.recorded_by)
     return agg
 
 
@@ -97,6 +108,7 @@ def _frame_set(view, agg, e):
 
 
 def _requisitioned(view, agg, e):
+    rules.may_requisition(view.grants[agg.grant_id], agg.year, e.pot, e.on)
     if isinstance(e, RegionYear.Requisitioned):
         agg.recheck_requisition_v1(e.pot, Amount(e.amount), e.on, e.ref, e.recorded_by)
     else:
@@ -175,14 +187,14 @@ def _revoked(view, agg, e):
 def _spent(view, agg, e):
     rules.may_book(view.region_years.get((agg.grant_id, agg.region, e.year)), "book costs")
     agg.spend(e.voucher, e.year, Amount(e.amount), e.booked_on, e.object, e.text, e.recorded_by,
-              today=_day(e))
+              today=_day(e), carry_over=rules.carries_over(view.grants[agg.grant_id], e.year))
     return agg
 
 
 def _credited(view, agg, e):
     rules.may_book(view.region_years.get((agg.grant_id, agg.region, e.year)), "book costs")
     agg.spend(e.voucher, e.year, Amount(-e.amount), e.booked_on, e.object, e.text, e.recorded_by,
-              today=_day(e))
+              today=_day(e), carry_over=rules.carries_over(view.grants[agg.grant_id], e.year))
     return agg
 
 
@@ -208,6 +220,8 @@ def _voucher_registered(view, agg, e):
 RECHECKS: dict[type, Callable[[LedgerView, Any, Any], Any]] = {
     Grant.Defined: _grant_defined,
     Grant.AgreementSigned: _agreement_signed,
+    Grant.AgreementSignedWithTerms: _agreement_signed,
+    Grant.AgreementAmended: _agreement_amended,
     Grant.DeciderAuthorised: _decider_authorised,
     Grant.RegionObjectSet: _region_object_set,
     Grant.DeciderDeauthorised: _decider_deauthorised,

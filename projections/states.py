@@ -125,6 +125,7 @@ _TERM_TYPES: dict[str, tuple[Callable[[Any], Any], Callable[[Any, str], Any]]] =
                        lambda v, what: _pairs(v, _str, lambda x, w: _int(x, w, 1), what)),
     "dict[str, str]": (lambda m: [[k, v] for k, v in m.items()], lambda v, what: _pairs(v, _str, _str, what)),
     "dict[int, Amount]": (_schedule_pairs, _read_schedule),
+    "tuple[str, ...]": (list, lambda v, what: tuple(_str(x, what) for x in _list(v, what))),
 }
 _TERM_NAMES: dict[str, Callable[[Any, str], Any]] = {"year": _year}  # stricter than the type says
 

@@ -12,7 +12,7 @@ from ledger.persistence import store_env
 from projections.history import EVENT_TYPES
 
 
-NAME = "grants-read-models/9"  # the layout: tables of another layout are dropped and rebuilt
+NAME = "grants-read-models/10"  # the layout: tables of another layout are dropped and rebuilt
 # Every event topic but the voucher index's, which serves writes only.
 FEEDS = frozenset(t for t in EVENT_TYPES if not t.startswith("grants:Voucher."))
 CHECKPOINT = 1000  # positions between digest checkpoints

@@ -21,7 +21,7 @@ from commands.group import cli
 from commands.options import CONTEXT, NOTHING_THEN
 from commands.session import Session, pass_session
 from commands.options import judging_day, progress, time_options, with_grant
-from commands.render import AUDIT_EVENT_COLUMNS, BALANCE_COLUMNS, COMMITMENT_COLUMNS, COMPLIANCE_COLUMNS
+from commands.render import AUDIT_EVENT_COLUMNS, BALANCE_COLUMNS, COMMITMENT_COLUMNS, COMPLIANCE_COLUMNS, YEAR_END_COLUMNS
 
 
 @cli.command(context_settings=CONTEXT)
@@ -93,6 +93,10 @@ def _audit_text(r: dict[str, Any]) -> str:
     ]
     for row in r["compliance"]:
         out.extend(f"  - {row['region']} {f}" for f in row["findings"])
+    if any(row["paid"] or row["reclaimed"] for row in r["year_end"]):
+        out += ["", "Year end (prepaid income: paid out, neither decided nor repaid nor reclaimed — a liability "
+                    "to the state):",
+                as_table(r["year_end"], YEAR_END_COLUMNS, "  (none)")]
     out += ["", "Filed reports, as filed and as the year stands now:"]
     if not r["reports"]:
         out.append("  (no sealed report)")

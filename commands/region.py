@@ -265,18 +265,34 @@ def reserve(s: Session, grant_id: str, region: str, year: int, amount: Amount, p
 @click.option("--ref", required=True, help="Your reference, unique within the grant's region-year (e.g. a voucher or case number); the same ref and content again records nothing.")
 @click.option("--pot", type=p.CodeType("pot"), default=None,
               help="The pot repaid to (default: the first pot not earmarked).")
+@click.option("--reclaim", "reclaim_ref", default=None,
+              help="Settle this reclaim (its ref) instead: principal first, then interest.")
 @pass_session
 def repay(s: Session, grant_id: str, region: str, year: int, amount: Amount, on, ref: str,
-          pot: str | None) -> None:
+          pot: str | None, reclaim_ref: str | None) -> None:
     """Return uncommitted money to the paying authority; never beyond what is available.
+
+    With --reclaim REF it settles a reclaim instead (the reclaimed money already
+    left what the region keeps): its principal first, then the interest accrued by
+    --on, never more than is owed that day; the region pays it whatever is
+    available.
 
     Sending it again with the same --ref records nothing, so a retry is safe.
 
     \b
-    Example:
+    Examples:
       grants repay professionsmiljarden --region 23 --year 2018 --amount 100000 --on 2019-03-01 \\
         --ref ÅB-2019-4
+      grants repay professionsmiljarden --region 23 --year 2017 --amount 250000 --on 2018-09-01 \\
+        --reclaim KAMK-2018-117 --ref ÅB-2018-9
     """
+    if reclaim_ref is not None:
+        if pot is not None:
+            raise click.UsageError("--pot goes with a repayment of unused money, not with --reclaim")
+        recorded = s.app.settle(grant_id, region, year, reclaim_ref.strip(), amount, on, ref.strip(), s.user)
+        done(recorded, f"{Region(region)} {year}: {amount.pretty()} repaid against reclaim "
+                       f"{reclaim_ref.strip()}, ref {ref.strip()}")
+        return
     recorded = s.app.repay(grant_id, region, year, amount, on, ref.strip(), s.user, pot=pot)
     done(recorded, f"{Region(region)} {year}: {amount.pretty()} repaid, ref {ref.strip()}")
 

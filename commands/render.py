@@ -116,6 +116,17 @@ BALANCE_COLUMNS = [
     ("requisitioned", "requisitioned"), ("committed", "committed"), ("reserved", "reserved"),
     ("spent", "spent"), ("available", "available"), ("shortfall", "shortfall"),
 ]
+RECLAIM_COLUMNS = [
+    ("region", "region"), ("year", "year"), ("reclaim", "reclaim"), ("ground", "ground"),
+    ("decided_on", "decided"), ("interest_from", "interest from"), ("rate", "rate %"),
+    ("reclaimed", "reclaimed"), ("repaid", "repaid"), ("waived", "waived"), ("owed", "owed"),
+    ("interest", "interest"),
+]
+YEAR_END_COLUMNS = [
+    ("region", "region"), ("region_name", "name"), ("year", "year"), ("paid", "paid"), ("spent", "spent"),
+    ("decided", "decided"), ("repaid", "repaid"), ("reclaimed", "reclaimed"), ("waived", "waived"),
+    ("owed", "owed"), ("prepaid_income", "prepaid income (liability)"),
+]
 COMMITMENT_COLUMNS = [
     ("decision", "decision"), ("region", "region"), ("year", "year"), ("area", "area"),
     ("activity", "activity"), ("purpose", "purpose"), ("amount", "amount"), ("spent", "spent"),

@@ -25,6 +25,7 @@ from ledger.terms import Agreement, DecisionTerms
 from ledger.decision import Decision, decision_uuid
 from ledger.voucher import Voucher, index_key
 from ledger.vouchers import VoucherLookups
+from ledger.reclaiming import Reclaiming
 from ledger.errors import Duplicate, NotFound
 from ledger.grant import Grant, grant_uuid
 from ledger.persistence import StoredLedger, open_store, retried
@@ -48,7 +49,7 @@ def open_ledger(target: str, must_exist: bool = False) -> GrantLedger:
     return open_store(GrantLedger, target, must_exist)
 
 
-class GrantLedger(VoucherLookups, StoredLedger):
+class GrantLedger(VoucherLookups, Reclaiming, StoredLedger):
     """The grant ledger: records grant events, enforcing every rule through its aggregates."""
 
     name = "grants"

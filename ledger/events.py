@@ -68,6 +68,10 @@ KINDS: dict[type, str] = {
     RegionYear.Repaid: "repaid",
     RegionYear.RepaidWithRef: "repaid",
     RegionYear.Paid: "paid",
+    RegionYear.Reclaimed: "reclaimed",
+    RegionYear.ReclaimRateSet: "reclaim-rate-set",
+    RegionYear.ReclaimRepaid: "reclaim-repaid",
+    RegionYear.ReclaimWaived: "reclaim-waived",
     RegionYear.ReportFiled: "report-filed",
     RegionYear.YearClosed: "year-closed",
     RegionYear.YearReopened: "year-reopened",
@@ -120,7 +124,7 @@ def _plan(cls: type) -> Plan:
         (optional if field.nullable else plain).append((field.name, field.type))
         if field.type is int:
             ints.append(field.name)
-    names = {"timestamp", *cls.__annotations__} | ({"originator_topic"} if cls in CREATES else set())
+    names = {"timestamp", *(f.name for f in fields_of(cls))} | ({"originator_topic"} if cls in CREATES else set())
     return Plan(frozenset(names), tuple(plain), tuple(optional), tuple(ints), tuple(shaped), CREATES.get(cls))
 
 

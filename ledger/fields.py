@@ -256,7 +256,11 @@ def fields_of(cls: type) -> tuple[Field, ...]:
     """An event class's own fields (not the library's: id, version, timestamp, originator_topic),
     in the order it declares them, each as :data:`TYPES`, :data:`NAMED` and :data:`SHAPED` say."""
     found = []
-    for name, annotation in cls.__annotations__.items():
+    declared: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):  # an aggregate's copy of a base's event declares nothing itself
+        if not klass.__module__.startswith("eventsourcing"):
+            declared.update(klass.__dict__.get("__annotations__", {}))
+    for name, annotation in declared.items():
         if annotation in ("list", "dict"):
             form = SHAPED.get(name)
             if form is None:

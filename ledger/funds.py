@@ -45,13 +45,17 @@ class RefUse:
     already recorded; the same ref with other content is refused (it names another fact).
     """
 
-    kind: str  # requisition, reserve, repay or frame
-    what: str  # the pot (requisition, repay), the purpose (reserve), "" for a frame
+    kind: str  # one of NOUNS
+    what: str  # the pot (requisition, repay, pay), the purpose (reserve), "" for a frame,
+    # the ground (reclaim), the reclaim's ref (settle, waive), "REF at P %" (rate)
     amount: int
     on: datetime.date | None
 
-    NOUNS = {"pay": "a payment of {a} from pot {w}", "requisition": "a requisition of {a} from pot {w}", "reserve": "a reservation of {a} for {w}",
-             "repay": "a repayment of {a} to pot {w}", "frame": "a planning frame of {a}"}
+    NOUNS = {"pay": "a payment of {a} from pot {w}", "requisition": "a requisition of {a} from pot {w}",
+             "reserve": "a reservation of {a} for {w}", "repay": "a repayment of {a} to pot {w}",
+             "frame": "a planning frame of {a}", "reclaim": "a reclaim of {a} ({w})",
+             "rate": "a rate of {w}", "settle": "a repayment of {a} against reclaim {w}",
+             "waive": "a waiver of {a} of reclaim {w}", "waive-interest": "a waiver of {a} interest of reclaim {w}"}
 
     def describe(self) -> str:
         text = self.NOUNS[self.kind].format(a=Amount(self.amount), w=self.what)
@@ -103,9 +107,10 @@ class YearFunds:
 
     @property
     def funds(self) -> Amount:
-        """The allocation once the year is allocated, the planning frame before that."""
+        """What the region keeps: the allocation less what the state reclaimed (and did not
+        waive) once the year is allocated, the planning frame before that."""
         if self.is_allocated:
-            return self.allocated
+            return self.allocated - self.kept_back
         return Amount(self.frame or 0)
 
     @property

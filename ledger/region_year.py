@@ -17,7 +17,9 @@ from eventsourcing.domain import Aggregate, event
 from ledger.clock import not_after_today
 from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused
 from ledger.grant import NAMESPACE
+from ledger.debts import Debt
 from ledger.funds import RefUse, Report, YearFunds
+from ledger.reclaims import YearDebts
 from ledger.values import Amount
 
 
@@ -25,7 +27,7 @@ def region_year_uuid(grant_id: str, region: str, year: int) -> UUID:
     return uuid5(NAMESPACE, f"region-year/{grant_id}/{region}/{year}")
 
 
-class RegionYear(YearFunds, Aggregate):
+class RegionYear(YearFunds, YearDebts):
     """Funds, commitments and reservations of one grant, region and year."""
 
     TOPIC = "grants:RegionYear"
@@ -53,6 +55,7 @@ class RegionYear(YearFunds, Aggregate):
         self.commitments: dict[str, int] = {}
         self.reservations: dict[str, int] = {}
         self.reports: list[Report] = []
+        self.debts: dict[str, Debt] = {}  # reclaim ref -> the region's debt (ledger/reclaims.py)
         self.closed = False
         self.refs: dict[str, RefUse] = {}  # --ref -> its use (events from /v2 on carry one)
 

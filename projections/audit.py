@@ -20,6 +20,7 @@ from ledger.decision import Decision
 from ledger.errors import Corrupt
 from ledger.grant import Grant
 from ledger.values import Amount, Region, total
+from projections.debts import year_end_rows
 from projections.balances import FIGURES, balance_rows, year_figures
 from projections.bounds import Cut, whole_commands
 from projections.commitments import commitment_rows
@@ -290,6 +291,7 @@ def audit(view: LedgerView, digest: str, grant_id: str, year: int, region: str |
         "balances": balance_rows(view, grant_id, region, year),
         "commitments": commitment_rows(view, grant_id, region, year),
         "compliance": compliance_rows(view, grant_id, on, region, year),
+        "year_end": year_end_rows(view, grant_id, region, year),
         "reports": filed_vs_now(view, events, grant_id, year, region),
         "reconciliation": checks,
         "reconciled": all(c["holds"] for c in checks),

@@ -66,6 +66,8 @@ def balance_rows(view: LedgerView, grant_id: str, region: str | None = None,
             "frame": ry.frame_amount,
             "repaid": ry.repaid,
             "paid": ry.paid,
+            "reclaimed": ry.reclaimed,
+            "waived": ry.waived,
             "closed": ry.closed,
         })
     return rows

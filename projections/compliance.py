@@ -268,8 +268,33 @@ def check_shortfall(facts: YearFacts) -> list[Finding]:
     reserved = f" and {ry.reserved} reserved" if ry.reserved else ""
     return [Finding(
         "shortfall", f"shortfall of {ry.shortfall}: {ry.committed} committed{reserved} against "
-        f"{ry.funds} {'allocated' if ry.is_allocated else 'in the planning frame'}; amend or revoke "
+        f"{ry.funds} {_funds_are(ry)}; amend or revoke "
         "decisions, or the region pays the rest itself", ry.shortfall, RISK)]
+
+
+def check_debts(facts: YearFacts) -> list[Finding]:
+    """A reclaim is a debt of the region: at risk until it is due, a breach while it is owed
+    after that (its principal or its interest), until repaid or waived."""
+    findings = []
+    for debt in facts.region_year.debts.values():
+        owed, interest = Amount(debt.owed_on(facts.on)), Amount(debt.interest(facts.on))
+        if facts.on < debt.decided_on or not (owed or interest):
+            continue
+        what = f"reclaim {debt.ref} ({debt.ground}, decided {debt.decided_on.isoformat()})"
+        sums = " and ".join(([f"{owed}"] if owed else []) + ([f"{interest} interest"] if interest else []))
+        if facts.on <= debt.interest_from:
+            findings.append(Finding("debt", f"{sums} owed to the state, due {debt.interest_from.isoformat()}: "
+                                    f"{what}", owed, RISK))
+        else:
+            findings.append(Finding("debt", f"{sums} owed to the state since "
+                                    f"{debt.interest_from.isoformat()}: {what}", owed, BREACH))
+    return findings
+
+
+def _funds_are(ry: RegionYear) -> str:
+    if not ry.is_allocated:
+        return "in the planning frame"
+    return f"kept of {ry.allocated} allocated ({ry.kept_back} reclaimed)" if ry.kept_back else "allocated"
 
 
 def check_late_decisions(facts: YearFacts) -> list[Finding]:
@@ -297,6 +322,7 @@ def check_late_authorisations(facts: YearFacts) -> list[Finding]:
 
 
 CHECKS: list[Callable[[YearFacts], list[Finding]]] = [
+    check_debts,
     check_shortfall,
     check_report_on_time,
     check_report_content,
@@ -334,6 +360,8 @@ def judge(facts: YearFacts) -> dict[str, Any]:
         "report_status": report_status(facts),
         "earmarked_used_elsewhere": total(used.values()),
         "money_at_risk": at_risk,
+        "owed": total(Amount(d.owed_on(facts.on)) for d in ry.debts.values()),
+        "interest": total(Amount(d.interest(facts.on)) for d in ry.debts.values()),
         "risk_reason": "; ".join(f"{f.at_risk} at risk: {f.message}" for f in risky),
         "status": status,
         "findings": [f.message for f in findings],

@@ -19,7 +19,8 @@ from projections.fold import Entry, LedgerView
 EVENT_TYPES = TOPIC_KINDS
 
 # Fields that say when a fact took effect (as opposed to when it was recorded).
-EFFECTIVE_FIELDS = ("decided_on", "signed_on", "booked_on", "filed_on", "on", "valid_from", "ends_from")
+EFFECTIVE_FIELDS = ("decided_on", "signed_on", "booked_on", "filed_on", "on", "valid_from", "ends_from",
+                    "amended_on", "applies_from")
 
 
 event_type = kind_of  # an event's name: history's "type" column and export's "type" key
@@ -94,6 +95,17 @@ def summary(event: Any, aggregate: Any, kind: str | None = None) -> str:
             return f"{where}: {_money(e.amount)} reserved for {e.purpose}{_ref(e)}"
         case RegionYear.Paid():
             return f"{where}: {_money(e.amount)} paid out from pot {e.pot}{_ref(e)}"
+        case RegionYear.Reclaimed():
+            terms = (f", due {e.due}" if e.due else "") + (f", interest {e.rate} %" if e.rate else "")
+            return f"{where}: {_money(e.amount)} reclaimed ({e.ground}) on {e.decided_on}{terms}{_ref(e)}"
+        case RegionYear.ReclaimRateSet():
+            return f"{where}: reclaim {e.reclaim} bears {e.rate} % interest from {e.applies_from}{_ref(e)}"
+        case RegionYear.ReclaimRepaid():
+            part = f" ({_money(e.principal)} principal, {_money(e.interest)} interest)" if e.interest else ""
+            return f"{where}: {_money(e.amount)} repaid against reclaim {e.reclaim} on {e.on}{part}{_ref(e)}"
+        case RegionYear.ReclaimWaived():
+            what = f"{_money(e.interest)} interest" if e.interest else _money(e.principal)
+            return f"{where}: {what} of reclaim {e.reclaim} waived on {e.on}: {e.reason}{_ref(e)}"
         case RegionYear.Repaid() | RegionYear.RepaidWithRef():
             return f"{where}: {_money(e.amount)} repaid to pot {e.pot}{_ref(e)}"
         case RegionYear.ReportFiled():

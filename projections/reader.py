@@ -24,6 +24,7 @@ import attrs
 
 from ledger.application import GrantLedger
 from ledger.errors import NotFound
+from projections.debts import reclaim_rows, year_end_rows
 from projections.audit import upto
 from projections.authority import authorisation_rows
 from projections.balances import balance_rows
@@ -127,6 +128,21 @@ class Reader:
                         lambda models: compliance_rows(models.view_for(grant_id, region, year), grant_id,
                                                        day, region, year),
                         lambda view: compliance_rows(view, grant_id, day, region, year))
+
+    def reclaims(self, grant_id: str, day: datetime.date, region: str | None = None,
+                 year: int | None = None, *, position: int | None = None,
+                 as_of: datetime.datetime | None = None) -> Answer:
+        return self.ask(grant_id, position, as_of,
+                        lambda models: reclaim_rows(models.view_for(grant_id, region, year), grant_id,
+                                                    day, region, year),
+                        lambda view: reclaim_rows(view, grant_id, day, region, year))
+
+    def year_end(self, grant_id: str, year: int, region: str | None = None, *, position: int | None = None,
+                 as_of: datetime.datetime | None = None) -> Answer:
+        return self.ask(grant_id, position, as_of,
+                        lambda models: year_end_rows(models.view_for(grant_id, region, year), grant_id,
+                                                     region, year),
+                        lambda view: year_end_rows(view, grant_id, region, year))
 
     def authorisations(self, grant_id: str, region: str | None = None, *, position: int | None = None,
                        as_of: datetime.datetime | None = None) -> Answer:

@@ -205,6 +205,34 @@ def _reversed(view, agg, e):
     return agg
 
 
+def _reclaimed(view, agg, e):
+    view.grants[agg.grant_id].agreement(agg.year)
+    agg.reclaim(e.ref, e.ground, Amount(e.amount), e.decided_on, e.due, e.rate, e.recorded_by, today=_day(e))
+    return agg
+
+
+def _reclaim_rate_set(view, agg, e):
+    agg.set_rate(e.reclaim, e.rate, e.applies_from, e.ref, e.recorded_by)
+    return agg
+
+
+def _reclaim_repaid(view, agg, e):
+    debt = agg.debt(e.reclaim)
+    if debt.split(e.amount) != (e.principal, e.interest):
+        raise HistoryError(f"the repayment {e.ref} against reclaim {e.reclaim} splits {e.amount} öre "
+                           f"other than the ledger does ({debt.split(e.amount)})")
+    agg.settle(e.reclaim, Amount(e.amount), e.on, e.ref, e.recorded_by, today=_day(e))
+    return agg
+
+
+def _reclaim_waived(view, agg, e):
+    if (e.principal == 0) == (e.interest == 0):
+        raise HistoryError(f"the waiver {e.ref} of reclaim {e.reclaim} waives principal or interest, not both or none")
+    agg.waive(e.reclaim, Amount(e.principal or e.interest), bool(e.interest), e.on, e.reason, e.ref,
+              e.recorded_by, today=_day(e))
+    return agg
+
+
 def _voucher_registered(view, agg, e):
     decision = view.decisions.get((e.grant_id, e.decision_id))
     region, _, voucher = e.voucher.partition("/")  # REGION/VOUCHER, or a grant-wide key of before
@@ -244,6 +272,10 @@ RECHECKS: dict[type, Callable[[LedgerView, Any, Any], Any]] = {
     Decision.Amended: _amended,
     Decision.Revoked: _revoked,
     RegionYear.Paid: _paid,
+    RegionYear.Reclaimed: _reclaimed,
+    RegionYear.ReclaimRateSet: _reclaim_rate_set,
+    RegionYear.ReclaimRepaid: _reclaim_repaid,
+    RegionYear.ReclaimWaived: _reclaim_waived,
     Decision.Spent: _spent,
     Decision.Credited: _credited,
     Decision.Reversed: _reversed,

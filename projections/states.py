@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from ledger.debts import GROUNDS, Debt, Settlement, parse_rate
 from ledger.region_year import RefUse, RegionYear, Report
 from ledger.decision import REVOKED, Decision, _pack
 from ledger.errors import Corrupt
@@ -177,6 +178,10 @@ def _region_year(r: RegionYear) -> dict:
         "refs": [[ref, u.kind, u.what, u.amount, _iso(u.on)] for ref, u in r.refs.items()],
         "reports": [[_iso(p.filed_on), p.to, list(p.covers), p.patient_units, p.employee_reps, p.ref,
                      [[k, v] for k, v in p.figures.items()], p.position, p.digest] for p in r.reports],
+        "debts": [[d.ref, d.ground, _iso(d.decided_on), d.amount, _iso(d.due),
+                   [[_iso(day), rate] for day, rate in d.rates],
+                   [[s.kind, _iso(s.on), s.principal, s.interest, s.ref, s.reason] for s in d.settlements]]
+                  for d in r.debts.values()],
     }
 
 
@@ -256,7 +261,8 @@ def _money(v: Any, what: str) -> int:
 
 def _load_region_year(data: dict) -> RegionYear:
     keys = _BASE | {"grant_id", "region", "year", "allocations", "allocation_sources", "frame", "requisitions",
-                    "payments", "repaid_by_pot", "commitments", "reservations", "closed", "reports", "refs"}
+                    "payments", "repaid_by_pot", "commitments", "reservations", "closed", "reports", "refs",
+                    "debts"}
     _obj(data, keys, "the region-year")
     r = _new(RegionYear, data)
     r.grant_id, r.region, r.year = _str(data["grant_id"], "grant_id"), _region(data["region"], "region"), \
@@ -281,7 +287,32 @@ def _load_region_year(data: dict) -> RegionYear:
             _day(p[0], "filed_on"), _str(p[1], "to"), tuple(_str(c, "covers") for c in _list(p[2], "covers")),
             _opt(p[3], flag, "patient_units"), _opt(p[4], flag, "employee_reps"), _str(p[5], "ref"),
             _pairs(p[6], _str, _int, "figures"), _int(p[7], "position", 0), _str(p[8], "digest")))
+    r.debts = {}
+    for d in _list(data["debts"], "debts"):
+        debt = _debt(d)
+        _want(debt.ref not in r.debts and r.refs.get(debt.ref, RefUse("", "", 0, None)).kind == "reclaim",
+              "a reclaim repeats or lacks its ref")
+        r.debts[debt.ref] = debt
     return r
+
+
+def _debt(d: Any) -> Debt:
+    _want(type(d) is list and len(d) == 7 and d[1] in GROUNDS, "a reclaim does not have its fields")
+    rates = []
+    for p in _list(d[5], "rates"):
+        _want(type(p) is list and len(p) == 2, "a reclaim's rate does not have its fields")
+        rates.append((_day(p[0], "rate's day"), _str(p[1], "rate")))
+        _want(parse_rate(rates[-1][1]) == rates[-1][1], "a reclaim's rate is not a rate")
+    settlements = []
+    for s in _list(d[6], "settlements"):
+        _want(type(s) is list and len(s) == 6 and s[0] in ("repaid", "waived"),
+              "a reclaim's settlement does not have its fields")
+        settlements.append(Settlement(s[0], _day(s[1], "settled on"), _money(s[2], "principal"),
+                                      _money(s[3], "interest"), _str(s[4], "ref"), _str(s[5], "reason")))
+    debt = Debt(_str(d[0], "reclaim"), d[1], _day(d[2], "decided_on"), _money(d[3], "reclaimed"),
+                _opt(d[4], _day, "due"), rates, settlements)
+    _want(debt.owed >= 0, "a reclaim is settled beyond its amount")
+    return debt
 
 
 def _booking(t: Any) -> tuple:

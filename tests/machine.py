@@ -176,6 +176,40 @@ class LedgerMachine(RuleBasedStateMachine):
             ym.repaid["stim"] = ym.repaid.get("stim", 0) + amount
             ym.refs[ref] = ("repay", "stim", amount)
 
+    # ------------------------------------------------------------------ the state's reclaims
+
+    @rule(region=st.sampled_from(REGIONS), year=st.sampled_from(YEARS), data=st.data())
+    def reclaim(self, region, year, data):
+        """A reclaim takes up to what the region keeps, whatever is available, even in a closed year."""
+        ym = self.years[(region, year)]
+        keeps = ym.allocated() - ym.kept_back()
+        amount = self.near(data, keeps)
+        allowed = bool(ym.alloc) and amount <= keeps
+        ref = self.new_ref()
+        if self.expect(allowed, lambda: self.app.reclaim("g", region, year, Amount(amount), D, "unused", ref, "t")):
+            ym.debts[ref] = [amount, 0, 0]
+            ym.refs[ref] = ("reclaim", "unused", amount)
+
+    @rule(region=st.sampled_from(REGIONS), year=st.sampled_from(YEARS), data=st.data(),
+          waive=st.booleans())
+    def settle_or_waive(self, region, year, data, waive):
+        """A repayment or a waiver against a reclaim: never more than is owed."""
+        ym = self.years[(region, year)]
+        if not ym.debts:
+            return
+        reclaim = data.draw(st.sampled_from(sorted(ym.debts)))
+        debt = ym.debts[reclaim]
+        owed = debt[0] - debt[1] - debt[2]
+        amount = self.near(data, owed)
+        ref = self.new_ref()
+        if waive:
+            action = lambda: self.app.waive("g", region, year, reclaim, Amount(amount), D, "why", ref, "t")  # noqa: E731
+        else:
+            action = lambda: self.app.settle("g", region, year, reclaim, Amount(amount), D, ref, "t")  # noqa: E731
+        if self.expect(amount <= owed, action):
+            debt[2 if waive else 1] += amount
+            ym.refs[ref] = ("waive" if waive else "settle", reclaim, amount)
+
     @rule(region=st.sampled_from(REGIONS), year=st.sampled_from(YEARS), data=st.data())
     def retry_money(self, region, year, data):
         """A money command sent again with a ref already used: the same content records
@@ -190,12 +224,17 @@ class LedgerMachine(RuleBasedStateMachine):
             amount += 1
         elif other == "kind":  # the same ref for another kind of fact
             kind, what = {"requisition": ("repay", "stim"), "repay": ("reserve", "nse"),
-                          "reserve": ("requisition", "stim"), "pay": ("requisition", "stim")}[kind]
+                          "reserve": ("requisition", "stim"), "pay": ("requisition", "stim"),
+                          "reclaim": ("pay", "stim"), "settle": ("reclaim", "unused"),
+                          "waive": ("settle", what)}[kind]
         send = {
             "requisition": lambda: self.app.requisition("g", region, year, what, Amount(amount), D, ref, "t"),
             "reserve": lambda: self.app.reserve("g", region, year, Amount(amount), what, D, ref, "t"),
             "repay": lambda: self.app.repay("g", region, year, Amount(amount), D, ref, "t", pot=what),
             "pay": lambda: self.app.pay("g", region, year, what, Amount(amount), D, ref, "t"),
+            "reclaim": lambda: self.app.reclaim("g", region, year, Amount(amount), D, what, ref, "t"),
+            "settle": lambda: self.app.settle("g", region, year, what, Amount(amount), D, ref, "t"),
+            "waive": lambda: self.app.waive("g", region, year, what, Amount(amount), D, "why", ref, "t"),
         }[kind]
         if other is None:
             self.expect(True, send, unchanged=True)
@@ -356,7 +395,8 @@ class LedgerMachine(RuleBasedStateMachine):
             figures = [row[k] for k in ("allocated", "requisitioned", "committed", "reserved",
                                          "spent", "available", "shortfall")]
             assert all(not f.is_negative for f in figures), row
-            funds = row["allocated"] if ym.alloc else Amount(ym.frame or 0)
+            funds = Amount(ym.funds())
+            assert funds == (row["allocated"] - row["reclaimed"] + row["waived"] if ym.alloc else Amount(ym.frame or 0))
             assert funds + row["shortfall"] == row["committed"] + row["reserved"] + row["available"]
             assert row["spent"] <= row["committed"]
             assert row["requisitioned"] <= row["allocated"]
@@ -369,6 +409,12 @@ class LedgerMachine(RuleBasedStateMachine):
                 p: a for p, a in ym.reserved.items() if a}
             assert row["requisitioned"] == Amount(sum(ym.pot_req(p) for p in POTS))
             assert row["paid"] == Amount(sum(ym.paid.values()))
+            assert row["reclaimed"] == Amount(sum(d[0] for d in ym.debts.values()))
+            assert row["waived"] == Amount(sum(d[2] for d in ym.debts.values()))
+            for ref, debt in folded.debts.items():  # debt + repaid + waived = reclaimed, to the öre
+                assert debt.owed + debt.repaid + debt.waived == debt.amount == ym.debts[ref][0]
+                assert (debt.repaid, debt.waived) == tuple(ym.debts[ref][1:])
+                assert debt.owed >= 0
             assert row["closed"] == ym.closed
         for row in commitment_rows(view, "g"):
             dm = self.decisions[row["decision"]]

@@ -26,10 +26,19 @@ class YearModel:
         self.commit: dict[str, int] = {}
         self.closed = False
         self.refs: dict[str, tuple] = {}  # ref -> (kind, pot or purpose, amount): what it recorded
+        # the state's reclaims: ref -> [reclaimed, repaid, waived] (principal, no interest here)
+        self.debts: dict[str, list[int]] = {}
+
+    def allocated(self) -> int:
+        return sum(self.alloc.values()) - sum(self.repaid.values())
+
+    def kept_back(self) -> int:
+        """What reclaims take out of what the region keeps: reclaimed less waived."""
+        return sum(d[0] - d[2] for d in self.debts.values())
 
     def funds(self) -> int:
         if self.alloc:
-            return sum(self.alloc.values()) - sum(self.repaid.values())
+            return self.allocated() - self.kept_back()
         return self.frame or 0
 
     def headroom(self) -> int:

@@ -153,12 +153,13 @@ def _write(m: ReadModels, rows: dict[str, Any]) -> None:
     m._many("INSERT INTO grants_rm_seals (id, kind, grant_id, region, digest) VALUES (?, 'list', ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET digest = excluded.digest", _list_seals(m, rows["history"]))
     m._many("INSERT INTO grants_rm_balances (grant_id, region, year, allocated, requisitioned, "
-            "committed, reserved, spent, available, shortfall, frame, repaid, closed, paid) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (grant_id, region, year) "
+            "committed, reserved, spent, available, shortfall, frame, repaid, closed, paid, reclaimed, waived) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (grant_id, region, year) "
             "DO UPDATE SET allocated = excluded.allocated, requisitioned = excluded.requisitioned, "
             "committed = excluded.committed, reserved = excluded.reserved, "
             "available = excluded.available, shortfall = excluded.shortfall, "
-            "frame = excluded.frame, repaid = excluded.repaid, closed = excluded.closed, paid = excluded.paid", rows["balances"])
+            "frame = excluded.frame, repaid = excluded.repaid, closed = excluded.closed, paid = excluded.paid, "
+            "reclaimed = excluded.reclaimed, waived = excluded.waived", rows["balances"])
     m._many("UPDATE grants_rm_balances SET spent = spent + ? WHERE grant_id = ? AND region = ? "
             "AND year = ?", [(d, g, r, y) for (g, r, y), d in rows["spent"].items()])
     m._many("DELETE FROM grants_rm_commitments WHERE grant_id = ? AND decision = ?", rows["decisions"])

@@ -59,7 +59,8 @@ def _altered(what: str) -> Corrupt:
 def balance_tuple(a: RegionYear) -> tuple:
     """A region-year's balance row, spent apart (it comes from the decisions)."""
     return (a.grant_id, a.region, a.year, a.allocated.ore, a.requisitioned.ore, a.committed.ore,
-            a.reserved.ore, 0, a.available.ore, a.shortfall.ore, a.frame, a.repaid.ore, int(a.closed), a.paid.ore)
+            a.reserved.ore, 0, a.available.ore, a.shortfall.ore, a.frame, a.repaid.ore, int(a.closed), a.paid.ore,
+            a.reclaimed.ore, a.waived.ore)
 
 
 def commitment_tuples(d: Decision) -> list[tuple]:

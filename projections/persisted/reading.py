@@ -210,7 +210,7 @@ class Reading(StoredRows):
         where, params = _filters(grant_id, region, year)
         stored = [tuple(r) for r in self._run(
             "SELECT grant_id, region, year, allocated, requisitioned, committed, reserved, 0, available, "
-            f"shortfall, frame, repaid, closed, paid, spent FROM grants_rm_balances WHERE {where} "
+            f"shortfall, frame, repaid, closed, paid, reclaimed, waived, spent FROM grants_rm_balances WHERE {where} "
             "ORDER BY region, year", params)]
         scope, scope_params = "a.grant_id = ? AND a.kind = 'RegionYear'", [grant_id]
         if region is not None:
@@ -225,20 +225,21 @@ class Reading(StoredRows):
             params)}
         for row in stored:
             key = (row[1], row[2])
-            if expected.pop(key, None) != row[:14] or spent.get(key, 0) != row[14]:
+            if expected.pop(key, None) != row[:16] or spent.get(key, 0) != row[16]:
                 raise _altered(f"the balance row of {grant_id} {key[0]} {key[1]} is not what its region-year "
                                "and commitments give")
         if expected:
             raise _altered(f"the balance row of {grant_id} {' '.join(map(str, next(iter(expected))))} is missing")
         rows = []
         for r in stored:
-            region_code, y, *amounts, frame, repaid, closed, paid = r[1:7] + (r[14],) + r[8:14]
+            region_code, y, *amounts, frame, repaid, closed, paid, reclaimed, waived = r[1:7] + (r[16],) + r[8:16]
             rows.append({
                 "grant": grant_id, "region": region_code, "region_name": Region(region_code).name,
                 "year": int(y),
                 **{k: Amount(int(v)) for k, v in zip(AMOUNTS[:7], amounts)},
                 "frame": None if frame is None else Amount(int(frame)),
-                "repaid": Amount(int(repaid)), "paid": Amount(int(paid)), "closed": bool(closed),
+                "repaid": Amount(int(repaid)), "paid": Amount(int(paid)), "reclaimed": Amount(int(reclaimed)),
+                "waived": Amount(int(waived)), "closed": bool(closed),
             })
         return rows
 

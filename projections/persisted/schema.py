@@ -59,7 +59,7 @@ def _schema(postgres: bool) -> list[str]:
         "CREATE TABLE IF NOT EXISTS grants_rm_balances (grant_id TEXT NOT NULL, region TEXT NOT NULL, "
         "year INTEGER NOT NULL, allocated BIGINT, requisitioned BIGINT, committed BIGINT, "
         "reserved BIGINT, spent BIGINT, available BIGINT, shortfall BIGINT, frame BIGINT, "
-        "repaid BIGINT, closed INTEGER, paid BIGINT, PRIMARY KEY (grant_id, region, year))",
+        "repaid BIGINT, closed INTEGER, paid BIGINT, reclaimed BIGINT, waived BIGINT, PRIMARY KEY (grant_id, region, year))",
         "CREATE TABLE IF NOT EXISTS grants_rm_commitments (grant_id TEXT NOT NULL, decision TEXT NOT NULL, "
         "year INTEGER NOT NULL, region TEXT, area TEXT, activity TEXT, purpose TEXT, amount BIGINT, "
         "spent BIGINT, remaining BIGINT, status TEXT, decided_by TEXT, decided_on TEXT, "

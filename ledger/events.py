@@ -69,6 +69,7 @@ KINDS: dict[type, str] = {
     RegionYear.RepaidWithRef: "repaid",
     RegionYear.Paid: "paid",
     RegionYear.ReportFiled: "report-filed",
+    RegionYear.ReportFiledWithContent: "report-filed",
     RegionYear.YearClosed: "year-closed",
     RegionYear.YearReopened: "year-reopened",
     Decision.Decided: "decided",

@@ -193,6 +193,18 @@ class PairType(_LedgerType):
         return parse_code(left, "pot"), parse_code(right, "purpose")
 
 
+class MeasuresType(_LedgerType):
+    """``PURPOSE=TEXT``, as in ``--measures it-admin="New scheduling system"`` (an empty text: not stated)."""
+
+    name = "purpose=text"
+
+    def parse(self, value: str) -> tuple[str, str]:
+        purpose, sep, text = value.partition("=")
+        if not sep:
+            raise Malformed(f"{value!r} is not PURPOSE=TEXT (e.g. it-admin=\"New scheduling system\")")
+        return parse_code(purpose, "purpose"), text.strip()
+
+
 class TextType(click.ParamType):
     """Free text (a name, a reason, a reference): one line of printable UTF-8 text."""
 
@@ -251,6 +263,7 @@ YEAR_AMOUNT = YearAmountType()
 POT_AMOUNT = PotAmountType()
 EARMARK = PairType()
 PURPOSE = PurposeType()
+MEASURES = MeasuresType()
 
 
 def schedule_of(pairs: tuple[tuple[int, Amount], ...]) -> dict[int, Amount]:

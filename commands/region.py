@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from commands import params as p
-from ledger.terms import DecisionTerms
+from ledger.terms import DecisionTerms, ReportContent
 from ledger.values import Amount, Region
 from commands.group import cli
 from commands.options import CONTEXT
@@ -306,23 +306,45 @@ def repay(s: Session, grant_id: str, region: str, year: int, amount: Amount, on,
               help="Does it state how patient-near units were involved?")
 @click.option("--employee-reps/--no-employee-reps", default=None,
               help="Does it state how employee representatives were involved?")
+@click.option("--measures", multiple=True, type=p.MEASURES,
+              help="PURPOSE=TEXT: the measures taken for a purpose the report covers (repeatable).")
+@click.option("--patient-units-involvement", default="",
+              help="How patient-near units were involved (implies --patient-units).")
+@click.option("--employee-reps-involvement", default="",
+              help="How employee representatives were involved (implies --employee-reps).")
+@click.option("--continuation", default="", help="How the work continues after the grant.")
+@click.option("--responsible", default="", metavar="NAME", help="Who is responsible for the follow-up.")
 @click.option("--to", default=None, help="Recipient (default: the agreement's).")
 @click.option("--ref", default="")
 @pass_session
 def report(s: Session, grant_id: str, region: str, year: int, filed_on, covers, patient_units,
-           employee_reps, to: str | None, ref: str) -> None:
+           employee_reps, measures, patient_units_involvement: str, employee_reps_involvement: str,
+           continuation: str, responsible: str, to: str | None, ref: str) -> None:
     """File a region's yearly follow-up report; --filed-on may not be after today.
+
+    Its content says per covered purpose the measures taken, how patient-near units and
+    employee representatives were involved, how the work continues and who is
+    responsible for the follow-up; compliance checks what the agreement's --report-asks
+    asks for. Measures may name only purposes the report covers. The same report again
+    records nothing.
 
     \b
     Example:
       grants report professionsmiljarden --region 23 --year 2018 --filed-on 2019-02-10 \\
         --covers it-admin --covers competence-use --patient-units --employee-reps
+      grants report professionsmiljarden --region 23 --year 2018 --filed-on 2019-02-10 \\
+        --covers it-admin --measures it-admin="New scheduling system" \\
+        --patient-units-involvement "Ward managers in the steering group" \\
+        --employee-reps-involvement "Unions consulted monthly" \\
+        --continuation "Funded by the region from 2019" --responsible "Anna Berg"
     """
     app = s.app
+    content = ReportContent(list(measures), patient_units_involvement, employee_reps_involvement,
+                            continuation, responsible)
     models = s.read.models()
     recorded = app.report(grant_id, region, year, filed_on, list(covers), patient_units,
                           employee_reps, to.strip() if to else None, ref.strip(), s.user,
-                          sealer=models)
+                          sealer=models, content=content)
     done(recorded, f"{Region(region)} {year} report filed {filed_on.isoformat()}")
 
 

@@ -21,7 +21,7 @@ from ledger import clock, rules
 from ledger.apportion import apportion
 from ledger.books import Booked, Entry, book_all
 from ledger.region_year import RegionYear, region_year_uuid
-from ledger.terms import Agreement, DecisionTerms
+from ledger.terms import Agreement, DecisionTerms, ReportContent
 from ledger.decision import Decision, decision_uuid
 from ledger.voucher import Voucher, index_key
 from ledger.vouchers import VoucherLookups
@@ -329,10 +329,11 @@ class GrantLedger(VoucherLookups, Reclaiming, StoredLedger):
     def report(self, grant_id: str, region: str, year: int, filed_on: datetime.date,
                covers: list[str], patient_units: bool | None, employee_reps: bool | None,
                to: str | None, ref: str, recorded_by: str,
-               sealer: Sealer | None = None) -> bool:
-        """File the year's report, sealed by ``sealer`` (the read side) with the figures it
-        reports and the history's position and digest, taken just before the write (again
-        on a retry, so a seal is never older than the state it is filed on)."""
+               sealer: Sealer | None = None, content: ReportContent | None = None) -> bool:
+        """File the year's report (with its ``content``: measures, involvement, continuation,
+        responsible), sealed by ``sealer`` (the read side) with the figures it reports and the
+        history's position and digest, taken just before the write (again on a retry, so a
+        seal is never older than the state it is filed on)."""
         agreement = rules.may_report(self.grant(grant_id), year, covers)
         if to is None:
             to = agreement.report_to
@@ -340,7 +341,7 @@ class GrantLedger(VoucherLookups, Reclaiming, StoredLedger):
         figures, position, digest = sealer.seal(self, grant_id, region, year) if sealer else ({}, 0, "")
         recorded = region_year.file_report(filed_on, to, covers, patient_units, employee_reps,
                                            ref, recorded_by, figures, position, digest,
-                                           today=self.today())
+                                           today=self.today(), content=content)
         if recorded:
             self.save(region_year)
         return recorded

@@ -73,6 +73,7 @@ KINDS: dict[type, str] = {
     RegionYear.ReclaimRepaid: "reclaim-repaid",
     RegionYear.ReclaimWaived: "reclaim-waived",
     RegionYear.ReportFiled: "report-filed",
+    RegionYear.ReportFiledWithContent: "report-filed",
     RegionYear.YearClosed: "year-closed",
     RegionYear.YearReopened: "year-reopened",
     Decision.Decided: "decided",

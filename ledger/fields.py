@@ -234,6 +234,7 @@ SHAPED: dict[str, Form] = {
     "earmarks": pairs(CODE, CODE),
     "covers": items(CODE),
     "report_asks": items(CODE),
+    "measures": pairs(CODE, TEXT),  # a report's measures: [purpose, text] pairs
     "figures": Form(lambda v: type(v) is dict and all(_str(k) and _int(x) for k, x in v.items()),
                     sealed_figures),
 }

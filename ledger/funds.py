@@ -14,6 +14,7 @@ import datetime
 import attrs
 
 from ledger.errors import Closed, Duplicate, Insufficient, Malformed, Shortfall
+from ledger.terms import ReportContent
 from ledger.values import Amount, Region
 
 
@@ -23,7 +24,8 @@ class Report:
 
     The seal (not part of a report's identity) keeps the figures the report stated, in
     öre, and the position and digest of the history they came from, so a later audit
-    can show the year as filed beside the year as it stands.
+    can show the year as filed beside the year as it stands. Its ``content`` (measures,
+    involvement, continuation, responsible) is part of its identity.
     """
 
     filed_on: datetime.date
@@ -35,6 +37,7 @@ class Report:
     figures: dict[str, int] = attrs.field(factory=dict, eq=False)
     position: int = attrs.field(default=0, eq=False)
     digest: str = attrs.field(default="", eq=False)
+    content: ReportContent = attrs.field(factory=ReportContent)
 
 
 @attrs.frozen

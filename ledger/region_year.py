@@ -14,12 +14,13 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.clock import not_after_today
 from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused
 from ledger.grant import NAMESPACE
 from ledger.debts import Debt
 from ledger.funds import RefUse, Report, YearFunds
 from ledger.reclaims import YearDebts
+from ledger.reports import YearReports
+from ledger.terms import ReportContent
 from ledger.values import Amount
 
 
@@ -27,7 +28,7 @@ def region_year_uuid(grant_id: str, region: str, year: int) -> UUID:
     return uuid5(NAMESPACE, f"region-year/{grant_id}/{region}/{year}")
 
 
-class RegionYear(YearFunds, YearDebts):
+class RegionYear(YearFunds, YearReports, YearDebts):
     """Funds, commitments and reservations of one grant, region and year."""
 
     TOPIC = "grants:RegionYear"
@@ -326,37 +327,6 @@ class RegionYear(YearFunds, YearDebts):
         self.repaid_by_pot[pot] = self.repaid_by_pot.get(pot, 0) + amount
         self.refs[ref] = RefUse("repay", pot, amount, on)
 
-    def file_report(
-        self,
-        filed_on: datetime.date,
-        to: str,
-        covers: list[str],
-        patient_units: bool | None,
-        employee_reps: bool | None,
-        ref: str,
-        recorded_by: str,
-        figures: dict[str, Amount] | None = None,
-        position: int = 0,
-        digest: str = "",
-        *,
-        today: datetime.date,
-    ) -> bool:
-        """File the yearly report, sealed with its figures; the same report again records nothing.
-
-        A report cannot be dated after ``today``, the day it is recorded."""
-        self.check_open("file a report")
-        not_after_today(filed_on, today, f"the report of {self.label} is dated")
-        report = Report(filed_on, to, tuple(covers), patient_units, employee_reps, ref)
-        if report in self.reports:
-            return False
-        self._report_filed(
-            filed_on=filed_on, to=to, covers=list(covers), patient_units=patient_units,
-            employee_reps=employee_reps, ref=ref,
-            figures={k: v.ore for k, v in (figures or {}).items()}, position=position,
-            digest=digest, recorded_by=recorded_by,
-        )
-        return True
-
     @event("ReportFiled", topic="grants:RegionYear.ReportFiled/v1")
     def _report_filed(
         self, filed_on: datetime.date, to: str, covers: list, patient_units: bool | None,
@@ -366,6 +336,19 @@ class RegionYear(YearFunds, YearDebts):
         self.reports.append(Report(
             filed_on, to, tuple(covers), patient_units, employee_reps, ref,
             dict(figures), position, digest,
+        ))
+
+    @event("ReportFiledWithContent", topic="grants:RegionYear.ReportFiled/v2")
+    def _report_filed_with_content(
+        self, filed_on: datetime.date, to: str, covers: list, patient_units: bool | None,
+        employee_reps: bool | None, ref: str, figures: dict, position: int, digest: str,
+        measures: list, patient_units_how: str, employee_reps_how: str, continuation: str,
+        responsible: str, recorded_by: str,
+    ) -> None:
+        self.reports.append(Report(
+            filed_on, to, tuple(covers), patient_units, employee_reps, ref, dict(figures), position,
+            digest, ReportContent(dict(measures), patient_units_how, employee_reps_how, continuation,
+                                  responsible),
         ))
 
     def close(self, on: datetime.date, recorded_by: str) -> bool:

@@ -1,6 +1,7 @@
 """The terms of the ledger's facts as values: a year's agreement (its pots, earmarks,
-report condition), a decision's terms (who decided what, when, how much each year), and
-an authorisation to decide (who, for which region, from when until when).
+report condition), a decision's terms (who decided what, when, how much each year), an
+authorisation to decide (who, for which region, from when until when), and what a yearly
+report says (its content).
 
 Frozen attrs classes that the commands build, the application passes on, the aggregates
 check and keep, and the read side shows and stores. A new term of an agreement or a
@@ -144,6 +145,41 @@ class Agreement:
 
     def pot_amount(self, pot: str) -> Amount:
         return Amount(self.pots[pot])
+
+
+def _trimmed(value: Any) -> str:
+    return str(value).strip()
+
+
+def _measures(value: Any) -> dict[str, str]:
+    """Measures per purpose, from a map or [purpose, text] pairs: each purpose once, its text
+    trimmed; a purpose whose text is empty is not stated (left out)."""
+    pairs = list(value.items() if isinstance(value, dict) else value)
+    named = [str(p) for p, _ in pairs]
+    twice = sorted({p for p in named if named.count(p) > 1})
+    if twice:
+        raise Malformed(f"the report's measures for {', '.join(twice)} are given more than once")
+    return {str(p): str(t).strip() for p, t in pairs if str(t).strip()}
+
+
+@attrs.frozen
+class ReportContent:
+    """What a yearly report says, beyond the purposes it covers: per purpose the measures
+    taken, how patient-near units and employee representatives were involved, how the work
+    continues after the grant, and who is responsible for the follow-up. Every text is
+    trimmed; an empty one is not stated. The agreement's ``report_asks`` says which of these
+    a report must hold (see :data:`REPORT_CONTENT`)."""
+
+    measures: dict[str, str] = attrs.field(factory=dict, converter=_measures)  # purpose -> text
+    patient_units_how: str = attrs.field(default="", converter=_trimmed)
+    employee_reps_how: str = attrs.field(default="", converter=_trimmed)
+    continuation: str = attrs.field(default="", converter=_trimmed)
+    responsible: str = attrs.field(default="", converter=_trimmed)
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether it states nothing (a report without content is recorded as it always was)."""
+        return self == ReportContent()
 
 
 @attrs.frozen

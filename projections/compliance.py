@@ -96,28 +96,47 @@ def check_report_on_time(facts: YearFacts) -> list[Finding]:
 
 
 def check_report_content(facts: YearFacts) -> list[Finding]:
-    """A filed report covers every purpose money was decided for, and states both involvements."""
+    """A filed report covers every purpose money was decided for, and states both involvements;
+    it holds what the agreement's --report-asks asks for (measures per purpose, involvement in
+    words, continuation, the person responsible)."""
     reports = facts.reports_by_then()
     if not reports:
         return []
+    asks = facts.agreement.report_asks if facts.agreement else ()
     covered = {p for r in reports for p in r.covers}
     findings = []
-    uncovered: dict[str, Amount] = {}
+    decided: dict[str, Amount] = {}
     for decision in facts.decided_in_year():
-        if decision.purpose not in covered:
-            uncovered[decision.purpose] = uncovered.get(decision.purpose, ZERO) + decision.committed_for(facts.year)
-    for purpose, amount in sorted(uncovered.items()):
+        decided[decision.purpose] = decided.get(decision.purpose, ZERO) + decision.committed_for(facts.year)
+    for purpose, amount in sorted(decided.items()):
+        if purpose not in covered:
+            findings.append(Finding(
+                "report-content", f"the report does not cover {purpose}, for which {amount} was decided",
+                amount, BREACH))
+    if "measures" in asks:
+        stated = {p for r in reports for p in r.content.measures}
+        for purpose, amount in sorted(decided.items()):
+            if purpose in covered and purpose not in stated:
+                findings.append(Finding(
+                    "report-content", f"the report states no measures for {purpose}, for which {amount} "
+                    "was decided (the agreement asks for the measures per purpose)", amount, BREACH))
+    for who, flag, how in (("patient-near units", "patient_units", "patient_units_how"),
+                           ("employee representatives", "employee_reps", "employee_reps_how")):
+        if "involvement" in asks and not any(getattr(r.content, how) for r in reports):
+            findings.append(Finding(
+                "report-content", f"the report does not describe how {who} were involved (the agreement "
+                "asks for it in words; a yes alone is not enough)", severity=BREACH))
+        elif not any(getattr(r, flag) for r in reports):
+            findings.append(Finding(
+                "report-content", f"the report does not state how {who} were involved", severity=BREACH))
+    if "continuation" in asks and not any(r.content.continuation for r in reports):
         findings.append(Finding(
-            "report-content", f"the report does not cover {purpose}, for which {amount} was decided",
-            amount, BREACH))
-    if not any(r.patient_units for r in reports):
+            "report-content", "the report does not state how the work continues after the grant "
+            "(the agreement asks for it)", severity=BREACH))
+    if "responsible" in asks and not any(r.content.responsible for r in reports):
         findings.append(Finding(
-            "report-content", "the report does not state how patient-near units were involved",
-            severity=BREACH))
-    if not any(r.employee_reps for r in reports):
-        findings.append(Finding(
-            "report-content", "the report does not state how employee representatives were involved",
-            severity=BREACH))
+            "report-content", "the report does not name who is responsible for the follow-up "
+            "(the agreement asks for it)", severity=BREACH))
     return findings
 
 

@@ -35,6 +35,18 @@ def _terms(e: Any) -> str:
             f"report asks {', '.join(e.report_asks)}" if getattr(e, "report_asks", None) else ""]
     return "".join(f"; {t}" for t in said if t)
 
+
+def _content(e: Any) -> str:
+    """What a report's content states (a ReportFiled/v2), briefly: "; measures for it-admin; responsible Anna Berg"."""
+    involved = [who for who, how in (("patient-near units", e.patient_units_how),
+                                     ("employee representatives", e.employee_reps_how)) if how]
+    said = [f"measures for {', '.join(p for p, _ in e.measures)}" if e.measures else "",
+            f"how {' and '.join(involved)} were involved" if involved else "",
+            "how the work continues" if e.continuation else "",
+            f"responsible {e.responsible}" if e.responsible else ""]
+    return "".join(f"; {t}" for t in said if t)
+
+
 def effective_date(event: Any) -> datetime.date | None:
     for name in EFFECTIVE_FIELDS:
         value = getattr(event, name, None)
@@ -110,6 +122,8 @@ def summary(event: Any, aggregate: Any, kind: str | None = None) -> str:
             return f"{where}: {_money(e.amount)} repaid to pot {e.pot}{_ref(e)}"
         case RegionYear.ReportFiled():
             return f"{where}: report filed {e.filed_on} to {e.to or 'recipient not given'}"
+        case RegionYear.ReportFiledWithContent():
+            return f"{where}: report filed {e.filed_on} to {e.to or 'recipient not given'}{_content(e)}"
         case RegionYear.YearClosed():
             return f"{where}: closed"
         case RegionYear.YearReopened():

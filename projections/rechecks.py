@@ -19,7 +19,7 @@ from ledger.decision import Decision
 from ledger.voucher import Voucher, index_key
 from ledger.events import CATALOGUE
 from ledger.grant import Grant
-from ledger.terms import Agreement, DecisionTerms, from_stored
+from ledger.terms import Agreement, DecisionTerms, ReportContent, from_stored
 from ledger.values import Amount
 from projections.fold import LedgerView
 
@@ -149,9 +149,10 @@ def _paid(view, agg, e):
 
 def _report_filed(view, agg, e):
     rules.may_report(_grant(view, agg.grant_id), agg.year, e.covers)
+    content = from_stored(ReportContent, e) if isinstance(e, RegionYear.ReportFiledWithContent) else None
     agg.file_report(e.filed_on, e.to, e.covers, e.patient_units, e.employee_reps, e.ref,
                     e.recorded_by, {k: Amount(v) for k, v in e.figures.items()}, e.position,
-                    e.digest, today=_day(e))
+                    e.digest, today=_day(e), content=content)
     return agg
 
 
@@ -266,6 +267,7 @@ RECHECKS: dict[type, Callable[[LedgerView, Any, Any], Any]] = {
     RegionYear.Repaid: _repaid,
     RegionYear.RepaidWithRef: _repaid,
     RegionYear.ReportFiled: _report_filed,
+    RegionYear.ReportFiledWithContent: _report_filed,
     RegionYear.YearClosed: _year_closed,
     RegionYear.YearReopened: _year_reopened,
     Decision.Decided: _decided,

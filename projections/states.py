@@ -22,7 +22,7 @@ from ledger.region_year import RefUse, RegionYear, Report
 from ledger.decision import REVOKED, Decision, _pack
 from ledger.errors import Corrupt
 from ledger.grant import Grant
-from ledger.terms import Agreement, Authorisation, DecisionTerms
+from ledger.terms import Agreement, Authorisation, DecisionTerms, ReportContent
 from ledger.values import Amount, Region
 
 LIMIT = 64 * 1024 * 1024  # bytes of one state: far beyond any real aggregate
@@ -177,7 +177,8 @@ def _region_year(r: RegionYear) -> dict:
         "closed": r.closed,
         "refs": [[ref, u.kind, u.what, u.amount, _iso(u.on)] for ref, u in r.refs.items()],
         "reports": [[_iso(p.filed_on), p.to, list(p.covers), p.patient_units, p.employee_reps, p.ref,
-                     [[k, v] for k, v in p.figures.items()], p.position, p.digest] for p in r.reports],
+                     [[k, v] for k, v in p.figures.items()], p.position, p.digest, _terms(p.content)]
+                    for p in r.reports],
         "debts": [[d.ref, d.ground, _iso(d.decided_on), d.amount, _iso(d.due),
                    [[_iso(day), rate] for day, rate in d.rates],
                    [[s.kind, _iso(s.on), s.principal, s.interest, s.ref, s.reason] for s in d.settlements]]
@@ -281,12 +282,14 @@ def _load_region_year(data: dict) -> RegionYear:
                              _opt(u[4], _day, "ref's date"))
     r.reports = []
     for p in _list(data["reports"], "reports"):
-        _want(type(p) is list and len(p) == 9, "a report does not have its fields")
+        _want(type(p) is list and len(p) == 10, "a report does not have its fields")
         flag = lambda v, w: (_want(type(v) is bool, f"{w} is not true or false"), v)[1]  # noqa: E731
+        content = _load_terms(ReportContent, p[9], "a report's content")
+        _want(_terms(content) == p[9], "a report's content is not as the ledger keeps it (trimmed, stated)")
         r.reports.append(Report(
             _day(p[0], "filed_on"), _str(p[1], "to"), tuple(_str(c, "covers") for c in _list(p[2], "covers")),
             _opt(p[3], flag, "patient_units"), _opt(p[4], flag, "employee_reps"), _str(p[5], "ref"),
-            _pairs(p[6], _str, _int, "figures"), _int(p[7], "position", 0), _str(p[8], "digest")))
+            _pairs(p[6], _str, _int, "figures"), _int(p[7], "position", 0), _str(p[8], "digest"), content))
     r.debts = {}
     for d in _list(data["debts"], "debts"):
         debt = _debt(d)

@@ -123,7 +123,7 @@ class Checker:
             raise HistoryError("belongs to an aggregate that has no creation event before it")
         if before is not None and not isinstance(event, type(before).Event):
             raise HistoryError(f"belongs to an aggregate of another kind ({type(before).__name__})")
-        if isinstance(event, RegionYear.ReportFiled) and event.digest and \
+        if isinstance(event, (RegionYear.ReportFiled, RegionYear.ReportFiledWithContent)) and event.digest and \
                 not self.passed_through.holds(event.digest, event.position):
             raise HistoryError("its sealed digest is not one this history passed through: "
                                "an earlier event was altered, removed or reordered")

@@ -64,11 +64,12 @@ class YearDebts(Aggregate):
                 known = ", ".join(self.debts) or "none"
                 raise NotFound(f"{self.label} has no reclaim {reclaim!r} (its reclaims: {known})")
             return self.debts[reclaim]
-        open_ = [d for d in self.debts.values() if d.owed or d.rates]
-        if len(open_) != 1:
-            which = ", ".join(d.ref for d in open_) if open_ else "none"
-            raise Refused(f"name the reclaim (--reclaim REF): {self.label} has "
-                          f"{'no reclaim' if not open_ else 'several'} ({which})")
+        if not self.debts:
+            raise NotFound(f"{self.label} has no reclaim (grants reclaim records one)")
+        open_ = [d for d in self.debts.values() if d.owed or d.rates] or list(self.debts.values())
+        if len(open_) > 1:
+            raise Refused(f"{self.label} has {len(open_)} reclaims ({', '.join(d.ref for d in open_)}); "
+                          "name one with --reclaim REF")
         return open_[0]
 
     # ------------------------------------------------------------------ commands

@@ -177,8 +177,10 @@ class GrantLedger(VoucherLookups, Reclaiming, StoredLedger):
     @retried
     def requisition(self, grant_id: str, region: str, year: int, pot: str, amount: Amount,
                     on: datetime.date, ref: str, recorded_by: str) -> bool:
-        rules.may_requisition(self.grant(grant_id), year, pot, on)
+        grant = self.grant(grant_id)
         region_year = self.region_year(grant_id, region, year, recorded_by)
+        if ref not in region_year.refs:  # a retry records nothing, whatever the deadline
+            rules.may_requisition(grant, year, pot, on)
         if not region_year.requisition(pot, amount, on, ref, recorded_by):
             return False
         self.save(region_year)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime
 
+import attrs
+
 import pytest
 
 from hypothesis import strategies as st
@@ -55,6 +57,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.decisions: dict[str, DecisionModel] = {}
         self.vouchers: dict[str, tuple[str, int, int, bool]] = {}
         self.counter = 0
+        self.deadlines: dict[int, datetime.date] = {}  # year -> the agreement's --requisition-by
         # Most years start with money: an allocation of the stimulus pot, or a planning frame.
         for (region, year), ym in self.years.items():
             start = data.draw(st.sampled_from(["allocation", "allocation", "frame", "nothing"]))
@@ -130,13 +133,28 @@ class LedgerMachine(RuleBasedStateMachine):
                        unchanged=ym.frame == amount):
             ym.frame = amount
 
+    @rule(year=st.sampled_from(YEARS), lapse=st.booleans())
+    def amend_requisition_deadline(self, year, lapse):
+        """The agreement is amended to a --requisition-by before the requisitions' day (the
+        money lapses: requisitions are refused) or after it; the same terms again are unchanged."""
+        current = self.app.grant("g").agreement(year)
+        deadline = D - datetime.timedelta(days=1) if lapse else D + datetime.timedelta(days=30)
+        if current.requisition_by == deadline:
+            again = attrs.evolve(current, signed_on=current.amended_on or current.signed_on)
+            assert self.app.sign_agreement("g", again, "t") is False
+            return
+        signed = (current.amended_on or current.signed_on) + datetime.timedelta(days=1)
+        assert self.app.sign_agreement("g", attrs.evolve(current, signed_on=signed, requisition_by=deadline), "t")
+        self.deadlines[year] = deadline
+
     @rule(region=st.sampled_from(REGIONS), year=st.sampled_from(YEARS), pot=st.sampled_from(POTS),
           data=st.data())
     def requisition(self, region, year, pot, data):
         ym = self.years[(region, year)]
         room = ym.pot_alloc(pot) - ym.pot_req(pot)
         amount = self.near(data, room)
-        allowed = not ym.closed and pot in ym.alloc and amount <= room
+        lapsed = self.deadlines.get(year) is not None and D > self.deadlines[year]
+        allowed = not ym.closed and pot in ym.alloc and amount <= room and not lapsed
         ref = self.new_ref()
         if self.expect(allowed, lambda: self.app.requisition("g", region, year, pot, Amount(amount), D, ref, "t")):
             ym.reqs[pot] = ym.reqs.get(pot, 0) + amount

@@ -21,7 +21,7 @@ from commands.group import cli
 from commands.options import CONTEXT, NOTHING_THEN
 from commands.session import Session, pass_session
 from commands.options import judging_day, progress, time_options, with_grant
-from commands.render import AUDIT_EVENT_COLUMNS, BALANCE_COLUMNS, COMMITMENT_COLUMNS, COMPLIANCE_COLUMNS, YEAR_END_COLUMNS
+from commands.render import AUDIT_EVENT_COLUMNS, BALANCE_COLUMNS, COMMITMENT_COLUMNS, COMPLIANCE_COLUMNS, YEAR_END_COLUMNS, findings_lines, with_totals
 
 
 @cli.command(context_settings=CONTEXT)
@@ -56,8 +56,11 @@ def audit(s: Session, grant_id: str, year: int, region: str | None, as_of, posit
     if s.fmt == "json":
         click.echo(as_json(result))
         return
-    if s.fmt == "csv":
+    if s.fmt == "csv":  # every part, each after a "# part" line and with its own header line
         click.echo(as_csv(result["events"], [k for k, _ in AUDIT_EVENT_COLUMNS] + ["region"]))
+        for part in ("opening", "balances", "commitments", "compliance", "year_end", "reconciliation"):
+            if result.get(part):
+                click.echo(f"\n# {part}\n" + as_csv(result[part]))
         return
     click.echo(_audit_text(result))
 
@@ -83,26 +86,25 @@ def _audit_text(r: dict[str, Any]) -> str:
                                 ("decided_on", "decided on"), ("amount", "amount")], "  (none)"),
         "",
         "Closing balances:",
-        as_table(r["balances"], BALANCE_COLUMNS, "  (none)"),
+        as_table(with_totals(r["balances"], BALANCE_COLUMNS), BALANCE_COLUMNS, "  (none)"),
         "",
         "Commitments:",
-        as_table(r["commitments"], COMMITMENT_COLUMNS, "  (none)"),
+        as_table(with_totals(r["commitments"], COMMITMENT_COLUMNS), COMMITMENT_COLUMNS, "  (none)"),
         "",
         f"Compliance (judged on {r['compliance'][0]['judged_on'].isoformat() if r['compliance'] else '-'}):",
         as_table(r["compliance"], COMPLIANCE_COLUMNS, "  (none)"),
     ]
-    for row in r["compliance"]:
-        out.extend(f"  - {row['region']} {f}" for f in row["findings"])
+    out += findings_lines(r["compliance"])
     if any(row["paid"] or row["reclaimed"] for row in r["year_end"]):
         out += ["", "Year end (prepaid income: paid out, neither decided nor repaid nor reclaimed — a liability "
                     "to the state):",
-                as_table(r["year_end"], YEAR_END_COLUMNS, "  (none)")]
+                as_table(with_totals(r["year_end"], YEAR_END_COLUMNS), YEAR_END_COLUMNS, "  (none)")]
     out += ["", "Filed reports, as filed and as the year stands now:"]
     if not r["reports"]:
         out.append("  (no sealed report)")
     for rep in r["reports"]:
         state = "unchanged since filed" if not rep["changed"] else "CHANGED since filed"
-        out.append(f"  {Region(rep['region'])}: filed {rep['filed_on'].isoformat()} at position "
+        out.append(f"  {Region(rep['region'])}: filed {rep['filed_on'].isoformat()}, its figures as of positions 1-"
                    f"{rep['position']} ({rep['digest'][:19]}…): {state}")
         for key in rep["changed"]:
             out.append(f"    {key}: {rep['as_filed'][key].pretty()} as filed, {rep['now'][key].pretty()} now")

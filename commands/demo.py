@@ -18,7 +18,7 @@ import click
 
 from commands.options import CONTEXT
 from commands.params import DATE
-from commands.render import BALANCE_COLUMNS, COMPLIANCE_COLUMNS, as_csv, as_json, as_table
+from commands.render import BALANCE_COLUMNS, COMPLIANCE_COLUMNS, as_csv, as_json, as_table, findings_lines
 from ledger import clock
 from ledger.values import Amount
 from ledger.terms import Agreement, DecisionTerms
@@ -128,6 +128,5 @@ def demo(s: Any, judge_on: str | None) -> None:
     click.echo(as_table(balances, BALANCE_COLUMNS))
     click.echo(f"\nCompliance as on {on.isoformat()}:")
     click.echo(as_table(compliance, COMPLIANCE_COLUMNS))
-    for row in compliance:
-        for finding in row["findings"]:
-            click.echo(f"  - {finding}")
+    for line in findings_lines(compliance):
+        click.echo(line)

@@ -122,9 +122,10 @@ def _fail(message: str, code: int) -> None:
                    "(anna_rec (Anna Berg)). Env: GRANTS_USER. Default on SQLite: your login name.")
 @click.option("--format", "fmt", envvar="GRANTS_FORMAT", default="table", show_default=True,
               type=click.Choice(["table", "json", "csv"]), help="How queries print. Env: GRANTS_FORMAT.")
+@click.option("--wide", is_flag=True, help="Tables show every text whole (else long text is cut to fit).")
 @click.version_option(package_name="grants")
 @click.pass_context
-def cli(ctx: click.Context, db: str, user: str | None, fmt: str) -> None:
+def cli(ctx: click.Context, db: str, user: str | None, fmt: str, wide: bool) -> None:
     """grants: an event-sourced ledger for earmarked state grants to Sweden's regions.
 
     Every fact is recorded once, as an immutable event; balances, commitments and
@@ -143,4 +144,4 @@ def cli(ctx: click.Context, db: str, user: str | None, fmt: str) -> None:
         fault = text_fault(default_user())
         if fault:  # a login name from the system, checked like a typed one
             raise click.BadParameter(f"your login name {fault}; give --user", param_hint="'--user'")
-    ctx.obj = Session(db=db, typed_user=user, fmt=fmt, ctx=ctx)
+    ctx.obj = Session(db=db, typed_user=user, fmt=fmt, ctx=ctx, wide=wide)

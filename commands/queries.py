@@ -11,15 +11,23 @@ from commands import params as p
 from commands.group import cli
 from commands.options import CONTEXT
 from commands.session import Session, pass_session
-from commands.options import judging_day, query_options, with_grant
-from commands.render import BALANCE_COLUMNS, COMMITMENT_COLUMNS, COMPLIANCE_COLUMNS, HISTORY_COLUMNS
+from commands.options import judging_day, query_options, time_options, with_grant
+from projections.budget import BY
+from commands.render import BALANCE_COLUMNS, COMMITMENT_COLUMNS, COMPLIANCE_COLUMNS, HISTORY_COLUMNS, findings_lines
+
+
+UNTIL = click.option("--until", type=p.DATE, default=None,
+                     help="What had taken effect by that day: bookings dated by then and not reversed by "
+                          "then (and, for commitments, decisions taken by then) — unlike --as-of, which "
+                          "replays what had been recorded by a moment.")
 
 
 @cli.command(context_settings=CONTEXT)
 @query_options
+@UNTIL
 @pass_session
 def balance(s: Session, grant_id: str, region: str | None, year: int | None, as_of,
-            position: int | None) -> None:
+            position: int | None, until) -> None:
     """Balances per region and year: allocated, requisitioned, committed, reserved,
     spent, available, shortfall.
 
@@ -35,24 +43,32 @@ def balance(s: Session, grant_id: str, region: str | None, year: int | None, as_
       grants balance professionsmiljarden --region Jämtland --year 2018
       grants balance professionsmiljarden --year 2018 --as-of 2019-02-15
       grants --format json balance professionsmiljarden --position 120
+      grants balance professionsmiljarden --year 2018 --until 2018-06-30
+
+    With --until, spent is what was booked with dates up to that day (and not
+    reversed by then); the other figures are the year's as recorded.
     """
-    rows = s.answer(s.read.balances(grant_id, region, year, position=position, as_of=as_of), grant_id)
+    rows = s.answer(s.read.balances(grant_id, region, year, position=position, as_of=as_of, until=until),
+                    grant_id)
     s.out(rows, BALANCE_COLUMNS, "(no balances recorded)")
 
 
 @cli.command(context_settings=CONTEXT)
 @query_options
+@UNTIL
 @pass_session
 def commitments(s: Session, grant_id: str, region: str | None, year: int | None, as_of,
-                position: int | None) -> None:
+                position: int | None, until) -> None:
     """Each decision's commitment per year: amount, spent, remaining, status
     (live, amended, revoked).
 
     \b
     Example:
       grants commitments professionsmiljarden --region 23 --year 2018
+      grants commitments professionsmiljarden --region 23 --year 2018 --until 2018-06-30
     """
-    rows = s.answer(s.read.commitments(grant_id, region, year, position=position, as_of=as_of), grant_id)
+    rows = s.answer(s.read.commitments(grant_id, region, year, position=position, as_of=as_of, until=until),
+                    grant_id)
     s.out(rows, COMMITMENT_COLUMNS, "(no decisions recorded)")
 
 
@@ -74,11 +90,8 @@ def compliance(s: Session, grant_id: str, region: str | None, year: int | None, 
     rows = s.answer(s.read.compliance(grant_id, day, region, year, position=position, as_of=as_of), grant_id)
     s.out(rows, COMPLIANCE_COLUMNS, "(no region-years recorded)")
     if s.fmt == "table":
-        for row in rows:
-            if row["findings"]:
-                click.echo(f"\n{row['region']} {row['region_name']} {row['year']}:")
-                for finding in row["findings"]:
-                    click.echo(f"  - {finding}")
+        for line in findings_lines(rows):
+            click.echo(line)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -97,3 +110,37 @@ def history(s: Session, grant_id: str, region: str | None, decision_id: str | No
       grants history professionsmiljarden --decision JH-2016-07
     """
     s.out(s.answer(s.read.history(grant_id, region, decision_id), grant_id), HISTORY_COLUMNS, "(no events)")
+
+
+@cli.command(context_settings=CONTEXT)
+@with_grant
+@click.option("--year", required=True, type=p.YEAR)
+@click.option("--region", type=p.REGION, default=None, help="Only this region.")
+@click.option("--by", "by", type=click.Choice(BY), default="decision", show_default=True,
+              help="One row per decision, business area or purpose (and region).")
+@click.option("--months", "period", flag_value="month", default=None, help="Spent per month, by booking date.")
+@click.option("--quarters", "period", flag_value="quarter", help="Spent per quarter, by booking date.")
+@UNTIL
+@time_options
+@pass_session
+def budget(s: Session, grant_id: str, year: int, region: str | None, by: str, period: str | None, until,
+           as_of, position: int | None) -> None:
+    """Budget against actual for a year: per decision, area or purpose, what was
+    decided for the year, spent, remaining and the share used (%), with totals;
+    with --months or --quarters, what was spent in each (by the bookings' dates).
+
+    \b
+    Examples:
+      grants budget professionsmiljarden --year 2018 --region 23 --by area
+      grants budget professionsmiljarden --year 2018 --region 23 --by purpose --quarters
+      grants budget professionsmiljarden --year 2018 --until 2018-06-30
+    """
+    rows = s.answer(s.read.budget(grant_id, year, region, by, period, until, position=position, as_of=as_of),
+                    grant_id)
+    keys = {by} | ({"area", "purpose", "status"} if by == "decision" else set())
+    columns = [("region", "region"), ("region_name", "name"), (by, by)]
+    columns += [(k, k) for k in ("area", "purpose") if by == "decision"]
+    columns += [("decided", "decided"), ("spent", "spent"), ("remaining", "remaining"), ("used_percent", "% used")]
+    fixed = {"region", "region_name", "year", "decided", "spent", "remaining", "used_percent"} | keys
+    columns += [(k, k) for k in (rows[0] if rows else {}) if k not in fixed]
+    s.out(rows, columns, "(nothing decided for the year)")

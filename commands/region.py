@@ -121,8 +121,12 @@ def decide(s: Session, grant_id: str, region: str, decision_id: str, decided_by:
     schedule = p.schedule_of(amounts)
     terms = DecisionTerms(decided_by.strip(), on, area.strip(), activity.strip(), purpose, schedule,
                           continuation.strip(), ref.strip())
+    reserved = {y: s.app.region_year(grant_id, region, y).reserved_for(purpose) for y in schedule}
     recorded = s.app.decide(grant_id, decision_id, region, terms, s.user)
-    plan = ", ".join(f"{y}: {a.pretty()}" for y, a in sorted(schedule.items()))
+    drawn = {y: r - s.app.region_year(grant_id, region, y).reserved_for(purpose) for y, r in reserved.items()}
+    plan = ", ".join(f"{y}: {a.pretty()}" + (f", {drawn[y].pretty()} of it from the money reserved for {purpose}"
+                                             if recorded and drawn[y] else "")
+                     for y, a in sorted(schedule.items()))
     done(recorded, f"decision {decision_id} for {Region(region)} ({plan})")
 
 

@@ -10,6 +10,7 @@ import csv
 import datetime
 import io
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,6 +38,8 @@ def cell(value: Any) -> str:
         return value.pretty()
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, float):  # a share in percent: one decimal, a decimal comma like money
+        return f"{value:.1f}".replace(".", ",")
     if isinstance(value, datetime.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, datetime.date):
@@ -44,6 +47,18 @@ def cell(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "; ".join(str(v) for v in value)
     return str(value)
+
+
+def findings_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Compliance rows' findings for people, the same in every command: a blank line and a
+    heading per region-year ("23 Jämtland 2018:"), then one "  - finding" line each (a
+    region's code never stands right before an amount)."""
+    lines: list[str] = []
+    for row in rows:
+        if row["findings"]:
+            lines += ["", f"{row['region']} {row['region_name']} {row['year']}:"]
+            lines += [f"  - {finding}" for finding in row["findings"]]
+    return lines
 
 
 def as_json(rows: Any) -> str:
@@ -66,29 +81,69 @@ def as_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None)
     return out.getvalue().rstrip("\n")
 
 
-MAX_CELL = 44  # wider text is cut in tables (JSON and CSV keep it whole)
+MAX_CELL = 44  # wider text is cut in tables (JSON and CSV keep it whole), unless --wide
+MIN_CELL = 12  # narrowest a text column is cut to, to fit a terminal
+# the figures a table's totals row sums (when every row has an amount there)
+SUMMED = frozenset({
+    "allocated", "requisitioned", "committed", "reserved", "spent", "available", "shortfall", "frame",
+    "paid", "repaid", "reclaimed", "waived", "owed", "interest", "prepaid_income", "decided", "amount",
+    "remaining", "money_at_risk", "earmarked_used_elsewhere", "interest_paid", "interest_waived",
+})
+TOTAL = "_total"  # marks the totals row
+_PERIOD = re.compile(r"\d{4}-(\d\d|Q\d)")  # a budget's month or quarter column
 
 
-def _fit(text: str, last: bool) -> str:
-    return text if last or len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+def _fit(text: str, last: bool, limit: int | None) -> str:
+    return text if last or limit is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def with_totals(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The rows and, when there are two or more and the table shows figures that add up, a
+    totals row: "total" in the first column, the sum of each such figure."""
+    keys = [k for k, _ in columns if (k in SUMMED or _PERIOD.fullmatch(k))
+            and all(isinstance(r.get(k), Amount) for r in rows)]
+    if len(rows) < 2 or not keys:
+        return list(rows)
+    total: dict[str, Any] = {k: Amount(sum(r[k].ore for r in rows)) for k in keys}
+    total[columns[0][0]] = "total"
+    if "used_percent" in {k for k, _ in columns} and "decided" in total and total["decided"].ore:
+        total["used_percent"] = round(100 * total["spent"].ore / total["decided"].ore, 1)
+    total[TOTAL] = True
+    return [*rows, total]
+
+
+def _terminal_width() -> int | None:
+    """The terminal's width when printing to one (None: not a terminal, no limit)."""
+    import shutil
+    import sys
+    if not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size((120, 24)).columns
 
 
 def as_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]],
-             empty: str = "(nothing recorded)") -> str:
-    """Aligned columns; ``columns`` are (key, heading). Numbers are right-aligned.
+             empty: str = "(nothing recorded)", wide: bool = False, width: int | None = None) -> str:
+    """Aligned columns; ``columns`` are (key, heading). Numbers are right-aligned; a totals
+    row (see :func:`with_totals`) stands under a rule.
 
-    Long text is cut to fit a terminal, except in the last column.
+    Long text is cut (…) at 44 characters, except in the last column, and further, down to
+    12, to fit ``width`` (a terminal's); ``wide`` shows every text whole.
     """
     if not rows:
         return empty
     last = len(columns) - 1
-    cells = [[_fit(cell(row.get(key)), i == last) for i, (key, _) in enumerate(columns)]
-             for row in rows]
+    texts = [[cell(row.get(key)) if not (row.get(TOTAL) and row.get(key) is None) else ""
+              for key, _ in columns] for row in rows]
+    limit = None if wide else MAX_CELL
+    if limit is not None and width is not None:
+        while limit > MIN_CELL and _width(texts, columns, limit, last) > width:
+            limit -= 4
+    cells = [[_fit(t, i == last, limit) for i, t in enumerate(r)] for r in texts]
     headings = [heading for _, heading in columns]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headings)]
     right = [
-        all(isinstance(row.get(key), (Amount, int)) and not isinstance(row.get(key), bool)
-            for row in rows if row.get(key) is not None)
+        all(isinstance(row.get(key), (Amount, int, float)) and not isinstance(row.get(key), bool)
+            for row in rows if row.get(key) is not None and not row.get(TOTAL))
         for key, _ in columns
     ]
 
@@ -96,17 +151,26 @@ def as_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]],
         parts = [v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)]
         return "  ".join(parts).rstrip()
 
-    return "\n".join([line(headings), line(["-" * w for w in widths]), *(line(c) for c in cells)])
+    rule = line(["-" * w for w in widths])
+    body = [line(c) for c in cells]
+    if rows[-1].get(TOTAL):
+        body.insert(len(body) - 1, rule)
+    return "\n".join([line(headings), rule, *body])
+
+
+def _width(texts: list[list[str]], columns: Sequence[tuple[str, str]], limit: int, last: int) -> int:
+    return sum(max(len(h), *(len(_fit(r[i], i == last, limit)) for r in texts)) + 2
+               for i, (_, h) in enumerate(columns)) - 2
 
 
 def render(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[tuple[str, str]],
-           empty: str = "(nothing recorded)") -> str:
+           empty: str = "(nothing recorded)", wide: bool = False) -> str:
     if fmt == "json":
         return as_json(list(rows))
     if fmt == "csv":
         return as_csv(rows, [k for k, _ in columns] + [k for k in (rows[0] if rows else {})
                                                         if k not in {c for c, _ in columns}])
-    return as_table(rows, columns, empty)
+    return as_table(with_totals(rows, columns), columns, empty, wide, _terminal_width())
 
 
 # the column sets of the tables queries print: (key, heading)
@@ -114,7 +178,8 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[tuple[str
 BALANCE_COLUMNS = [
     ("region", "region"), ("region_name", "name"), ("year", "year"), ("allocated", "allocated"),
     ("requisitioned", "requisitioned"), ("committed", "committed"), ("reserved", "reserved"),
-    ("spent", "spent"), ("available", "available"), ("shortfall", "shortfall"),
+    ("spent", "spent"), ("available", "available"), ("shortfall", "shortfall"), ("frame", "frame"),
+    ("paid", "paid"), ("repaid", "repaid"), ("closed", "closed"),
 ]
 RECLAIM_COLUMNS = [
     ("region", "region"), ("year", "year"), ("reclaim", "reclaim"), ("ground", "ground"),

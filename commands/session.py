@@ -27,6 +27,7 @@ class Session:
     typed_user: str | None  # --user (or GRANTS_USER) as given; None when not given
     fmt: str
     ctx: click.Context
+    wide: bool = False  # --wide: tables show every text whole
     _app: GrantLedger | None = None
     empty_then: bool = False  # an as-of answer before the grant's first recording
     recording: bool = False
@@ -108,7 +109,7 @@ class Session:
         return answer.rows
 
     def out(self, rows: list[dict[str, Any]], columns: list[tuple[str, str]], empty: str) -> None:
-        click.echo(render(rows, self.fmt, columns, NOTHING_THEN if self.empty_then else empty))
+        click.echo(render(rows, self.fmt, columns, NOTHING_THEN if self.empty_then else empty, self.wide))
 
 
 pass_session = click.make_pass_decorator(Session)

@@ -14,7 +14,7 @@ import click
 from commands import params as p
 from ledger.errors import Malformed
 from ledger.terms import CARRY_OVER, REPORT_CONTENT, Agreement
-from ledger.values import Amount, Region
+from ledger.values import Amount, Region, plural
 from commands.group import cli
 from commands.options import CONTEXT
 from commands.session import Session, pass_session
@@ -112,7 +112,7 @@ def agreement_sign(s: Session, grant_id: str, year: int, signed_on, pots, report
         done(recorded, f"{grant_id} {year} agreement amended, signed {signed_on.isoformat()}")
     else:
         total = Amount(sum(a.ore for _, a in pots))
-        done(recorded, f"{grant_id} {year} agreement, {total.pretty()} in {len(pots)} pots")
+        done(recorded, f"{grant_id} {year} agreement, {total.pretty()} in {plural(len(pots), 'pot')}")
 
 
 # --------------------------------------------------------------------------- allocate
@@ -272,7 +272,7 @@ def allocate(s: Session, grant_id: str, year: int, pot: str, region: str | None,
         source = "by-population"
     new = s.app.allocate(grant_id, year, pot, shares, source, s.user)
     total = Amount(sum(a.ore for a in shares.values()))
-    what = (f"{grant_id} {year} pot {pot}: {total.pretty()} to {len(shares)} region(s)"
+    what = (f"{grant_id} {year} pot {pot}: {total.pretty()} to {plural(len(shares), 'region')}"
             + (f", {len(shares) - new} already allocated" if new and new < len(shares) else ""))
     done(bool(new), what)
     if len(shares) > 1 and s.fmt == "table":

@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 
 from ledger.errors import Malformed
-from ledger.values import Amount
+from ledger.values import Amount, plural
 
 ENCODINGS = ("auto", "cp437", "utf-8", "latin-1")
 LOOKAHEAD = 64 * 1024
@@ -217,7 +217,7 @@ def checksum(records: Iterable[str]) -> int:
 def need(fields: list, count: int, names: str, number: int) -> None:
     """Malformed unless the record (label first) has at least ``count`` fields."""
     if len(fields) < count:
-        raise Malformed(f"line {number}: {fields[0]} needs {names}; it has {len(fields) - 1} field(s)")
+        raise Malformed(f"line {number}: {fields[0]} needs {names}; it has {plural(len(fields) - 1, 'field')}")
 
 
 def show(field: Field) -> str:

@@ -105,17 +105,18 @@ class Amount:
         """Human form, grouped: ``2 228 598`` (whole kronor) or ``2 228 598,50``."""
         return pretty_ore(self.ore)
 
-    def figure(self) -> str:
-        """Form used in messages: grouped, always two decimals: ``-120 000.00``."""
-        sign = "-" if self.ore < 0 else ""
-        whole, ore = divmod(abs(self.ore), 100)
-        return f"{sign}{_group(whole)}.{ore:02d}"
-
     def __str__(self) -> str:
-        return self.figure()
+        """The human form on every line a person reads (tables, messages, findings): grouped,
+        decimal comma, öre only where there are any: ``2 228 598``, ``-0,01``."""
+        return self.pretty()
 
 
 ZERO = Amount(0)
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """ "1 pot", "2 pots" ("1 field", "3 fields"; an irregular plural as ``words``)."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"
 
 
 def total(amounts) -> Amount:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ledger.region_year import RegionYear
 from ledger.clock import LATE_AFTER_DAYS, is_late
-from ledger.values import ZERO, Amount, Region, total
+from ledger.values import ZERO, Amount, Region, plural, total
 from projections.balances import FIGURES, year_figures
 from projections.findings import BREACH, NOTE, RISK, Finding, YearFacts
 from projections.fold import LedgerView
@@ -213,7 +213,7 @@ def check_late_decisions(facts: YearFacts) -> list[Finding]:
     if not late:
         return []
     which = ", ".join(f"{d.decision_id} ({d.decided_on.isoformat()})" for d in late)
-    return [Finding("late-recording", f"{len(late)} decision(s) recorded more than {LATE_AFTER_DAYS} "
+    return [Finding("late-recording", f"{plural(len(late), 'decision')} recorded more than {LATE_AFTER_DAYS} "
                     f"days after their date (see grants history): {which}", severity=NOTE)]
 
 

@@ -12,7 +12,7 @@ from ledger.voucher import Voucher
 from ledger.events import TOPIC_KINDS, kind_of
 from ledger.grant import Grant
 from ledger.region_year import RegionYear
-from ledger.values import Region, pretty_ore
+from ledger.values import Region, plural, pretty_ore
 from projections.fold import Entry, LedgerView
 
 # the read models feed on topics: topic -> kind (the catalogue is ledger.events.KINDS)
@@ -85,7 +85,7 @@ def summary(event: Any, aggregate: Any, kind: str | None = None) -> str:
             return f"{e.year} agreement amended {e.amended_on}: report due {e.report_due}{_terms(e)}"
         case Grant.PotAllocated():
             given = sum(a for _, a in e.shares)
-            return f"{e.year} pot {e.pot}: {_money(given)} allocated to {len(e.shares)} region(s)"
+            return f"{e.year} pot {e.pot}: {_money(given)} allocated to {plural(len(e.shares), 'region')}"
         case Grant.DeciderAuthorised():
             return f"{e.person} ({e.role or 'decider'}) may decide for {Region(e.region)}"
         case Grant.RegionObjectSet():

@@ -25,6 +25,7 @@ import attrs
 from ledger.application import GrantLedger
 from ledger.errors import NotFound
 from projections.debts import reclaim_rows, year_end_rows
+from projections.budget import budget_rows, until_balances, until_commitments
 from projections.audit import upto
 from projections.authority import authorisation_rows
 from projections.balances import balance_rows
@@ -110,16 +111,39 @@ class Reader:
     # ------------------------------------------------------------------ the questions
 
     def balances(self, grant_id: str, region: str | None = None, year: int | None = None, *,
-                 position: int | None = None, as_of: datetime.datetime | None = None) -> Answer:
+                 position: int | None = None, as_of: datetime.datetime | None = None,
+                 until: datetime.date | None = None) -> Answer:
+        if until is not None:  # spent by the bookings' own dates
+            return self.ask(grant_id, position, as_of,
+                            lambda models: until_balances(models.balance_rows(grant_id, region, year),
+                                                          models.view_for(grant_id, region, year), grant_id, until),
+                            lambda view: until_balances(balance_rows(view, grant_id, region, year), view,
+                                                        grant_id, until))
         return self.ask(grant_id, position, as_of,
                         lambda models: models.balance_rows(grant_id, region, year),
                         lambda view: balance_rows(view, grant_id, region, year))
 
     def commitments(self, grant_id: str, region: str | None = None, year: int | None = None, *,
-                    position: int | None = None, as_of: datetime.datetime | None = None) -> Answer:
+                    position: int | None = None, as_of: datetime.datetime | None = None,
+                    until: datetime.date | None = None) -> Answer:
+        if until is not None:  # decisions taken and bookings dated by then
+            return self.ask(grant_id, position, as_of,
+                            lambda models: until_commitments(models.commitment_rows(grant_id, region, year),
+                                                             models.view_for(grant_id, region, year), grant_id,
+                                                             until),
+                            lambda view: until_commitments(commitment_rows(view, grant_id, region, year), view,
+                                                           grant_id, until))
         return self.ask(grant_id, position, as_of,
                         lambda models: models.commitment_rows(grant_id, region, year),
                         lambda view: commitment_rows(view, grant_id, region, year))
+
+    def budget(self, grant_id: str, year: int, region: str | None = None, by: str = "decision",
+               period: str | None = None, until: datetime.date | None = None, *, position: int | None = None,
+               as_of: datetime.datetime | None = None) -> Answer:
+        return self.ask(grant_id, position, as_of,
+                        lambda models: budget_rows(models.view_for(grant_id, region, year), grant_id, year,
+                                                   region, by, period, until),
+                        lambda view: budget_rows(view, grant_id, year, region, by, period, until))
 
     def compliance(self, grant_id: str, day: datetime.date, region: str | None = None,
                    year: int | None = None, *, position: int | None = None,

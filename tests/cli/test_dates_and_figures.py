@@ -100,8 +100,8 @@ def test_an_allocation_below_the_frame_warns_of_the_shortfall(grants):
     shortfall_of_2_million(grants)
     r = grants("allocate", G, "--year", "2017", "--pot", "stimulus", "--region", "23", "--amount", "1000000")
     assert r.stdout.startswith("recorded:")
-    assert r.stderr == ("warning: 23 Jämtland 2017 has a shortfall of 2 000 000.00: 3 000 000.00 committed "
-                        "against 1 000 000.00 allocated; no new commitment until decisions are amended or "
+    assert r.stderr == ("warning: 23 Jämtland 2017 has a shortfall of 2 000 000: 3 000 000 committed "
+                        "against 1 000 000 allocated; no new commitment until decisions are amended or "
                         "revoked (see grants compliance)\n")
     ok = grants("allocate", G, "--year", "2017", "--pot", "stimulus", "--region", "24", "--amount", "1000000")
     assert ok.stderr == ""
@@ -117,9 +117,9 @@ def test_a_shortfall_is_money_at_risk_in_compliance(grants):
            "--patient-units", "--employee-reps")
     [c] = grants.json("compliance", G, "--region", "23", "--year", "2017", "--on", "2018-02-02")
     assert (c["status"], c["money_at_risk"]) == ("at-risk", "2000000.00")
-    assert c["findings"][0] == ("shortfall of 2 000 000.00: 3 000 000.00 committed against 1 000 000.00 "
+    assert c["findings"][0] == ("shortfall of 2 000 000: 3 000 000 committed against 1 000 000 "
                                 "allocated; amend or revoke decisions, or the region pays the rest itself")
-    assert c["risk_reason"].startswith("2 000 000.00 at risk: shortfall of 2 000 000.00")
+    assert c["risk_reason"].startswith("2 000 000 at risk: shortfall of 2 000 000")
     grants("amend", G, "--decision", "JH-1", "--amount", "2017=1000000", "--decided-by", "Anna Berg",
            "--on", "2017-09-01", "--reason", "the state gave less")
     [c] = grants.json("compliance", G, "--region", "23", "--year", "2017", "--on", "2018-02-02")

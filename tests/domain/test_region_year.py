@@ -31,7 +31,7 @@ def year(allocated_kr: int | None = 1000, frame_kr: int | None = None) -> Region
 def test_commitment_up_to_available_and_not_one_ore_more():
     """A commitment may take available to exactly zero, not one öre below."""
     ry = year()
-    with pytest.raises(Insufficient, match="would leave 2018 available at -0.01"):
+    with pytest.raises(Insufficient, match="would leave 2018 available at -0,01"):
         ry.set_commitment("d1", "it", Amount.kronor(1000) + ORE, D, "t")
     assert ry.set_commitment("d1", "it", Amount.kronor(1000), D, "t")
     assert ry.available == Amount(0)
@@ -61,7 +61,7 @@ def test_requisition_within_allocation_per_pot():
     """Requisitions per pot reach the pot's allocation and not one öre beyond."""
     ry = year()
     ry.requisition("stimulus", Amount.kronor(600), D, ref(), "t")
-    with pytest.raises(Insufficient, match="exceed the allocation by 0.01"):
+    with pytest.raises(Insufficient, match="exceed the allocation by 0,01"):
         ry.requisition("stimulus", Amount.kronor(400) + ORE, D, ref(), "t")
     ry.requisition("stimulus", Amount.kronor(400), D, ref(), "t")
     assert ry.requisitioned == ry.allocated
@@ -95,7 +95,7 @@ def test_allocation_below_commitments_shows_a_shortfall_and_blocks_new_commitmen
     ry.allocate("stimulus", Amount.kronor(800), "entered", "t")
     assert (ry.shortfall, ry.available) == (Amount.kronor(100), Amount(0))
     assert ry.funds + ry.shortfall == ry.committed + ry.reserved + ry.available
-    with pytest.raises(Shortfall, match="shortfall of 100.00"):
+    with pytest.raises(Shortfall, match="shortfall of 100"):
         ry.set_commitment("d2", "it", ORE, D, "t")
     with pytest.raises(Shortfall):
         ry.reserve("p", ORE, D, ref(), "t")
@@ -163,10 +163,10 @@ def test_a_ref_records_once_and_names_what_it_was_used_for():
     ry = year()
     assert ry.requisition("stimulus", Amount.kronor(100), D, "REK-1", "t") is True
     assert ry.requisition("stimulus", Amount.kronor(100), D, "REK-1", "t") is False
-    with pytest.raises(Duplicate, match="ref 'REK-1' is already used in .* for a requisition of 100.00 "
+    with pytest.raises(Duplicate, match="ref 'REK-1' is already used in .* for a requisition of 100 "
                                         "from pot stimulus on 2018-03-01"):
         ry.requisition("stimulus", Amount.kronor(101), D, "REK-1", "t")
-    with pytest.raises(Duplicate, match="not again for a repayment of 100.00 to pot stimulus"):
+    with pytest.raises(Duplicate, match="not again for a repayment of 100 to pot stimulus"):
         ry.repay("stimulus", Amount.kronor(100), D, "REK-1", "t")
     assert ry.reserve("p", Amount.kronor(50), D, "RES-1", "t") is True
     ry.close(D, "t")
@@ -184,7 +184,7 @@ def test_setting_the_frame_the_year_has_records_nothing():
     assert ry.set_frame(Amount.kronor(500), None, "t") is False
     assert ry.set_frame(Amount.kronor(600), D, "t") is True
     assert ry.set_frame(Amount.kronor(500), D, "t", ref="RF-1") is False  # a late retry of the first
-    with pytest.raises(Duplicate, match="ref 'RF-1' is already used .* for a planning frame of 500.00"):
+    with pytest.raises(Duplicate, match="ref 'RF-1' is already used .* for a planning frame of 500"):
         ry.set_frame(Amount.kronor(700), D, "t", ref="RF-1")
     assert ry.frame_amount == Amount.kronor(600)
 
@@ -214,7 +214,7 @@ def test_a_decision_draws_first_on_money_reserved_for_its_purpose():
     ry = year()
     ry.reserve("nurses", Amount.kronor(600), D, ref(), "t")
     assert ry.available == Amount.kronor(400)
-    with pytest.raises(Insufficient, match="beyond the 600.00 reserved for nurses"):
+    with pytest.raises(Insufficient, match="beyond the 600 reserved for nurses"):
         ry.set_commitment("n1", "nurses", Amount.kronor(1000) + ORE, D, "t")
     ry.set_commitment("n1", "nurses", Amount.kronor(700), D, "t")
     assert (ry.reserved, ry.committed, ry.available) == (Amount(0), Amount.kronor(700), Amount.kronor(300))

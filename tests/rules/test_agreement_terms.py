@@ -48,8 +48,8 @@ def test_a_requisition_after_its_deadline_is_refused_and_the_rest_has_lapsed(app
         app.requisition("pm", "23", 2018, "stimulus", kr(1), D(2018, 7, 1), "R2", "t")
     assert not any("lapsed" in f for f in row(app, D(2018, 6, 30))["findings"])
     findings = row(app, D(2018, 7, 1))["findings"]
-    assert "357 305.00 of pot stimulus lapsed: not requisitioned by 2018-06-30" in findings
-    assert "3 851 293.00 of pot nurse-education lapsed: not requisitioned by 2018-06-30" in findings
+    assert "357 305 of pot stimulus lapsed: not requisitioned by 2018-06-30" in findings
+    assert "3 851 293 of pot nurse-education lapsed: not requisitioned by 2018-06-30" in findings
 
 
 def test_unused_money_not_repaid_by_its_deadline_is_a_breach(app):
@@ -61,7 +61,7 @@ def test_unused_money_not_repaid_by_its_deadline_is_a_breach(app):
     app.spend("pm", "X", 2018, kr(11_900_000), D(2018, 6, 1), "9902", "V1", "", "t")
     assert not any("unused" in f for f in row(app, D(2019, 3, 31))["findings"])
     r = row(app, D(2019, 4, 1))
-    assert "308 598.00 unused was not repaid by 2019-03-31: repay it, or the state reclaims it" in r["findings"]
+    assert "308 598 unused was not repaid by 2019-03-31: repay it, or the state reclaims it" in r["findings"]
     assert r["status"] == "non-compliant"
     app.revoke("pm", "X", "Director", D(2018, 12, 31), "the rest is not needed", "t")
     app.repay("pm", "23", 2018, kr(308_598), D(2019, 3, 1), "RP1", "t", pot="stimulus")
@@ -82,7 +82,7 @@ def test_carried_over_bookings_are_taken_when_a_term_is_stated_and_judged_by_it(
     assert not any("carry-over" in f for f in row(app, D(2019, 6, 1))["findings"])
     amend(app, signed_on=D(2018, 3, 1), carry_over="not-allowed")
     r = row(app, D(2019, 6, 1))
-    assert "1 000.00 of 2018's money was used in 2019, though the agreement does not allow carry-over" in r["findings"]
+    assert "1 000 of 2018's money was used in 2019, though the agreement does not allow carry-over" in r["findings"]
 
 
 def test_the_terms_show_in_history_and_survive_export_import_and_read_models(grants, tmp_path):

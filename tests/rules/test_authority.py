@@ -192,7 +192,7 @@ def test_compliance_notes_authorisations_and_decisions_recorded_late(app):
     late = [f for f in row["findings"] if "recorded more than" in f]
     assert len(late) == 2, late
     assert "authorisation of Anna Berg" in late[0] and "Bo Ek" not in late[0]
-    assert "1 decision(s)" in late[1] and "OLD" in late[1] and "NEW" not in late[1]
+    assert "1 decision recorded" in late[1] and "OLD" in late[1] and "NEW" not in late[1]
     assert row["status"] == "ok" or row["money_at_risk"] == Amount(0)
 
 

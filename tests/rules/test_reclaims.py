@@ -75,7 +75,7 @@ def test_a_reclaim_may_exceed_what_is_available_but_not_what_the_region_keeps(ap
     """The state reclaims spent money too (a shortfall follows), never more than it allocated; a retry is unchanged."""
     setup_jamtland(app)
     allocated = kr(12_208_598)
-    with pytest.raises(Insufficient, match="would reclaim 0.01 more than it was given"):
+    with pytest.raises(Insufficient, match="would reclaim 0,01 more than it was given"):
         app.reclaim("pm", "23", 2018, allocated + Amount(1), D(2019, 6, 14), "not-for-purpose", "K1", "t")
     assert app.reclaim("pm", "23", 2018, kr(200_000), D(2019, 6, 14), "unused", "K1", "t")
     assert app.reclaim("pm", "23", 2018, kr(200_000), D(2019, 6, 14), "unused", "K1", "t") is False
@@ -95,8 +95,8 @@ def test_repayments_settle_principal_first_then_interest_never_more(app):
     """A repayment pays principal first, then interest accrued by its day; a cent more is refused with the figures."""
     setup_jamtland(app)
     app.reclaim("pm", "23", 2018, kr(100_000), D(2019, 1, 31), "unused", "K1", "t", rate="4")
-    # interest from 2019-02-28; by 2019-03-30 (30 days): 100 000 × 4 % × 30 / 365 = 328.767... -> 328.77
-    with pytest.raises(Insufficient, match=r"100 000.00 owed and 328.77 interest on 2019-03-30; would repay 0.01 too much"):
+    # interest from 2019-02-28; by 2019-03-30 (30 days): 100 000 × 4 % × 30 / 365 = 328.767... -> 328,77
+    with pytest.raises(Insufficient, match=r"100 000 owed and 328,77 interest on 2019-03-30; would repay 0,01 too much"):
         app.settle("pm", "23", 2018, "K1", kr(100_000) + Amount(32_878), D(2019, 3, 30), "P1", "t")
     assert app.settle("pm", "23", 2018, None, kr(100_000) + Amount(32_877), D(2019, 3, 30), "P1", "t")
     debt = app.region_year("pm", "23", 2018).debts["K1"]
@@ -117,7 +117,7 @@ def test_a_late_repayment_bears_interest_at_each_rate_in_force(app):
     app.settle("pm", "23", 2018, "K1", kr(165_000), D(2019, 7, 11), "P1", "t")
     debt = app.region_year("pm", "23", 2018).debts["K1"]
     # June: 30 days × 365 000 × 2 % / 365 = 600; 1-10 July: 10 × 365 000 × 3 % / 365 = 300;
-    # from 11 July: 200 000 × 3 % / 365 a day, 20 days to 31 July = 328.767... -> 1 228.77
+    # from 11 July: 200 000 × 3 % / 365 a day, 20 days to 31 July = 328.767... -> 1 228,77
     assert debt.interest(D(2019, 7, 31)) == 122_877
     app.waive("pm", "23", 2018, "K1", kr(200_000), D(2019, 7, 31), "särskilda skäl", "W1", "t")
     app.waive("pm", "23", 2018, "K1", Amount(122_877), D(2019, 7, 31), "särskilda skäl", "W2", "t", interest=True)
@@ -136,9 +136,9 @@ def test_compliance_names_the_debt_until_it_is_settled(app):
         return r
 
     before = row(D(2019, 6, 2))
-    assert "10 000.00 owed to the state, due 2019-06-02: reclaim K1 (no-report, decided 2019-05-02)" in before["findings"]
-    after = row(D(2019, 6, 12))  # 10 days × 10 000 × 3.65 % / 365 = 10.00
-    assert "10 000.00 and 10.00 interest owed to the state since 2019-06-02: reclaim K1 (no-report, decided 2019-05-02)" \
+    assert "10 000 owed to the state, due 2019-06-02: reclaim K1 (no-report, decided 2019-05-02)" in before["findings"]
+    after = row(D(2019, 6, 12))  # 10 days × 10 000 × 3,65 % / 365 = 10
+    assert "10 000 and 10 interest owed to the state since 2019-06-02: reclaim K1 (no-report, decided 2019-05-02)" \
         in after["findings"]
     assert (after["owed"], after["interest"], after["status"]) == (kr(10_000), kr(10), "non-compliant")
     app.settle("pm", "23", 2018, "K1", kr(10_010), D(2019, 6, 12), "P1", "t")
@@ -173,9 +173,9 @@ def test_the_reclaim_commands_on_the_command_line(grants, tmp_path):
     out = grants("reclaim", G, "--region", "23", "--year", "2018", "--amount", "100 000", "--decided-on",
                  "2019-01-31", "--ground", "unused", "--interest-rate", "4", "--ref", "K1")
     assert out.stdout.startswith("unchanged")
-    bad = grants("repay", G, "--region", "23", "--year", "2018", "--amount", "100 328.78", "--on", "2019-03-30",
+    bad = grants("repay", G, "--region", "23", "--year", "2018", "--amount", "100 328,78", "--on", "2019-03-30",
                  "--reclaim", "K1", "--ref", "P1", code=1)
-    assert "would repay 0.01 too much" in bad.stderr and "Traceback" not in bad.stderr
+    assert "would repay 0,01 too much" in bad.stderr and "Traceback" not in bad.stderr
     grants("repay", G, "--region", "23", "--year", "2018", "--amount", "50 000", "--on", "2019-03-30",
            "--reclaim", "K1", "--ref", "P1")
     grants("interest-rate", G, "--region", "23", "--year", "2018", "--rate", "5", "--from", "2019-04-01",
@@ -184,7 +184,7 @@ def test_the_reclaim_commands_on_the_command_line(grants, tmp_path):
            "--reason", "särskilda skäl", "--ref", "W1")
     [row] = grants.json("reclaims", G, "--on", "2019-04-01")
     assert (row["reclaimed"], row["repaid"], row["waived"], row["owed"], row["interest"]) == (
-        "100000.00", "50000.00", "50000.00", "0.00", "339.73")  # 328.77 + 2 days on 50 000
+        "100000.00", "50000.00", "50000.00", "0.00", "339.73")  # 328,77 + 2 days on 50 000
     [balance] = grants.json("balance", G, "--region", "23", "--year", "2018")
     assert (balance["reclaimed"], balance["waived"]) == ("100000.00", "50000.00")
     assert grants.json("balance", G, "--region", "23", "--year", "2018", "--position", "1000") == [balance]

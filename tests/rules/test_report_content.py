@@ -103,7 +103,7 @@ def test_compliance_names_each_item_the_agreement_asks_for_and_the_report_lacks(
     assert not any("report-asks" in f or "the agreement asks" in f for f in unasked)
     ask(app, "measures", "involvement", "continuation", "responsible")
     assert [f for f in findings(app) if f not in unasked] == [
-        "the report states no measures for competence-use, for which 500 000.00 was decided "
+        "the report states no measures for competence-use, for which 500 000 was decided "
         "(the agreement asks for the measures per purpose)",
         "the report does not describe how patient-near units were involved (the agreement asks for it "
         "in words; a yes alone is not enough)",
@@ -113,7 +113,7 @@ def test_compliance_names_each_item_the_agreement_asks_for_and_the_report_lacks(
         "the report does not name who is responsible for the follow-up (the agreement asks for it)",
     ]
     [r] = compliance_rows(fold(entries_of(app)), "pm", D(2019, 3, 1), "23", 2018)
-    assert r["status"] == "non-compliant" and "500 000.00 at risk: the report states no measures" in r["risk_reason"]
+    assert r["status"] == "non-compliant" and "500 000 at risk: the report states no measures" in r["risk_reason"]
     report(app, FULL, on=D(2019, 3, 2))
     assert findings(app, D(2019, 3, 1)) != unasked  # a report filed after the judging day does not count
     assert findings(app, D(2019, 3, 2)) == findings_unasked_on(app, D(2019, 3, 2))

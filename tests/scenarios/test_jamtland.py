@@ -27,7 +27,7 @@ def test_jamtland_2018_end_to_end(store):
     refused = grants("reserve", G, "--region", "23", "--year", "2018", "--amount", "2 228 598,01",
                      "--purpose", "nurse-specialist-education", "--on", "2018-04-06", "--ref", "JH-RES-1",
                      code=1)
-    assert "would leave 2018 available at -0.01" in refused.stderr
+    assert "would leave 2018 available at -0,01" in refused.stderr
     assert grants.events() == before
 
     grants("reserve", G, "--region", "23", "--year", "2018", "--amount", "2 228 598",
@@ -47,7 +47,7 @@ def test_jamtland_2018_end_to_end(store):
     [c] = grants.json("compliance", G, "--region", "23", "--year", "2018", "--on", "2019-03-01")
     assert (c["report_status"], c["status"]) == ("filed-on-time", "at-risk")
     assert c["earmarked_used_elsewhere"] == c["money_at_risk"] == "1622695.00"
-    assert "1 622 695.00 at risk: earmarked money used elsewhere" in c["risk_reason"]
+    assert "1 622 695 at risk: earmarked money used elsewhere" in c["risk_reason"]
 
     # the fold of the stored events agrees with what the application loads
     app = GrantLedger(env=store_env(store))

@@ -76,9 +76,9 @@ def compliance(s: Session, grant_id: str, region: str | None, year: int | None, 
     if s.fmt == "table":
         for row in rows:
             if row["findings"]:
-                click.echo(f"\n{row['region']} {row['region_name']} {row['year']}:")
+                s.echo(f"\n{row['region']} {row['region_name']} {row['year']}:")
                 for finding in row["findings"]:
-                    click.echo(f"  - {finding}")
+                    s.echo(f"  - {finding}")
 
 
 @cli.command(context_settings=CONTEXT)

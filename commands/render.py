@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from commands.dialects import delimiter, excel_value
 from ledger.values import Amount
 
 
@@ -50,20 +51,27 @@ def as_json(rows: Any) -> str:
     return json.dumps(plain(rows), ensure_ascii=False, indent=2)
 
 
-def as_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+def as_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, dialect: str = "plain") -> str:
+    """CSV in a dialect of ``commands.dialects`` (its byte order mark is the output's to add)."""
     columns = list(columns or (rows[0].keys() if rows else []))
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n", delimiter=delimiter(dialect))
     writer.writerow(columns)
     for row in rows:
         values = []
         for c in columns:
-            v = plain(row.get(c))
+            v = plain(excel_value(c, row.get(c)) if dialect == "excel-sv" else row.get(c))
             if isinstance(v, bool):
                 v = "true" if v else "false"
             values.append("; ".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v))
         writer.writerow(values)
     return out.getvalue().rstrip("\n")
+
+
+def all_columns(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> list[str]:
+    """The keys CSV (and a workbook) shows: the table's columns, then the rows' other keys."""
+    shown = [k for k, _ in columns]
+    return shown + [k for k in (rows[0] if rows else {}) if k not in set(shown)]
 
 
 MAX_CELL = 44  # wider text is cut in tables (JSON and CSV keep it whole)
@@ -100,12 +108,11 @@ def as_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]],
 
 
 def render(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[tuple[str, str]],
-           empty: str = "(nothing recorded)") -> str:
+           empty: str = "(nothing recorded)", dialect: str = "plain") -> str:
     if fmt == "json":
         return as_json(list(rows))
     if fmt == "csv":
-        return as_csv(rows, [k for k, _ in columns] + [k for k in (rows[0] if rows else {})
-                                                        if k not in {c for c, _ in columns}])
+        return as_csv(rows, all_columns(rows, columns), dialect)
     return as_table(rows, columns, empty)
 
 

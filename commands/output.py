@@ -78,6 +78,11 @@ class Output:
         self.used = True
         self.book.add(name, rows, columns)
 
+    def take(self) -> str | None:
+        """The path, for a command that writes it itself (export); nothing is kept for it."""
+        self.written = True
+        return self.path
+
     def finish(self, command: str) -> None:
         """Write the answer kept for ``path`` (once); say so when the command printed none."""
         if self.path is None or self.written:

@@ -37,8 +37,7 @@ def export(s: Session, output: str | None) -> None:
     Example:
       grants export --output ledger.jsonl
     """
-    output = output or s.output
-    s.sink.used = True  # the global --output names this file, written here
+    output = output or s.sink.take()  # the global --output names the file as well
     seen = _Seen()
     lines = export_lines(seen.count(entries_of(s.reader)))
     if output is None:

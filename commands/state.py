@@ -246,6 +246,8 @@ def allocate(s: Session, grant_id: str, year: int, pot: str, region: str | None,
     region,population listing all 21 regions), which splits the pot (or
     --amount) to the whole krona by the largest remainder method; the shares
     always sum exactly, ties go to the larger population, then the lower code.
+    Either file may be comma or semicolon separated, with or without a byte order
+    mark, amounts with a decimal comma or point (as a Swedish Excel saves a CSV).
 
     An allocation below what a region committed against its planning frame is
     still recorded; a "warning:" line on stderr names each region-year left

@@ -12,7 +12,7 @@ import os
 import openpyxl
 
 from ledger.values import Amount, Region
-from tests.drivers import DATA
+from tests.drivers import DATA, ROOT
 from tests.jamtland import G, define, history_with_a_sealed_report, jamtland
 
 MONEY = ("allocated", "requisitioned", "committed", "reserved", "spent", "available", "shortfall")
@@ -180,8 +180,8 @@ def test_recording_commands_print_what_they_recorded_as_json(grants):
 
 
 def test_workbook_errors_are_one_line_and_leave_no_file(grants, tmp_path):
-    """xlsx without --output, a missing folder, a folder or a terminal as the file: one error line, exit 2; a failed query
-    leaves the file already there as it was, and no partial file."""
+    """xlsx without --output, a missing folder, a folder or a terminal as the file: one error line, exit 2;
+    a failed query leaves the file already there as it was, and no partial file."""
     jamtland(grants)
     assert "--output" in grants("--format", "xlsx", "balance", G, code=2).stderr
     assert "no folder" in grants("--format", "xlsx", "--output", str(tmp_path / "no" / "b.xlsx"), "balance", G,
@@ -230,3 +230,24 @@ def test_the_bundled_allocation_table_reads_the_same_with_semicolons(grants, tmp
     grants("allocate", G, "--year", "2016", "--pot", "stimulus", "--table", str(semi))
     again = grants("allocate", G, "--year", "2016", "--pot", "stimulus", "--table", str(DATA / "allocation-2016.csv"))
     assert again.stdout.startswith("unchanged:")
+
+
+def test_an_sie_map_file_saved_by_a_swedish_excel_maps_the_same_rows(grants, tmp_path):
+    """The docs' SIE map saved with a byte order mark, semicolons and CRLF lines books what the plain map books,
+    and `sie import --format csv --csv-dialect excel-sv` lists the bookings with decimal commas."""
+    jamtland(grants)
+    sample = ROOT / "docs" / "examples"
+    lines = (sample / "jamtland-map.csv").read_text(encoding="utf-8").splitlines()
+    excel = tmp_path / "map-sv.csv"
+    excel.write_text("\ufeff" + "".join(line.replace(",", ";") + "\r\n" for line in lines), encoding="utf-8")
+
+    def importing(map_file, *more: str):
+        return grants("--format", "json", "sie", "import", str(sample / "jamtland-2018.se"), "--grant", G,
+                      "--region", "23", "--dimension", "20", "--map", str(map_file), *more)
+
+    plain = json.loads(importing(sample / "jamtland-map.csv", "--dry-run").stdout)
+    assert json.loads(importing(excel, "--dry-run").stdout) == plain and plain["new"] == 7
+    out = grants("--format", "csv", "--csv-dialect", "excel-sv", "sie", "import", str(sample / "jamtland-2018.se"),
+                 "--grant", G, "--region", "23", "--dimension", "20", "--map", str(excel)).stdout
+    rows = list(csv.DictReader(io.StringIO(out.removeprefix("\ufeff")), delimiter=";"))
+    assert out.startswith("\ufeff") and {r["amount"] for r in rows} >= {"-12500,00"}

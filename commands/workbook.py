@@ -48,11 +48,11 @@ class Book:
         self.sheets: list[tuple[str, list[dict[str, Any]], list[str]]] = []
 
     def add(self, name: str, rows: Sequence[dict[str, Any]], columns: Columns) -> None:
-        """A query's rows as a sheet, and their findings as a sheet of their own when the
-        rows carry them (compliance)."""
+        """A query's rows as a sheet; compliance's findings follow as a sheet of their own
+        (``findings``, one finding a row), even when there are none."""
         rows = list(rows)
         self.sheets.append((self._unique(name), rows, all_columns(rows, columns)))
-        if any(isinstance(row.get("findings"), list) for row in rows) and name != "findings":
+        if name == "compliance":
             self.sheets.append((self._unique("findings"), finding_rows(rows), [k for k, _ in FINDING_COLUMNS]))
 
     def _unique(self, name: str) -> str:

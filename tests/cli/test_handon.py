@@ -96,6 +96,8 @@ def test_audit_workbook_has_a_sheet_per_part_with_typed_cells(grants, tmp_path):
         Amount.parse(y["decided"]).ore for y in audit["year_end"]]
     for sheet in book:
         assert sheet.freeze_panes == "A2", sheet.title
+    before = workbook(grants, tmp_path / "before.xlsx", "audit", G, "--year", "2018", "--position", "0")
+    assert before.sheetnames == book.sheetnames and sheet_rows(before["events"]) == []
 
 
 def test_every_query_writes_its_rows_as_a_sheet_named_after_it(grants, tmp_path):

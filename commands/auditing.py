@@ -20,6 +20,7 @@ from projections.verify import HistoryError, verify_store
 from commands.group import cli
 from commands.options import CONTEXT, NOTHING_THEN
 from commands.session import Session, pass_session
+from commands.workbook import audit_sheets
 from commands.options import judging_day, progress, time_options, with_grant
 from commands.render import AUDIT_EVENT_COLUMNS, BALANCE_COLUMNS, COMMITMENT_COLUMNS, COMPLIANCE_COLUMNS, YEAR_END_COLUMNS, findings_lines, with_totals
 
@@ -38,7 +39,10 @@ def audit(s: Session, grant_id: str, year: int, region: str | None, as_of, posit
     and effective date apart), the opening position carried in from earlier years'
     decisions, the closing balances, commitments and compliance, each filed report
     beside the year as it stands now, a reconciliation of domain.md's identities, and
-    the digest of exactly the history replayed.
+    the digest of exactly the history replayed. With --format xlsx --output FILE, a
+    workbook with one sheet per part (audit, events, opening, balances, commitments,
+    compliance, findings, reports, reconciliation, year_end); with --format csv, the
+    events.
 
     With --as-of or --position it answers as the ledger stood then, in whole
     commands (a limit inside one command's atomic write answers as of that
@@ -50,19 +54,24 @@ def audit(s: Session, grant_id: str, year: int, region: str | None, as_of, posit
       grants audit professionsmiljarden --year 2018 --region Jämtland
       grants audit professionsmiljarden --year 2018 --as-of 2019-02-15T23:59:59+01:00
       grants --format json audit professionsmiljarden --year 2018 --position 42
+      grants --format xlsx --output audit-2018.xlsx audit professionsmiljarden --year 2018
     """
     result = s.answer(s.read.audit(grant_id, year, region, judging_day(judge_on, as_of), position=position,
                                    as_of=as_of), grant_id)
+    if s.fmt == "xlsx":
+        for name, rows, columns in audit_sheets(result):
+            s.out(rows, columns, "", sheet=name)
+        return
     if s.fmt == "json":
-        click.echo(as_json(result))
+        s.echo(as_json(result))
         return
     if s.fmt == "csv":  # every part, each after a "# part" line and with its own header line
-        click.echo(as_csv(result["events"], [k for k, _ in AUDIT_EVENT_COLUMNS] + ["region"]))
+        s.echo(as_csv(result["events"], [k for k, _ in AUDIT_EVENT_COLUMNS] + ["region"], s.dialect))
         for part in ("opening", "balances", "commitments", "compliance", "year_end", "reconciliation"):
             if result.get(part):
-                click.echo(f"\n# {part}\n" + as_csv(result[part]))
+                s.echo(f"\n# {part}\n" + as_csv(result[part], None, s.dialect))
         return
-    click.echo(_audit_text(result))
+    s.echo(_audit_text(result))
 
 
 def _audit_text(r: dict[str, Any]) -> str:

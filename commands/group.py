@@ -18,7 +18,9 @@ from commands import params as p
 from ledger.persistence import is_contention
 from ledger.errors import LedgerError
 from ledger.values import text_fault
+from commands.dialects import DIALECTS
 from commands.options import CONTEXT
+from commands.output import output_fault
 from commands.session import Session, default_user
 
 
@@ -46,6 +48,7 @@ class GrantsGroup(click.Group):
         try:
             result = super().invoke(ctx)
             if isinstance(ctx.obj, Session):
+                ctx.obj.finish()
                 ctx.obj.recorded()
             return result
         except BaseException as e:
@@ -121,11 +124,23 @@ def _fail(message: str, code: int) -> None:
                    "the role the server authenticated is stored, with this beside it as a display name "
                    "(anna_rec (Anna Berg)). Env: GRANTS_USER. Default on SQLite: your login name.")
 @click.option("--format", "fmt", envvar="GRANTS_FORMAT", default="table", show_default=True,
-              type=click.Choice(["table", "json", "csv"]), help="How queries print. Env: GRANTS_FORMAT.")
+              type=click.Choice(["table", "json", "csv", "xlsx"]),
+              help="How queries print; xlsx writes an Excel workbook to --output (amounts as numbers, "
+                   "dates as dates). With json, recording commands print what they recorded as an "
+                   "object. Env: GRANTS_FORMAT.")
+@click.option("--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write a query's answer to FILE (whole, or not at all) instead of standard output; "
+                   "required with --format xlsx.")
+@click.option("--csv-dialect", "dialect", envvar="GRANTS_CSV_DIALECT", default="plain", show_default=True,
+              type=click.Choice(DIALECTS),
+              help="CSV written: plain (comma, 2228598.00) or excel-sv (semicolon, 2228598,00, UTF-8 "
+                   "with BOM: opens in a Swedish Excel). CSV files read are either, told apart "
+                   "alone. Env: GRANTS_CSV_DIALECT.")
 @click.option("--wide", is_flag=True, help="Tables show every text whole (else long text is cut to fit).")
 @click.version_option(package_name="grants")
 @click.pass_context
-def cli(ctx: click.Context, db: str, user: str | None, fmt: str, wide: bool) -> None:
+def cli(ctx: click.Context, db: str, user: str | None, fmt: str, output: str | None, dialect: str,
+        wide: bool) -> None:
     """grants: an event-sourced ledger for earmarked state grants to Sweden's regions.
 
     Every fact is recorded once, as an immutable event; balances, commitments and
@@ -144,4 +159,8 @@ def cli(ctx: click.Context, db: str, user: str | None, fmt: str, wide: bool) -> 
         fault = text_fault(default_user())
         if fault:  # a login name from the system, checked like a typed one
             raise click.BadParameter(f"your login name {fault}; give --user", param_hint="'--user'")
-    ctx.obj = Session(db=db, typed_user=user, fmt=fmt, ctx=ctx, wide=wide)
+    fault = output_fault(output, fmt)
+    if fault:
+        raise click.UsageError(fault)
+    ctx.obj = Session(db=db, typed_user=user, fmt=fmt, ctx=ctx, output=output, dialect=dialect,
+                      wide=wide)

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from commands import params as p
+from commands.render import as_json
 from ledger import clock
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -31,8 +32,18 @@ def with_region_year(f: Callable) -> Callable:
     return with_grant(f)
 
 
-def done(recorded: bool, what: str) -> None:
-    if recorded:
+def done(recorded: bool, what: str, **details: Any) -> None:
+    """Say what a recording command did: a "recorded:" or "unchanged:" line, or with
+    --format json one object a script can read: ``{"recorded": true|false, "command":
+    "decide", "what": "...", "position": N}`` (N: the log's last position after the
+    command), with ``details`` beside."""
+    ctx = click.get_current_context(silent=True)
+    session = ctx.find_root().obj if ctx else None
+    if getattr(session, "fmt", None) == "json":
+        command = " ".join(ctx.command_path.split()[1:]) if ctx else ""
+        click.echo(as_json({"recorded": recorded, "command": command, "what": what,
+                            "position": session.last_position(), **details}))
+    elif recorded:
         click.echo(f"recorded: {what}")
     else:
         click.echo(f"unchanged: {what} (already recorded, nothing new)")

@@ -91,7 +91,7 @@ def compliance(s: Session, grant_id: str, region: str | None, year: int | None, 
     s.out(rows, COMPLIANCE_COLUMNS, "(no region-years recorded)")
     if s.fmt == "table":
         for line in findings_lines(rows):
-            click.echo(line)
+            s.echo(line)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from commands.dialects import delimiter, excel_value
 from ledger.values import Amount
 
 
@@ -65,20 +66,27 @@ def as_json(rows: Any) -> str:
     return json.dumps(plain(rows), ensure_ascii=False, indent=2)
 
 
-def as_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+def as_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, dialect: str = "plain") -> str:
+    """CSV in a dialect of ``commands.dialects`` (its byte order mark is the output's to add)."""
     columns = list(columns or (rows[0].keys() if rows else []))
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n", delimiter=delimiter(dialect))
     writer.writerow(columns)
     for row in rows:
         values = []
         for c in columns:
-            v = plain(row.get(c))
+            v = plain(excel_value(c, row.get(c)) if dialect == "excel-sv" else row.get(c))
             if isinstance(v, bool):
                 v = "true" if v else "false"
             values.append("; ".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v))
         writer.writerow(values)
     return out.getvalue().rstrip("\n")
+
+
+def all_columns(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> list[str]:
+    """The keys CSV (and a workbook) shows: the table's columns, then the rows' other keys."""
+    shown = [k for k, _ in columns]
+    return shown + [k for k in (rows[0] if rows else {}) if k not in set(shown)]
 
 
 MAX_CELL = 44  # wider text is cut in tables (JSON and CSV keep it whole), unless --wide
@@ -164,12 +172,11 @@ def _width(texts: list[list[str]], columns: Sequence[tuple[str, str]], limit: in
 
 
 def render(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[tuple[str, str]],
-           empty: str = "(nothing recorded)", wide: bool = False) -> str:
+           empty: str = "(nothing recorded)", wide: bool = False, dialect: str = "plain") -> str:
     if fmt == "json":
         return as_json(list(rows))
     if fmt == "csv":
-        return as_csv(rows, [k for k, _ in columns] + [k for k in (rows[0] if rows else {})
-                                                        if k not in {c for c, _ in columns}])
+        return as_csv(rows, all_columns(rows, columns), dialect)
     return as_table(with_totals(rows, columns), columns, empty, wide, _terminal_width())
 
 

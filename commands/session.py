@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 import click
 
+from commands.output import Output
 from commands.render import render
 from ledger.application import GrantLedger, open_ledger
 from ledger.errors import Refused
@@ -32,6 +33,9 @@ class Session:
     empty_then: bool = False  # an as-of answer before the grant's first recording
     recording: bool = False
     _read: Reader | None = None
+    output: str | None = None  # the global --output: where a query's answer goes
+    dialect: str = "plain"  # the global --csv-dialect
+    _sink: Output | None = None
 
     @property
     def user(self) -> str:
@@ -108,8 +112,33 @@ class Session:
                        err=True)
         return answer.rows
 
-    def out(self, rows: list[dict[str, Any]], columns: list[tuple[str, str]], empty: str) -> None:
-        click.echo(render(rows, self.fmt, columns, NOTHING_THEN if self.empty_then else empty, self.wide))
+    def out(self, rows: list[dict[str, Any]], columns: list[tuple[str, str]], empty: str,
+            sheet: str | None = None) -> None:
+        """A query's rows in the chosen format; with xlsx a sheet (named ``sheet``, else
+        after the command) of the workbook --output names."""
+        if self.fmt == "xlsx":
+            self.sink.sheet(sheet or click.get_current_context().info_name or "rows", rows, columns)
+            return
+        self.echo(render(rows, self.fmt, columns, NOTHING_THEN if self.empty_then else empty, self.wide,
+                         self.dialect))
+
+    def echo(self, text: str) -> None:
+        """Text of a query's answer: to standard output, or kept for --output."""
+        self.sink.echo(text)
+
+    @property
+    def sink(self) -> Output:
+        if self._sink is None:
+            self._sink = Output(self.output, self.fmt, self.dialect)
+        return self._sink
+
+    def finish(self) -> None:
+        """The command ended well: write the answer kept for --output."""
+        self.sink.finish(self.ctx.invoked_subcommand or "the command")
+
+    def last_position(self) -> int | None:
+        """The log's last position, on the ledger this command opened (None if it opened none)."""
+        return None if self._app is None else self._app.last_position()
 
 
 pass_session = click.make_pass_decorator(Session)

@@ -16,6 +16,7 @@ import click
 from commands import params as p
 from commands.group import cli
 from commands.options import CONTEXT, progress
+from commands.dialects import bom
 from commands.render import as_csv, as_json, render
 from commands.session import Session, pass_session
 from ledger.books import Booked
@@ -136,7 +137,8 @@ def _show_import(s: Session, found: FileBooks, booked: Booked, dry_run: bool) ->
                             "bookings": bookings}))
         return
     if s.fmt == "csv":
-        click.echo(as_csv([{k: b[k] for k in BOOKING_KEYS} for b in bookings], BOOKING_KEYS))
+        click.echo(bom(s.dialect) + as_csv([{k: b[k] for k in BOOKING_KEYS} for b in bookings], BOOKING_KEYS,
+                                           s.dialect))
         return
     click.echo(render(rows, "table", SUMMARY_COLUMNS, "(no grant cost rows in the file)"))
     verb = "would record" if dry_run else "recorded"
@@ -173,7 +175,8 @@ def sie_reconcile(s: Session, path: str, grant_id: str, region: str, dimension: 
     if s.fmt == "json":
         click.echo(as_json(rows))
     else:
-        click.echo(render(rows, s.fmt, RECONCILE_COLUMNS, "(no years in the file)"))
+        click.echo((bom(s.dialect) if s.fmt == "csv" else "")
+                   + render(rows, s.fmt, RECONCILE_COLUMNS, "(no years in the file)", s.dialect))
     differ = [f"{r['year']} by {r['difference'].pretty()}" for r in rows if r["difference"].ore]
     if differ:
         raise Refused(f"the books and the ledger differ: {', '.join(differ)} (the rows above say where)")

@@ -15,6 +15,7 @@ from commands import params as p
 from ledger.errors import Malformed
 from ledger.terms import CARRY_OVER, REPORT_CONTENT, Agreement
 from ledger.values import Amount, Region, plural
+from commands.dialects import sniff
 from commands.group import cli
 from commands.options import CONTEXT
 from commands.session import Session, pass_session
@@ -125,6 +126,9 @@ _NAME_COLUMNS = ("region_name", "name", "namn")
 def _read_csv(path: str, value_column: str, parse: Callable[[str], Any]) -> dict[str, Any]:
     """Read ``region,<value_column>`` rows (header optional, extra columns ignored).
 
+    Comma or semicolon separated (told from the first line: ``commands.dialects.sniff``),
+    UTF-8 with or without a byte order mark: plain CSV and Swedish Excel's alike.
+
     A region may also come with its name beside its code: a header with a name column
     (``region,region_name,amount``) or headerless ``code,name,value`` rows
     (``12,Skåne,100``). The name must then be the code's region: every row where they
@@ -139,7 +143,7 @@ def _read_csv(path: str, value_column: str, parse: Callable[[str], Any]) -> dict
     except UnicodeDecodeError:
         raise Malformed(f"{path} is not UTF-8 text (save the CSV as UTF-8)") from None
     try:
-        rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+        rows = [r for r in csv.reader(io.StringIO(text), delimiter=sniff(text)) if any(c.strip() for c in r)]
     except csv.Error as e:
         raise Malformed(f"{path} is not a readable CSV file ({e})") from None
     if not rows:
@@ -209,7 +213,7 @@ def _every_region(path: str, populations: dict[str, int]) -> dict[str, int]:
 
 
 def _population(text: str) -> int:
-    raw = text.strip().replace(" ", "").replace("\u00a0", "")
+    raw = text.strip().replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise Malformed(f"population {text.strip()[:20]!r} is not a whole number of people")
     return int(raw)
@@ -242,6 +246,8 @@ def allocate(s: Session, grant_id: str, year: int, pot: str, region: str | None,
     region,population listing all 21 regions), which splits the pot (or
     --amount) to the whole krona by the largest remainder method; the shares
     always sum exactly, ties go to the larger population, then the lower code.
+    Either file may be comma or semicolon separated, with or without a byte order
+    mark, amounts with a decimal comma or point (as a Swedish Excel saves a CSV).
 
     An allocation below what a region committed against its planning frame is
     still recorded; a "warning:" line on stderr names each region-year left

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import click
 
 from ledger.errors import Malformed
 from ledger.library import new_sqlite_ledger
-from projections.fold import entries_of
+from projections.fold import Entry, entries_of
 from projections.intake import import_history, lines_of
 from projections.history import export_lines
 from commands.group import cli
@@ -28,22 +28,46 @@ def export(s: Session, output: str | None) -> None:
     """Write every event, in recording order, as JSON Lines (one event a line, with
     its position, recorded time, recorder, type and data).
 
-    With --output, the file appears (or replaces the one there) only once it is
-    complete: an export that is interrupted leaves no partial file behind at that path.
+    With --output (or the global --output), the file appears (or replaces the one
+    there) only once it is complete: an export that is interrupted leaves no partial
+    file behind at that path. Then it says what it wrote ("exported 75 events
+    (positions 1-75) to ledger.jsonl"); to standard output, it says so on stderr.
 
     \b
     Example:
       grants export --output ledger.jsonl
     """
-    lines = export_lines(entries_of(s.reader))
+    output = output or s.sink.take()  # the global --output names the file as well
+    seen = _Seen()
+    lines = export_lines(seen.count(entries_of(s.reader)))
     if output is None:
         for line in lines:
             click.echo(line)
-        return
-    try:
-        _write_whole(output, lines)
-    except OSError as e:
-        raise Malformed(f"cannot write {output}: {e.strerror}") from None
+    else:
+        try:
+            _write_whole(output, lines)
+        except OSError as e:
+            raise Malformed(f"cannot write {output}: {e.strerror}") from None
+    where = "standard output" if output is None else output
+    click.echo(f"exported {seen.events} events{seen.positions} to {where}", err=output is None)
+
+
+class _Seen:
+    """How many entries passed, and the positions of the first and the last."""
+
+    def __init__(self) -> None:
+        self.events, self.first, self.last = 0, 0, 0
+
+    def count(self, entries: Iterable[Entry]) -> Iterator[Entry]:
+        for entry in entries:
+            self.events += 1
+            self.first = self.first or entry.position
+            self.last = entry.position
+            yield entry
+
+    @property
+    def positions(self) -> str:
+        return f" (positions {self.first}-{self.last})" if self.events else ""
 
 
 def _write_whole(path: str, lines: Iterable[str]) -> None:

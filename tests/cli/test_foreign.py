@@ -298,7 +298,7 @@ def test_every_option_of_every_command_refuses_a_newline_and_names_itself(tmp_pa
     db = str(tmp_path / "none.sqlite")
     checked = 0
     for option in cli.params:
-        if option.name == "fmt" or option.is_flag:
+        if option.is_flag or isinstance(option.type, click.Choice):  # --format, --csv-dialect: click refuses
             continue
         others = [] if option.name == "db" else ["--db", db]
         result = CliRunner().invoke(cli, [*others, option.opts[0], "x\ny", "balance", "g"])

@@ -44,7 +44,7 @@ def bar_parts(row: dict[str, Any]) -> list[tuple[str, str, str, int]]:
     return [(key, label, colour, max(ore[key], 0)) for key, label, colour in SEGMENTS]
 
 
-def money_bar(row: dict[str, Any], scale: int, width: int = 220, height: int = 14) -> Markup:
+def money_bar(row: dict[str, Any], scale: int, width: int = 180, height: int = 14) -> Markup:
     """One region-year's money as a horizontal stacked bar; ``scale`` (öre) is the full width."""
     parts = bar_parts(row)
     label = (f"{row['region_name']} {row['year']}: allocated {row['allocated'].pretty()}, "

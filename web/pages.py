@@ -114,15 +114,16 @@ def overview(reader: Reader, request: Request) -> Response | tuple[str, dict[str
     """A grant-year: each region's money with a bar, its compliance, the money at risk, totals."""
     grant = the_grant(reader, request.path_params["grant"], request.path_params["year"])
     gid, year, day = grant["grant"], request.path_params["year"], _day(request)
-    balances = reader.balances(gid, year=year).rows
-    compliance = reader.compliance(gid, day, year=year).rows
-    csv = _wanted_csv(request, {
-        "balances": lambda: csv_file(render(balances, "csv", BALANCE_COLUMNS), gid, year, "balances"),
-        "compliance": lambda: csv_file(render(compliance, "csv", COMPLIANCE_COLUMNS), gid, year, "compliance",
-                                       day),
+    csv = _wanted_csv(request, {  # a download asks only what it holds
+        "balances": lambda: csv_file(render(reader.balances(gid, year=year).rows, "csv", BALANCE_COLUMNS), gid,
+                                     year, "balances"),
+        "compliance": lambda: csv_file(render(reader.compliance(gid, day, year=year).rows, "csv",
+                                              COMPLIANCE_COLUMNS), gid, year, "compliance", day),
     })
     if csv:
         return csv
+    balances = reader.balances(gid, year=year).rows
+    compliance = reader.compliance(gid, day, year=year).rows
     judged = {r["region"]: r for r in compliance}
     scale = max([sum(ore for *_, ore in charts.bar_parts(b)) for b in balances] + [0])
     rows = [{**b, "judged": judged.get(b["region"]), "bar": charts.money_bar(b, scale)} for b in balances]
@@ -218,13 +219,14 @@ def decision(reader: Reader, request: Request) -> Response | tuple[str, dict[str
     schedule = [c for c in reader.commitments(gid, region).rows if c["decision"] == decision_id]
     if not schedule:
         raise NotFound(f"unknown decision {decision_id!r} of {region} {Region(region).name} in {gid}")
-    events = reader.history(gid, decision_id=decision_id).rows
     csv = _wanted_csv(request, {
-        "events": lambda: csv_file(render(events, "csv", HISTORY_COLUMNS), gid, decision_id, "history"),
+        "events": lambda: csv_file(render(reader.history(gid, decision_id=decision_id).rows, "csv",
+                                          HISTORY_COLUMNS), gid, decision_id, "history"),
         "schedule": lambda: csv_file(render(schedule, "csv", COMMITMENT_COLUMNS), gid, decision_id, "schedule"),
     })
     if csv:
         return csv
+    events = reader.history(gid, decision_id=decision_id).rows
     years = [c["year"] for c in schedule]
     asked = request.query_params.get("year", "")
     year = int(asked) if asked.isdigit() and int(asked) in years else years[-1]

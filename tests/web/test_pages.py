@@ -223,3 +223,20 @@ def test_a_missing_store_is_not_created(tmp_path):
         response = client.get("/")
     assert response.status_code in (400, 404, 503) and "error:" in response.text
     assert not target.exists()
+
+
+def test_a_page_shows_what_is_recorded_after_it_was_served(store):
+    """On SQLite and PostgreSQL a page asked again shows what another client recorded since (each request reads anew)."""
+    from starlette.testclient import TestClient
+
+    from tests.drivers import Grants
+    from tests.jamtland import jamtland
+    from web.app import create_app
+
+    grants = Grants(store)
+    jamtland(grants)
+    with TestClient(create_app(store)) as client:
+        assert Page(client.get(f"/g/{G}/2018").text).cells["23"]["spent"] == "0"
+        grants("spend", G, "--decision", "JH-PM-01", "--year", "2018", "--amount", "1234,50",
+               "--booked-on", "2018-06-01", "--object", "9902", "--voucher", "V9")
+        assert Page(client.get(f"/g/{G}/2018?refresh=30").text).cells["23"]["spent"] == "1 234,50"

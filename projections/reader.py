@@ -186,6 +186,11 @@ class Reader:
         result = answer.rows
         return Answer(result, tuple(cut.notes()), empty_then=not result["recorded"], position=result["position"])
 
+    def grants(self) -> Answer:
+        """Every grant recorded now: its id, name and years (from the read models)."""
+        return Answer([{"grant": g.grant_id, "name": g.name, "first_year": g.first_year,
+                        "last_year": g.last_year} for g in self.models().grants()])
+
     def history(self, grant_id: str, region: str | None = None, decision_id: str | None = None) -> Answer:
         """Every event of the grant in recording order (about a region or a decision)."""
         view, _ = self.view(keep_entries=True)

@@ -269,6 +269,12 @@ class Reading(StoredRows):
             })
         return rows
 
+    def grants(self) -> list[Any]:
+        """Every grant's aggregate as it stands now (rows checked against their seals)."""
+        heads = self._heads("a.kind = 'Grant'", [])
+        self._members("kind = 'Grant'", [], [h[0] for h in heads])
+        return [_decode_state("Grant", h[8]) for h in heads]
+
     def has_grant(self, grant_id: str) -> bool:
         return self._run("SELECT 1 FROM grants_rm_aggregates WHERE grant_id = ? AND kind = 'Grant'",
                          (grant_id,)).fetchone() is not None

@@ -95,7 +95,10 @@ def _csv(client, url: str) -> str:
 def test_csv_downloads_equal_the_cli(client, sealed, url, argv):
     """A page's CSV download is exactly what the matching `grants --format csv` command prints, and parses."""
     text = _csv(client, url)
-    assert text == sealed(*argv, fmt="csv").stdout
+    cli = sealed(*argv, fmt="csv").stdout
+    if argv[0] == "audit":  # the command prints every part after its events; the page's download is one part
+        cli = cli.split("\n\n# ", 1)[0] + ("\n" if "\n\n# " in cli else "")
+    assert text == cli
     rows = list(csv.DictReader(io.StringIO(text)))
     assert rows or "reclaims" in url
 

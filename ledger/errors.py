@@ -74,7 +74,9 @@ def did_you_mean(word: str, known: Iterable[str], n: int = 3) -> str:
     """The closest of the ``known`` names to a mistyped ``word`` (case aside), as a clause for
     an error message: "did you mean 'JH-PM-01'?", "did you mean 'a' or 'b'?"; "" when none is close."""
     names = {name.casefold(): name for name in known if name != word}
-    close = [names[c] for c in difflib.get_close_matches(word.casefold(), list(names), n=n, cutoff=0.6)]
+    same = names.get(word.casefold())  # the same name but for case: that one
+    close = [same] if same else [names[c] for c in difflib.get_close_matches(word.casefold(), list(names), n=n,
+                                                                            cutoff=0.6)]
     if not close:
         return ""
     quoted = [repr(c) for c in close]

@@ -96,15 +96,18 @@ def kept(models: ReadModels, aggregate_id: uuid.UUID) -> Any | None:
 
 def decision_events(models: ReadModels, app: GrantLedger, grant_id: str, decision_id: str
                     ) -> tuple[Any, list[Entry]] | None:
-    """A decision as the read models keep it and its own events, in order, up to the read
-    models' position (None when there is no such decision). Its events, replayed, must give
-    exactly the state kept, or the read models were altered."""
+    """A decision as the read models keep it and its own events, in order, up to the kept
+    state's version (None when there is no such decision; a catch-up by another process
+    meanwhile changes nothing). Its events, replayed, must give exactly the state kept, or
+    the read models were altered."""
     oid = decision_uuid(grant_id, decision_id)
     decision = kept(models, oid)
     if decision is None:
         return None
     entries, replayed = [], None
-    for position, version, topic, state in models._aggregate_rows(oid, 0, models.position()):
+    for position, version, topic, state in models._aggregate_rows(oid, 0, None):
+        if version > decision.version:
+            break
         stored = StoredEvent(originator_id=oid, originator_version=version, topic=topic, state=bytes(state))
         event = app.decode(stored, int(position))
         replayed = advance(replayed, event, int(position))

@@ -320,3 +320,25 @@ def test_completion_through_the_shell_protocol(browsed):
     source = subprocess.run([sys.executable, "-c", RUN_GRANTS], env=env, cwd=ROOT, capture_output=True, text=True,
                             timeout=120)
     assert source.returncode == 0 and "_GRANTS_COMPLETE=bash_complete" in source.stdout
+
+
+def test_list_show_and_suggestions_on_both_stores(store):
+    """On SQLite and PostgreSQL alike: list, show with positions, and a suggestion for a mistyped decision."""
+    grants = Grants(store)
+    jamtland(grants)
+    grants("spend", G, "--decision", "JH-PM-01", "--year", "2018", "--amount", "100", "--booked-on", "2018-03-31",
+           "--object", "9902", "--voucher", "V-1")
+    assert [r["grant"] for r in grants.json("list", "grants")] == [G]
+    assert len(grants.json("list", "decisions", G)) == 11
+    [booking] = grants.json("show", "decision", G, "JH-PM-01")["bookings"]
+    spent = next(h for h in grants.json("history", G, "--decision", "JH-PM-01") if h["type"] == "spent")
+    assert (booking["voucher"], booking["position"]) == ("V-1", spent["position"])
+    assert grants.json("show", "grant", G)["agreements"][0]["year"] == 2018
+    err = grants("spend", G, "--decision", "JH-PM01", "--year", "2018", "--amount", "1", "--booked-on",
+                 "2018-05-01", "--object", "9902", "--voucher", "X", code=1).stderr
+    assert "did you mean 'JH-PM-01'" in err
+    grants("decide", G, "--region", "23", "--decision", "NEW-77", "--decided-by", "Anna Berg", "--on", "2018-02-01",
+           "--area", "a", "--activity", "b", "--purpose", "it-admin", "--amount", "2018=1")
+    err = grants("amend", G, "--decision", "NEW-7", "--amount", "2018=2", "--decided-by", "Anna Berg",
+                 "--on", "2018-03-01", "--reason", "r", code=1).stderr  # recorded after the read models' position
+    assert "did you mean 'NEW-77'" in err

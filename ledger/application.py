@@ -104,11 +104,13 @@ class GrantLedger(VoucherLookups, Reclaiming, StoredLedger):
         except AggregateNotFoundError:
             return RegionYear(grant_id=grant_id, region=region, year=year, recorded_by=recorded_by)
 
-    def decision(self, grant_id: str, decision_id: str) -> Decision:
+    def decision(self, grant_id: str, decision_id: str, suggest: bool = True) -> Decision:
+        """The decision; unknown, NotFound naming the closest known ids (unless not ``suggest``:
+        a batch that reports many unknown ids at once)."""
         try:
             return self._get(decision_uuid(grant_id, decision_id))
         except AggregateNotFoundError:
-            guess = self._guess(decision_id, "decision", grant_id)
+            guess = self._guess(decision_id, "decision", grant_id) if suggest else ""
             raise NotFound(f"unknown decision {decision_id!r} in {grant_id}"
                            + (f" ({guess})" if guess else "")) from None
 

@@ -7,14 +7,14 @@ the group (:mod:`commands.group`), where errors become exit codes in one place.
 
 from __future__ import annotations
 
-from commands import auditing, queries, reclaims, region, serve, sie, state, transfer
+from commands import auditing, browse, queries, reclaims, region, serve, sie, state, transfer
 from commands.authority import authorisations, deauthorise, region_object
 from commands.db import db
 from commands.demo import demo
 from commands.group import cli
 
 # the families whose commands register themselves on the group as they are imported
-FAMILIES = (state, region, queries, auditing, transfer, sie, reclaims, serve)
+FAMILIES = (state, region, queries, auditing, transfer, sie, reclaims, serve, browse)
 
 cli.add_command(demo)
 cli.add_command(db)

@@ -44,6 +44,11 @@ class GrantsGroup(click.Group):
         p.textual(cmd.params)
         super().add_command(cmd, name)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:  # `grants` itself: its options may also follow the command
+            args = hoisted(self, args, strict=not ctx.resilient_parsing)
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             result = super().invoke(ctx)
@@ -90,6 +95,50 @@ class GrantsGroup(click.Group):
         if isinstance(result, int) and result:
             sys.exit(result)
         sys.exit(0)
+
+
+GLOBAL_OPTIONS = ("--db", "--user", "--format")  # each takes a value
+
+
+def hoisted(group: click.Group, args: list[str], strict: bool = True) -> list[str]:
+    """``args`` with the global options typed after the command moved before it:
+    ``balance G --format csv`` is ``--format csv balance G``. An option the command has
+    of its own name stays where it is, a value of another option is never taken for one
+    (``--reason --db``), and nothing after ``--`` moves. A global option without its value
+    is a usage error (``strict``), or while completing stays where it is."""
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "--":  # the group's own options
+        i += 2 if args[i] in GLOBAL_OPTIONS else 1
+    command, start = group, i
+    while isinstance(command, click.Group) and i < len(args):  # `list decisions`, `sie import`...
+        command = command.commands.get(args[i])
+        i += 1
+    if command is None or command is group:
+        return args
+    takes_value = {name: not (param.is_flag or param.count) for param in command.params
+                   if isinstance(param, click.Option) for name in param.opts + param.secondary_opts}
+    moved, kept = [], args[start:i]
+    while i < len(args):
+        arg = args[i]
+        name = arg.split("=", 1)[0]
+        if arg == "--":
+            kept += args[i:]
+            break
+        if name in GLOBAL_OPTIONS and name not in takes_value:
+            width = 1 if "=" in arg else 2
+            if i + width > len(args) and not strict:  # completing its value: left where it is
+                kept += args[i:]
+                break
+            if i + width > len(args):  # no value: moved, it would take the command's name as its value
+                raise click.UsageError(f"option '{name}' needs a value (global options go before or after "
+                                       "the command: grants --format json balance GRANT)")
+            moved += args[i:i + width]
+            i += width
+            continue
+        width = 2 if takes_value.get(arg) else 1
+        kept += args[i:i + width]
+        i += width
+    return args[:start] + moved + kept
 
 
 def _exit_code(e: BaseException) -> int:
@@ -144,7 +193,8 @@ def cli(ctx: click.Context, db: str, user: str | None, fmt: str, output: str | N
     """grants: an event-sourced ledger for earmarked state grants to Sweden's regions.
 
     Every fact is recorded once, as an immutable event; balances, commitments and
-    compliance are computed from the events. Global options go before the command.
+    compliance are computed from the events. Global options go before or after the
+    command.
 
     \b
     Start here:

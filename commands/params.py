@@ -62,6 +62,11 @@ class AmountType(_LedgerType):
 class RegionType(_LedgerType):
     name = "region"
 
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+        from commands.complete import region_names
+
+        return region_names(incomplete)
+
     def parse(self, value: str) -> str:
         return Region.parse(value).code
 
@@ -139,6 +144,9 @@ class CodeType(_LedgerType):
     def parse(self, value: str) -> str:
         return parse_code(value, self.what)
 
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+        return _complete_names(ctx, self.what, incomplete)
+
 
 class IdType(_LedgerType):
     name = "id"
@@ -148,6 +156,21 @@ class IdType(_LedgerType):
 
     def parse(self, value: str) -> str:
         return parse_identifier(value, self.what)
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+        return _complete_names(ctx, self.what, incomplete)
+
+
+# what each kind of typed id completes to from the ledger (commands.complete)
+COMPLETES = {"grant id": "grant", "decision id": "decision", "purpose": "purpose"}
+
+
+def _complete_names(ctx: click.Context, what: str, incomplete: str) -> list:
+    if what not in COMPLETES:
+        return []
+    from commands.complete import ledger_names
+
+    return ledger_names(ctx, COMPLETES[what], incomplete)
 
 
 class PurposeType(_LedgerType):

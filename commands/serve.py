@@ -36,6 +36,6 @@ def serve(s: Session, host: str, port: int) -> None:
 
     from web.app import create_app
 
-    s.read.grants()  # the store opens as a ledger (an error line and its exit code if not)
+    s.read.grant_names()  # the store opens as a ledger (an error line and its exit code if not)
     click.echo(f"serving a read-only view of {s.db} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
     uvicorn.run(create_app(s.db), host=host, port=port, log_level="warning")

@@ -15,6 +15,7 @@ from commands.output import Output
 from commands.render import render
 from ledger.application import GrantLedger, open_ledger
 from ledger.errors import Refused
+from projections.lookup import LedgerNames
 from projections.persisted import ReadModels
 from projections.reader import Answer, Reader
 from commands.options import NOTHING_THEN
@@ -69,6 +70,7 @@ class Session:
         (see ``ledger.application.open_ledger``)."""
         if self._app is None:
             self._app = open_ledger(self.db, must_exist=must_exist)
+            self._app.directory = LedgerNames(self._app, self.db)  # "did you mean" for an unknown name
             self.ctx.call_on_close(self._app.close)
         return self._app
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 import attrs
@@ -26,7 +26,7 @@ from ledger.decision import Decision, decision_uuid
 from ledger.voucher import Voucher, index_key
 from ledger.vouchers import VoucherLookups
 from ledger.reclaiming import Reclaiming
-from ledger.errors import Duplicate, NotFound
+from ledger.errors import Duplicate, NotFound, did_you_mean
 from ledger.grant import Grant, grant_uuid
 from ledger.persistence import StoredLedger, open_store, retried
 from ledger.values import Amount
@@ -42,6 +42,19 @@ class Sealer(Protocol):
 
     def seal(self, app: GrantLedger, grant_id: str, region: str, year: int
              ) -> tuple[dict[str, Amount], int, str]: ...
+
+
+def unknown_grant_message(grant_id: str, guess: str = "") -> str:
+    """What an unknown grant id is told: the closest known ids, and how to define one."""
+    return f"unknown grant {grant_id!r} ({guess + ' ' if guess else ''}define it with 'grants grant define')"
+
+
+class Directory(Protocol):
+    """The names the ledger knows, for a "did you mean" on an unknown one: ``kind`` is
+    "grant" or "decision" (of ``grant_id``). The read side answers (see
+    ``projections.lookup``); it must never fail, only know nothing."""
+
+    def known(self, kind: str, grant_id: str | None = None) -> list[str]: ...
 
 
 def open_ledger(target: str, must_exist: bool = False) -> GrantLedger:
@@ -61,11 +74,15 @@ class GrantLedger(VoucherLookups, Reclaiming, StoredLedger):
         """The recording day: nothing recorded now may be dated after it."""
         return clock.recorded_day(self.clock())
 
-    def _load(self, aggregate_id: UUID, missing: str) -> Any:
+    # who suggests the closest known names when a grant or decision is unknown (None: nobody)
+    directory: Directory | None = None
+
+    def _guess(self, word: str, kind: str, grant_id: str | None = None) -> str:
+        """"did you mean ...?" from the directory's names, or "" (never an error of its own)."""
         try:
-            return self._get(aggregate_id)
-        except AggregateNotFoundError:
-            raise NotFound(missing) from None
+            return did_you_mean(word, self.directory.known(kind, grant_id)) if self.directory else ""
+        except Exception:  # noqa: BLE001 (a suggestion is a courtesy: the error stays the one raised)
+            return ""
 
     def _exists(self, aggregate_id: UUID) -> bool:
         try:
@@ -75,7 +92,10 @@ class GrantLedger(VoucherLookups, Reclaiming, StoredLedger):
         return True
 
     def grant(self, grant_id: str) -> Grant:
-        return self._load(grant_uuid(grant_id), f"unknown grant {grant_id!r} (define it with 'grants grant define')")
+        try:
+            return self._get(grant_uuid(grant_id))
+        except AggregateNotFoundError:
+            raise NotFound(unknown_grant_message(grant_id, self._guess(grant_id, "grant"))) from None
 
     def region_year(self, grant_id: str, region: str, year: int, recorded_by: str = "") -> RegionYear:
         """The region's year, new (not yet saved) when nothing was recorded for it yet."""
@@ -84,10 +104,15 @@ class GrantLedger(VoucherLookups, Reclaiming, StoredLedger):
         except AggregateNotFoundError:
             return RegionYear(grant_id=grant_id, region=region, year=year, recorded_by=recorded_by)
 
-    def decision(self, grant_id: str, decision_id: str) -> Decision:
-        return self._load(
-            decision_uuid(grant_id, decision_id), f"unknown decision {decision_id!r} in {grant_id}"
-        )
+    def decision(self, grant_id: str, decision_id: str, suggest: bool = True) -> Decision:
+        """The decision; unknown, NotFound naming the closest known ids (unless not ``suggest``:
+        a batch that reports many unknown ids at once)."""
+        try:
+            return self._get(decision_uuid(grant_id, decision_id))
+        except AggregateNotFoundError:
+            guess = self._guess(decision_id, "decision", grant_id) if suggest else ""
+            raise NotFound(f"unknown decision {decision_id!r} in {grant_id}"
+                           + (f" ({guess})" if guess else "")) from None
 
     # ------------------------------------------------------------------ the grant
 

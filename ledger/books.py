@@ -116,7 +116,7 @@ def _in_booking_order(new: list[Entry], decisions: dict[str, Decision | None], v
 def _decision(app: GrantLedger, grant_id: str, decision_id: str, loaded: dict[str, Decision | None]) -> Decision:
     if decision_id not in loaded:
         try:
-            loaded[decision_id] = app.decision(grant_id, decision_id)
+            loaded[decision_id] = app.decision(grant_id, decision_id, suggest=False)
         except NotFound:
             loaded[decision_id] = None
     decision = loaded[decision_id]

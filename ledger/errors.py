@@ -4,6 +4,11 @@ The CLI maps them to exit codes in one place (``commands.group``):
 ``Refused`` and its kinds -> 1, ``Malformed`` -> 2, ``Conflict`` -> 3, ``Corrupt`` -> 4.
 """
 
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
 
 class LedgerError(Exception):
     """Base class of every error the ledger reports to its user.
@@ -63,3 +68,16 @@ class Conflict(LedgerError):
     """A concurrent writer kept changing the same data; nothing was recorded."""
 
     exit_code = 3
+
+
+def did_you_mean(word: str, known: Iterable[str], n: int = 3) -> str:
+    """The closest of the ``known`` names to a mistyped ``word`` (case aside), as a clause for
+    an error message: "did you mean 'JH-PM-01'?", "did you mean 'a' or 'b'?"; "" when none is close."""
+    names = {name.casefold(): name for name in known if name != word}
+    same = names.get(word.casefold())  # the same name but for case: that one
+    close = [same] if same else [names[c] for c in difflib.get_close_matches(word.casefold(), list(names), n=n,
+                                                                            cutoff=0.6)]
+    if not close:
+        return ""
+    quoted = [repr(c) for c in close]
+    return "did you mean " + (quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]) + "?"

@@ -14,7 +14,7 @@ import attrs
 from eventsourcing.domain import Aggregate, event
 
 from ledger.clock import recorded_day
-from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused, Unauthorised
+from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused, Unauthorised, did_you_mean
 from ledger.terms import Agreement, Authorisation, from_stored, stored, stored_amendable
 from ledger.values import Amount, Region
 
@@ -125,9 +125,10 @@ class Grant(Aggregate):
 
     def check_purpose(self, purpose: str) -> None:
         if purpose not in self.purposes:
+            guess = did_you_mean(purpose, self.purposes)
             raise Refused(
                 f"{purpose!r} is not a purpose of {self.grant_id} "
-                f"(its purposes: {', '.join(self.purposes)})"
+                f"({guess + ' ' if guess else ''}its purposes: {', '.join(self.purposes)})"
             )
 
     def agreement(self, year: int) -> Agreement:

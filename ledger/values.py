@@ -7,6 +7,7 @@ user input that raises :class:`ledger.errors.Malformed` with a one-line reason.
 from __future__ import annotations
 
 import datetime
+import difflib
 import re
 import unicodedata
 
@@ -205,6 +206,12 @@ class Region:
         for candidate in (key, key[:-1] if key.endswith("s") else None):
             if candidate and candidate in _REGION_KEYS:
                 return cls(_REGION_KEYS[candidate])
+        close = difflib.get_close_matches(key, list(_REGION_KEYS), n=6, cutoff=0.75)
+        names = list(dict.fromkeys(_COUNTIES[_REGION_KEYS[k]][0] for k in close))[:3]
+        if names:
+            quoted = [repr(n) for n in names]
+            guess = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+            raise Malformed(f"unknown region {raw!r}: did you mean {guess}? (or give a county code 01-25)")
         raise Malformed(
             f"unknown region {raw!r}: give a county code (01-25) or a name such as 'Jämtland'"
         )

@@ -22,8 +22,9 @@ from typing import Any
 
 import attrs
 
-from ledger.application import GrantLedger
-from ledger.errors import NotFound
+from ledger.application import GrantLedger, unknown_grant_message
+from ledger.errors import NotFound, did_you_mean
+from ledger.grant import grant_uuid
 from projections.debts import reclaim_rows, year_end_rows
 from projections.budget import budget_rows, until_balances, until_commitments
 from projections.audit import upto
@@ -34,6 +35,8 @@ from projections.commitments import commitment_rows
 from projections.compliance import compliance_rows
 from projections.fold import LedgerView, entries_of, fold
 from projections.history import history_rows
+from projections.catalog import decision_detail, decision_rows, grant_detail, grant_rows
+from projections.lookup import decision_events, grants_view, kept, known_names
 from projections.persisted import ReadModels, audit_year
 
 
@@ -48,8 +51,8 @@ class Answer:
     position: int | None = None
 
 
-def unknown_grant(grant_id: str) -> NotFound:
-    return NotFound(f"unknown grant {grant_id!r} (define it with 'grants grant define')")
+def unknown_grant(grant_id: str, known: list[str] | tuple[str, ...] = ()) -> NotFound:
+    return NotFound(unknown_grant_message(grant_id, did_you_mean(grant_id, known)))
 
 
 class Reader:
@@ -99,7 +102,7 @@ class Reader:
         if position is None and as_of is None:
             models = self.models()
             if not models.has_grant(grant_id):
-                raise unknown_grant(grant_id)
+                raise unknown_grant(grant_id, self.known("grant"))
             return Answer(now(models))
         view, cut = self.view(position, as_of)
         notes = tuple(cut.notes())
@@ -186,8 +189,8 @@ class Reader:
         result = answer.rows
         return Answer(result, tuple(cut.notes()), empty_then=not result["recorded"], position=result["position"])
 
-    def grants(self) -> Answer:
-        """Every grant recorded now: its id, name and years (from the read models)."""
+    def grant_names(self) -> Answer:
+        """Every grant recorded now: its id, name and years only (cheaply, from the read models)."""
         return Answer([{"grant": g.grant_id, "name": g.name, "first_year": g.first_year,
                         "last_year": g.last_year} for g in self.models().grants()])
 
@@ -195,7 +198,54 @@ class Reader:
         """Every event of the grant in recording order (about a region or a decision)."""
         view, _ = self.view(keep_entries=True)
         if grant_id not in view.grants:
-            raise NotFound(f"unknown grant {grant_id!r} in the history replayed (positions 1-{view.position})")
+            raise NotFound(f"unknown grant {grant_id!r} in the history replayed (positions 1-{view.position})"
+                           + _guess(grant_id, view.grants))
         if decision_id is not None and (grant_id, decision_id) not in view.decisions:
-            raise NotFound(f"unknown decision {decision_id!r} in {grant_id}")
+            raise NotFound(f"unknown decision {decision_id!r} in {grant_id}"
+                           + _guess(decision_id, [d for g, d in view.decisions if g == grant_id]))
         return Answer(history_rows(view, grant_id, region, decision_id))
+
+    # ------------------------------------------------------------------ finding your way (projections.catalog)
+
+    def known(self, kind: str, grant_id: str | None = None) -> list[str]:
+        """The grant ids, a grant's decision ids or its purposes (see ``lookup.known_names``)."""
+        return known_names(self.app, self.target, kind, grant_id, models=self._models)
+
+    def grants(self) -> Answer:
+        """Every grant: name, period, purposes, agreement years, regions with anything recorded."""
+        return Answer(grant_rows(grants_view(self.models())))
+
+    def grant(self, grant_id: str) -> Answer:
+        """One grant in full (``catalog.grant_detail``)."""
+        view = grants_view(self.models())
+        if grant_id not in view.grants:
+            raise unknown_grant(grant_id, list(view.grants))
+        return Answer(grant_detail(view, grant_id))
+
+    def decisions(self, grant_id: str, region: str | None = None, year: int | None = None,
+                  purpose: str | None = None, status: str | None = None) -> Answer:
+        """The grant's decisions, one row each (of one region, year, purpose or status)."""
+        models = self.models()
+        grant = kept(models, grant_uuid(grant_id))
+        if grant is None:
+            raise unknown_grant(grant_id, self.known("grant"))
+        if purpose is not None:
+            grant.check_purpose(purpose)
+        return Answer(decision_rows(models.view_for(grant_id, region, year), grant_id, region, year, purpose, status))
+
+    def decision(self, grant_id: str, decision_id: str) -> Answer:
+        """One decision in full, with the positions of the events that recorded it."""
+        models = self.models()
+        grant = kept(models, grant_uuid(grant_id))
+        if grant is None:
+            raise unknown_grant(grant_id, self.known("grant"))
+        found = decision_events(models, self.app, grant_id, decision_id)
+        if found is None:
+            raise NotFound(f"unknown decision {decision_id!r} in {grant_id}"
+                           + _guess(decision_id, self.known("decision", grant_id)))
+        return Answer(decision_detail(*found, grant))
+
+
+def _guess(word: str, known: Any) -> str:
+    guess = did_you_mean(word, known)
+    return f" ({guess})" if guess else ""

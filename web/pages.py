@@ -70,7 +70,7 @@ def _region(code: str) -> str:
 
 def the_grant(reader: Reader, grant_id: str, year: int | None = None) -> dict[str, Any]:
     """The grant's row (id, name, years); NotFound for an unknown grant or a year it does not have."""
-    found = next((g for g in reader.grants().rows if g["grant"] == grant_id), None)
+    found = next((g for g in reader.grant_names().rows if g["grant"] == grant_id), None)
     if found is None:
         raise unknown_grant(grant_id)
     if year is not None and not found["first_year"] <= year <= found["last_year"]:
@@ -106,7 +106,7 @@ def _total(rows: list[dict[str, Any]], key: str) -> Amount:
 
 
 def index(reader: Reader, request: Request) -> tuple[str, dict[str, Any]]:
-    grants = [{**g, "years": list(range(g["first_year"], g["last_year"] + 1))} for g in reader.grants().rows]
+    grants = [{**g, "years": list(range(g["first_year"], g["last_year"] + 1))} for g in reader.grant_names().rows]
     return "index.html", {"grants": grants, "crumbs": []}
 
 

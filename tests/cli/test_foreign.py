@@ -309,8 +309,9 @@ def test_every_option_of_every_command_refuses_a_newline_and_names_itself(tmp_pa
             if getattr(param, "is_flag", False) or param.name in ("help",) or \
                     isinstance(param.type, click.Choice):
                 continue
-            if isinstance(param, click.Argument):
-                argv, name = path + ["x\ny"], param.human_readable_name
+            if isinstance(param, click.Argument):  # the arguments before it valid (`show decision GRANT ID`)
+                before = [p for p in command.params[:command.params.index(param)] if isinstance(p, click.Argument)]
+                argv, name = path + ["g"] * len(before) + ["x\ny"], param.human_readable_name
             else:
                 argv, name = path + [param.opts[0], "x\ny"], param.opts[0]
             result = CliRunner().invoke(cli, ["--db", db, *argv])

@@ -52,6 +52,7 @@ VALID: dict[str, list[str]] = {
     "timestamp": ["2019-02-15", "2019-02-15T12:00:00+01:00", "2100-01-01Z"],
     "position": ["10", "0", "999999"],
     "file": ["missing.csv"],
+    "status": ["live", "amended", "revoked"],
 }
 
 HOSTILE_LITERALS = [
@@ -151,12 +152,17 @@ COMMANDS: list[tuple[list[str], list[tuple[str, str | None, bool, bool]]]] = [
     (["audit", "@grant"], [("--year", "year", R, O), ("--region", "region", O, O),
                            ("--as-of", "timestamp", O, O), ("--position", "position", O, O),
                            ("--on", "date", O, O)]),
+    (["list", "grants"], []),
+    (["list", "decisions", "@grant"], [("--region", "region", O, O), ("--year", "year", O, O),
+                                       ("--purpose", "purpose", O, O), ("--status", "status", O, O)]),
+    (["show", "grant", "@grant"], []),
+    (["show", "decision", "@grant", "@decision"], []),
     (["export"], [("--output", "file", O, O)]),
     (["verify"], []),
     (["rebuild"], []),
     (["demo"], [("--on", "date", O, O)]),
 ]
-QUERIES = {"balance", "commitments", "compliance", "history", "audit", "export", "verify", "rebuild"}
+QUERIES = {"balance", "commitments", "compliance", "history", "audit", "export", "verify", "rebuild", "list", "show"}
 
 
 @st.composite

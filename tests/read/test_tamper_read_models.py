@@ -11,6 +11,8 @@ from tests.read.tampering import Raw, _history, grants_cli
 
 RM_QUERIES = (["balance", G, "--region", "23"], ["commitments", G, "--region", "23"],
               ["compliance", G, "--on", "2019-03-01"], ["audit", G, "--year", "2018", "--on", "2019-03-01"],
+              ["list", "grants"], ["list", "decisions", G, "--region", "23"], ["show", "grant", G],
+              ["show", "decision", G, "JH-PM-01"],
               ["audit", G, "--year", "2018", "--region", "23", "--position", "1050", "--on", "2019-03-01"])
 
 

@@ -1,0 +1,118 @@
+"""Finding things in a ledger: the names it knows (for "did you mean" and shell completion),
+every grant with its region-years, one aggregate as the read models keep it, and one
+decision's own events with their positions in the log.
+
+The names are a courtesy and never fail (an empty list when anything goes wrong); what the
+queries show (``grants_view``, ``kept``, ``decision_events``) is checked as every read-model
+row is: against its seal, and a decision's kept state against its own events.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import attrs
+from eventsourcing.persistence import StoredEvent
+
+from ledger.application import GrantLedger
+from ledger.decision import decision_uuid
+from ledger.events import advance
+from projections import states
+from projections.fold import Entry, LedgerView
+from projections.persisted import ReadModels
+from projections.persisted.cells import _altered, _decode_state
+
+# the events that name a new grant or decision, read from the log past the read models
+NAMING_TOPICS = {"grant": ("grants:Grant.Defined/v1",), "decision": ("grants:Decision.Decided/v1",)}
+
+
+def known_names(app: GrantLedger, target: str, kind: str, grant_id: str | None = None,
+                models: ReadModels | None = None) -> list[str]:
+    """The grant ids, a grant's decision ids, or its purposes ("grant", "decision",
+    "purpose"), sorted: from the read models as they stand (never brought up to date here,
+    so nothing is written) and the events recorded after them. [] on any error."""
+    opened = None
+    try:
+        if kind == "purpose":
+            return sorted(app.grant(grant_id).purposes) if grant_id else []
+        if kind not in NAMING_TOPICS or (kind == "decision" and not grant_id):
+            return []
+        names: set[str] = set()
+        after = 0
+        try:
+            if models is None:
+                models = opened = ReadModels(target, create=False)
+            if kind == "grant":
+                sql, params = "SELECT grant_id FROM grants_rm_aggregates WHERE kind = 'Grant'", ()
+            else:
+                sql, params = "SELECT DISTINCT decision FROM grants_rm_commitments WHERE grant_id = ?", (grant_id,)
+            found = {str(n) for (n,) in models._run(sql, params).fetchall()}
+            names, after = found, models.position()
+        except Exception:  # noqa: BLE001 (no read models here yet: the events say it all)
+            names, after = set(), 0
+        for _, event in app.read(start=after + 1, topics=NAMING_TOPICS[kind]):
+            if kind == "grant":
+                names.add(event.grant_id)
+            elif event.grant_id == grant_id:
+                names.add(event.decision_id)
+        return sorted(names)
+    except Exception:  # noqa: BLE001 (a suggestion or a completion is a courtesy: never an error)
+        return []
+    finally:
+        if opened is not None:
+            opened.close()
+
+
+@attrs.define
+class LedgerNames:
+    """The application's :class:`~ledger.application.Directory`: what the ledger at
+    ``target`` knows, read as :func:`known_names` says (read only: a refused command
+    changes nothing, the read models included)."""
+
+    app: GrantLedger
+    target: str
+
+    def known(self, kind: str, grant_id: str | None = None) -> list[str]:
+        return known_names(self.app, self.target, kind, grant_id)
+
+
+def grants_view(models: ReadModels) -> LedgerView:
+    """Every grant and every region-year of every grant, as the read models keep them (each
+    row checked against its seal, and the rows against the sealed set)."""
+    where = "kind IN ('Grant', 'RegionYear')"
+    rows = models._heads("a." + where, [])
+    models._members(where, [], [r[0] for r in rows])
+    view = LedgerView()
+    for row in rows:
+        view.hold(_decode_state(row[1], row[8]))
+    return view
+
+
+def kept(models: ReadModels, aggregate_id: uuid.UUID) -> Any | None:
+    """One aggregate as the read models keep it now (checked against its seal), or None."""
+    return models.load([str(aggregate_id)]).get(str(aggregate_id))
+
+
+def decision_events(models: ReadModels, app: GrantLedger, grant_id: str, decision_id: str
+                    ) -> tuple[Any, list[Entry]] | None:
+    """A decision as the read models keep it and its own events, in order, up to the kept
+    state's version (None when there is no such decision; a catch-up by another process
+    meanwhile changes nothing). Its events, replayed, must give exactly the state kept, or
+    the read models were altered."""
+    oid = decision_uuid(grant_id, decision_id)
+    decision = kept(models, oid)
+    if decision is None:
+        return None
+    entries, replayed = [], None
+    for position, version, topic, state in models._aggregate_rows(oid, 0, None):
+        if version > decision.version:
+            break
+        stored = StoredEvent(originator_id=oid, originator_version=version, topic=topic, state=bytes(state))
+        event = app.decode(stored, int(position))
+        replayed = advance(replayed, event, int(position))
+        entries.append(Entry(int(position), event))
+    if replayed is None or states.dump(replayed) != states.dump(decision):
+        raise _altered(f"the kept state of decision {decision_id} is not what its events give")
+    return decision, entries
+

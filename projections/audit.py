@@ -234,8 +234,10 @@ def filed_vs_now(view: LedgerView, events: list[dict[str, Any]], grant_id: str, 
                  region: str | None) -> list[dict[str, Any]]:
     """Each sealed report beside the year as it stands now, with the events that changed it."""
     out = []
+    # the kinds that never move a filed figure (allocated ... shortfall): not "what changed it"
     quiet = {"report-filed", "year-closed", "year-reopened", "region-year-opened", "grant-defined",
-             "decider-authorised"}
+             "decider-authorised", "decider-deauthorised", "region-object-set", "agreement-amended", "paid",
+             "reclaim-rate-set"}
     for ry in view.years_of(grant_id, region, year):
         now = year_figures(ry, view.grant_decisions(grant_id, ry.region))
         for report in ry.reports:

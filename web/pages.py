@@ -226,7 +226,9 @@ def decision(reader: Reader, request: Request) -> Response | tuple[str, dict[str
     })
     if csv:
         return csv
-    events = reader.history(gid, decision_id=decision_id).rows
+    # the decision's own events, read from its own rows of the log (not a replay of the whole
+    # log, as `history --decision` is, with the index and commitment events beside them)
+    events = reader.decision(gid, decision_id).rows["events"]
     years = [c["year"] for c in schedule]
     asked = request.query_params.get("year", "")
     year = int(asked) if asked.isdigit() and int(asked) in years else years[-1]

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
 
 import attrs
 import click
@@ -96,25 +98,33 @@ class Output:
             write_whole(self.path, "".join(self._text).encode("utf-8"))
 
 
-def write_whole(path: str, data: bytes) -> None:
-    """Write ``data`` to a file beside ``path``, then rename it over ``path``: a crash
-    leaves the old file or the whole new one, never a part. A device (a pipe, a
-    terminal) is written straight."""
+@contextmanager
+def replacing(path: str, mode: str = "wb", **kwargs: Any) -> Iterator[IO[Any]]:
+    """A file to write that replaces ``path`` whole when the block ends well: it is written
+    beside it (``PATH.<pid>.part``) and renamed over it, so a crash (kill -9, power cut)
+    leaves the old file or the whole new one, never a part. A device (a pipe, a terminal)
+    is written straight."""
     real = os.path.realpath(path)
+    if os.path.exists(real) and not os.path.isfile(real):
+        with open(real, mode, **kwargs) as f:
+            yield f
+        return
+    partial = f"{real}.{os.getpid()}.part"
     try:
-        if os.path.exists(real) and not os.path.isfile(real):
-            with open(real, "wb") as f:
-                f.write(data)
-            return
-        partial = os.path.join(os.path.dirname(real), f".{os.path.basename(real)}.{os.getpid()}.part")
-        try:
-            with open(partial, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(partial, real)
-        finally:
-            if os.path.exists(partial):
-                os.remove(partial)
+        with open(partial, mode, **kwargs) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, real)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+def write_whole(path: str, data: bytes) -> None:
+    """Write ``data`` over ``path`` whole (see :func:`replacing`)."""
+    try:
+        with replacing(path) as f:
+            f.write(data)
     except OSError as e:
         raise Malformed(f"cannot write {path}: {e.strerror or e}") from None

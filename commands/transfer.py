@@ -18,6 +18,7 @@ from commands.group import cli
 from commands.options import CONTEXT
 from commands.session import Session, pass_session
 from commands.options import progress
+from commands.output import replacing
 
 
 @cli.command(context_settings=CONTEXT)
@@ -73,23 +74,9 @@ class _Seen:
 def _write_whole(path: str, lines: Iterable[str]) -> None:
     """Write lines to a file beside ``path``, then rename it over ``path``: a crash
     (kill -9, power cut) leaves the old file or the whole new one, never a part."""
-    real = os.path.realpath(path)
-    if os.path.exists(real) and not os.path.isfile(real):  # a device or a pipe: straight to it
-        with open(path, "w", encoding="utf-8") as f:
-            for line in lines:
-                f.write(line + "\n")
-        return
-    partial = f"{real}.{os.getpid()}.part"
-    try:
-        with open(partial, "w", encoding="utf-8") as f:
-            for line in lines:
-                f.write(line + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(partial, real)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
+    with replacing(path, "w", encoding="utf-8") as f:
+        for line in lines:
+            f.write(line + "\n")
 
 
 @cli.command("import", context_settings=CONTEXT)

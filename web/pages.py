@@ -15,11 +15,14 @@ import re
 from collections import defaultdict
 from typing import Any
 
+import attrs
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from commands import params as p
 from commands.options import judging_day
+from commands.workbook import Book
 from commands.render import (AUDIT_EVENT_COLUMNS, BALANCE_COLUMNS, COMMITMENT_COLUMNS, COMPLIANCE_COLUMNS,
                              HISTORY_COLUMNS, RECLAIM_COLUMNS, YEAR_END_COLUMNS, as_csv, render)
 from ledger import clock
@@ -83,19 +86,49 @@ def _filename(*parts: Any) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(str(x) for x in parts if x not in (None, ""))) + ".csv"
 
 
-def csv_file(text: str, *name: Any) -> Response:
-    """A CSV download: exactly what ``grants --format csv`` prints (its last newline included)."""
-    return Response(text + "\n", media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{_filename(*name)}"'})
+@attrs.frozen
+class Table:
+    """One of a page's tables, to download: its rows, its columns and the file's name; CSV
+    exactly as ``grants --format csv`` prints it (``exact``: only these columns, as the
+    audit's events are printed), or an Excel sheet as ``--format xlsx`` writes it."""
+
+    rows: list[dict[str, Any]]
+    columns: list[tuple[str, str]]
+    name: tuple[Any, ...]
+    exact: bool = False
+
+    def csv(self) -> Response:
+        text = (as_csv(self.rows, [k for k, _ in self.columns]) if self.exact
+                else render(self.rows, "csv", self.columns))
+        return Response(text + "\n", media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{_filename(*self.name)}"'})
+
+    def xlsx(self, part: str) -> Response:
+        book = Book()
+        book.add(part, self.rows, self.columns)
+        filename = _filename(*self.name).removesuffix(".csv") + ".xlsx"
+        return Response(book.data, media_type=XLSX,
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def table_file(rows: list[dict[str, Any]], columns: list[tuple[str, str]], *name: Any, exact: bool = False) -> Table:
+    return Table(list(rows), list(columns), name, exact)
 
 
 def _wanted_csv(request: Request, parts: dict[str, Any]) -> Response | None:
-    part = request.query_params.get("csv")
-    if part is None:
-        return None
-    if part not in parts:
-        raise Malformed(f"csv {part!r} is not one of this page's tables ({', '.join(parts)})")
-    return parts[part]()
+    """The download a page's ``?csv=PART`` or ``?xlsx=PART`` asks for (None: the page itself)."""
+    for kind in ("csv", "xlsx"):
+        part = request.query_params.get(kind)
+        if part is None:
+            continue
+        if part not in parts:
+            raise Malformed(f"{kind} {part!r} is not one of this page's tables ({', '.join(parts)})")
+        table = parts[part]()
+        return table.csv() if kind == "csv" else table.xlsx(part)
+    return None
 
 
 def _total(rows: list[dict[str, Any]], key: str) -> Amount:
@@ -115,10 +148,9 @@ def overview(reader: Reader, request: Request) -> Response | tuple[str, dict[str
     grant = the_grant(reader, request.path_params["grant"], request.path_params["year"])
     gid, year, day = grant["grant"], request.path_params["year"], _day(request)
     csv = _wanted_csv(request, {  # a download asks only what it holds
-        "balances": lambda: csv_file(render(reader.balances(gid, year=year).rows, "csv", BALANCE_COLUMNS), gid,
+        "balances": lambda: table_file(reader.balances(gid, year=year).rows, BALANCE_COLUMNS, gid,
                                      year, "balances"),
-        "compliance": lambda: csv_file(render(reader.compliance(gid, day, year=year).rows, "csv",
-                                              COMPLIANCE_COLUMNS), gid, year, "compliance", day),
+        "compliance": lambda: table_file(reader.compliance(gid, day, year=year).rows, COMPLIANCE_COLUMNS, gid, year, "compliance", day),
     })
     if csv:
         return csv
@@ -160,12 +192,12 @@ def region_year(reader: Reader, request: Request) -> Response | tuple[str, dict[
     audit = reader.audit(gid, year, region, day).rows
     on = request.query_params.get("on")
     csv = _wanted_csv(request, {
-        "balance": lambda: csv_file(render([row], "csv", BALANCE_COLUMNS), gid, year, region, "balance"),
-        "commitments": lambda: csv_file(render(commitments, "csv", COMMITMENT_COLUMNS), gid, year, region,
+        "balance": lambda: table_file([row], BALANCE_COLUMNS, gid, year, region, "balance"),
+        "commitments": lambda: table_file(commitments, COMMITMENT_COLUMNS, gid, year, region,
                                         "commitments"),
-        "compliance": lambda: csv_file(render(compliance, "csv", COMPLIANCE_COLUMNS), gid, year, region,
+        "compliance": lambda: table_file(compliance, COMPLIANCE_COLUMNS, gid, year, region,
                                        "compliance", day),
-        "reclaims": lambda: csv_file(render(reclaims, "csv", RECLAIM_COLUMNS), gid, year, region, "reclaims",
+        "reclaims": lambda: table_file(reclaims, RECLAIM_COLUMNS, gid, year, region, "reclaims",
                                      day),
     })
     if csv:
@@ -220,9 +252,8 @@ def decision(reader: Reader, request: Request) -> Response | tuple[str, dict[str
     if not schedule:
         raise NotFound(f"unknown decision {decision_id!r} of {region} {Region(region).name} in {gid}")
     csv = _wanted_csv(request, {
-        "events": lambda: csv_file(render(reader.history(gid, decision_id=decision_id).rows, "csv",
-                                          HISTORY_COLUMNS), gid, decision_id, "history"),
-        "schedule": lambda: csv_file(render(schedule, "csv", COMMITMENT_COLUMNS), gid, decision_id, "schedule"),
+        "events": lambda: table_file(reader.history(gid, decision_id=decision_id).rows, HISTORY_COLUMNS, gid, decision_id, "history"),
+        "schedule": lambda: table_file(schedule, COMMITMENT_COLUMNS, gid, decision_id, "schedule"),
     })
     if csv:
         return csv
@@ -262,11 +293,11 @@ def audit(reader: Reader, request: Request) -> Response | tuple[str, dict[str, A
     result = answer.rows
     asked = {k: request.query_params.get(k, "").strip() for k in ("region", "as_of", "position", "on")}
     csv = _wanted_csv(request, {
-        "events": lambda: csv_file(as_csv(result["events"], [k for k, _ in AUDIT_EVENT_COLUMNS] + ["region"]),
-                                   gid, year, region, "audit", position, as_of and as_of.date()),
-        **{part: (lambda part=part, columns=columns: csv_file(render(result[part], "csv", columns), gid, year,
-                                                              region, "audit", part, position,
-                                                              as_of and as_of.date()))
+        "events": lambda: table_file(result["events"], [*AUDIT_EVENT_COLUMNS, ("region", "region")],
+                                     gid, year, region, "audit", position, as_of and as_of.date(), exact=True),
+        **{part: (lambda part=part, columns=columns: table_file(result[part], columns, gid, year,
+                                                                region, "audit", part, position,
+                                                                as_of and as_of.date()))
            for part, columns in (("balances", BALANCE_COLUMNS), ("commitments", COMMITMENT_COLUMNS),
                                  ("compliance", COMPLIANCE_COLUMNS))},
     })

@@ -243,3 +243,20 @@ def test_a_page_shows_what_is_recorded_after_it_was_served(store):
         grants("spend", G, "--decision", "JH-PM-01", "--year", "2018", "--amount", "1234,50",
                "--booked-on", "2018-06-01", "--object", "9902", "--voucher", "V9")
         assert Page(client.get(f"/g/{G}/2018?refresh=30").text).cells["23"]["spent"] == "1 234,50"
+
+
+def test_every_table_download_is_also_a_workbook(client, sealed):
+    """`?xlsx=PART` gives the same table as an Excel sheet: amounts as numbers equal to the CLI's JSON."""
+    import openpyxl
+    response = client.get(f"/g/{G}/2018?xlsx=balances")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert response.headers["content-disposition"].endswith('.xlsx"')
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content))["balances"]
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, (c.value for c in r))) for r in sheet.iter_rows(min_row=2)]
+    cli = sealed.json("balance", G, "--year", "2018")
+    assert [(r["region"], r["allocated"]) for r in rows] == [(c["region"], float(c["allocated"])) for c in cli]
+    page = client.get(f"/g/{G}/2018").text
+    assert "xlsx=balances" in page and "xlsx=compliance" in page
+    assert client.get(f"/g/{G}/2018?xlsx=nothing").status_code == 400

@@ -185,7 +185,7 @@ def _fail(message: str, code: int) -> None:
               help="CSV written: plain (comma, 2228598.00) or excel-sv (semicolon, 2228598,00, UTF-8 "
                    "with BOM: opens in a Swedish Excel). CSV files read are either, told apart "
                    "alone. Env: GRANTS_CSV_DIALECT.")
-@click.option("--wide", is_flag=True, help="Tables show every text whole (else long text is cut to fit).")
+@click.option("--wide", is_flag=True, help="Tables show every column and every text whole (else, on a terminal, long text is cut and spare columns are left out to fit).")
 @click.version_option(package_name="grants")
 @click.pass_context
 def cli(ctx: click.Context, db: str, user: str | None, fmt: str, output: str | None, dialect: str,

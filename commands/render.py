@@ -98,6 +98,9 @@ SUMMED = frozenset({
     "remaining", "money_at_risk", "earmarked_used_elsewhere", "interest_paid", "interest_waived",
 })
 TOTAL = "_total"  # marks the totals row
+# columns a narrow terminal may leave out (the figures and ids never are)
+SPARE = frozenset({"region_name", "frame", "paid", "repaid", "closed", "decided_by", "decided_on", "area",
+                   "activity", "status", "recorded_by", "effective", "interest_from", "rate"})
 _PERIOD = re.compile(r"\d{4}-(\d\d|Q\d)")  # a budget's month or quarter column
 
 
@@ -135,10 +138,30 @@ def as_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]],
     row (see :func:`with_totals`) stands under a rule.
 
     Long text is cut (…) at 44 characters, except in the last column, and further, down to
-    12, to fit ``width`` (a terminal's); ``wide`` shows every text whole.
+    12, to fit ``width`` (a terminal's); when that is not enough, the columns a reader can
+    do without (:data:`SPARE`, from the right) are left out, and a last line names them.
+    ``wide`` shows every column and every text whole.
     """
     if not rows:
         return empty
+    left_out: list[str] = []
+    if not wide and width is not None:
+        columns = list(columns)
+        texts = [[cell(row.get(key)) for key, _ in columns] for row in rows]
+        while _width(texts, columns, MIN_CELL, len(columns) - 1) > width:
+            spare = [i for i, (key, _) in enumerate(columns) if key in SPARE]
+            if not spare:
+                break
+            left_out.insert(0, columns.pop(spare[-1])[1])
+            texts = [[cell(row.get(key)) for key, _ in columns] for row in rows]
+    table = _table(rows, columns, wide, width)
+    if left_out:
+        table += f"\n(left out to fit the terminal: {', '.join(left_out)}; --wide shows every column)"
+    return table
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], wide: bool,
+           width: int | None) -> str:
     last = len(columns) - 1
     texts = [[cell(row.get(key)) if not (row.get(TOTAL) and row.get(key) is None) else ""
               for key, _ in columns] for row in rows]

@@ -103,3 +103,20 @@ def test_until_counts_what_had_taken_effect_by_then(grants):
 def test_counts_read_as_words():
     """One pot, two pots: no "(s)"."""
     assert (plural(1, "pot"), plural(2, "pot"), plural(0, "region")) == ("1 pot", "2 pots", "0 regions")
+
+
+def test_a_narrow_terminal_leaves_out_spare_columns_and_says_which():
+    """Too wide for the terminal, a table drops the columns one can do without (never a figure) and names them."""
+    from commands.render import BALANCE_COLUMNS
+    figures = ("allocated", "requisitioned", "committed", "reserved", "spent", "available", "shortfall",
+               "paid", "repaid")
+    rows = [{"region": "23", "region_name": "Jämtland", "year": 2018, "frame": None, "closed": False,
+             **{k: Amount(1234567800) for k in figures}}]
+    narrow = as_table(rows, BALANCE_COLUMNS, width=100).splitlines()
+    assert all(len(line) <= 100 for line in narrow[:3])
+    assert narrow[0].split() == ["region", "year", "allocated", "requisitioned", "committed", "reserved", "spent",
+                                 "available", "shortfall"]
+    assert narrow[-1] == ("(left out to fit the terminal: name, frame, paid, repaid, closed; "
+                          "--wide shows every column)")
+    assert "closed" in as_table(rows, BALANCE_COLUMNS, width=100, wide=True).splitlines()[0]
+    assert "closed" in as_table(rows, BALANCE_COLUMNS).splitlines()[0]  # not a terminal: every column

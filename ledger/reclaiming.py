@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from ledger import rules
 from ledger.persistence import retried
 from ledger.values import Amount
 
@@ -18,9 +19,7 @@ class Reclaiming:
     """Reclaim, settle, waive, and change a reclaim's interest rate."""
 
     def _year_for_reclaim(self: Any, grant_id: str, region: str, year: int, recorded_by: str) -> Any:
-        grant = self.grant(grant_id)
-        grant.check_year(year)
-        grant.agreement(year)
+        rules.may_reclaim(self.grant(grant_id), year)
         return self.region_year(grant_id, region, year, recorded_by)
 
     def _saved(self: Any, region_year: Any, recorded: bool) -> bool:

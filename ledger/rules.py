@@ -64,6 +64,12 @@ def carries_over(grant: Grant, year: int) -> bool:
     return agreement is not None and agreement.carry_over != ""
 
 
+def may_reclaim(grant: Grant, year: int) -> None:
+    """A reclaim (and what settles it): a year of the grant with a signed agreement."""
+    grant.check_year(year)
+    grant.agreement(year)
+
+
 def may_reserve(grant: Grant, year: int, purpose: str) -> None:
     """A reservation: a year and a purpose of the grant."""
     grant.check_year(year)

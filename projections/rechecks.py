@@ -207,7 +207,7 @@ def _reversed(view, agg, e):
 
 
 def _reclaimed(view, agg, e):
-    view.grants[agg.grant_id].agreement(agg.year)
+    rules.may_reclaim(view.grants[agg.grant_id], agg.year)
     agg.reclaim(e.ref, e.ground, Amount(e.amount), e.decided_on, e.due, e.rate, e.recorded_by, today=_day(e))
     return agg
 

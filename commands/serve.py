@@ -32,10 +32,13 @@ def serve(s: Session, host: str, port: int) -> None:
       grants serve                       # then open http://127.0.0.1:8000/
       grants --db postgresql://auditor@127.0.0.1:5432/grants serve --port 8080
     """
+    import threading
+
     import uvicorn
 
-    from web.app import create_app
+    from web.app import create_app, warm
 
     s.read.grant_names()  # the store opens as a ledger (an error line and its exit code if not)
+    threading.Thread(target=warm, args=(s.db,), name="grants-warm", daemon=True).start()
     click.echo(f"serving a read-only view of {s.db} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
     uvicorn.run(create_app(s.db), host=host, port=port, log_level="warning")

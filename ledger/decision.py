@@ -333,10 +333,11 @@ class Decision(Aggregate):
     def bookings(self) -> dict[str, Booking]:
         """Every booking, by voucher (unpacked on first use after a kept state is loaded:
         the read models keep bookings as plain arrays, see ``projections.states``)."""
-        if self._bookings is None:
-            self._bookings = {t[0]: _unpack(t) for t in self._packed}
-            self._packed = None
-        return self._bookings
+        bookings = self._bookings
+        if bookings is None:  # the packed arrays stay (never read again once unpacked): a state
+            # the read models share between a server's threads may be unpacked by two at once
+            bookings = self._bookings = {t[0]: _unpack(t) for t in self._packed}
+        return bookings
 
     @bookings.setter
     def bookings(self, value: dict[str, Booking]) -> None:

@@ -1,6 +1,6 @@
 """Finding things in a ledger: the names it knows (for "did you mean" and shell completion),
 every grant with its region-years, one aggregate as the read models keep it, and one
-decision's own events with their positions in the log.
+decision's or region-year's own events with their positions in the log.
 
 The names are a courtesy and never fail (an empty list when anything goes wrong); what the
 queries show (``grants_view``, ``kept``, ``decision_events``) is checked as every read-model
@@ -17,11 +17,13 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.application import GrantLedger
 from ledger.decision import decision_uuid
+from ledger.region_year import region_year_uuid
 from ledger.events import advance
 from projections import states
 from projections.fold import Entry, LedgerView
 from projections.persisted import ReadModels
-from projections.persisted.cells import _altered, _decode_state
+from projections.persisted.cells import _altered
+from projections.persisted.shared import current
 
 # the events that name a new grant or decision, read from the log past the read models
 NAMING_TOPICS = {"grant": ("grants:Grant.Defined/v1",), "decision": ("grants:Decision.Decided/v1",)}
@@ -85,7 +87,7 @@ def grants_view(models: ReadModels) -> LedgerView:
     models._members(where, [], [r[0] for r in rows])
     view = LedgerView()
     for row in rows:
-        view.hold(_decode_state(row[1], row[8]))
+        view.hold(current(row))
     return view
 
 
@@ -94,25 +96,34 @@ def kept(models: ReadModels, aggregate_id: uuid.UUID) -> Any | None:
     return models.load([str(aggregate_id)]).get(str(aggregate_id))
 
 
-def decision_events(models: ReadModels, app: GrantLedger, grant_id: str, decision_id: str
-                    ) -> tuple[Any, list[Entry]] | None:
-    """A decision as the read models keep it and its own events, in order, up to the kept
-    state's version (None when there is no such decision; a catch-up by another process
+def own_events(models: ReadModels, app: GrantLedger, oid: uuid.UUID, what: str) -> tuple[Any, list[Entry]] | None:
+    """An aggregate as the read models keep it and its own events, in order, up to the kept
+    state's version (None when there is no such aggregate; a catch-up by another process
     meanwhile changes nothing). Its events, replayed, must give exactly the state kept, or
-    the read models were altered."""
-    oid = decision_uuid(grant_id, decision_id)
-    decision = kept(models, oid)
-    if decision is None:
+    the read models were altered (``what`` names it in that message)."""
+    aggregate = kept(models, oid)
+    if aggregate is None:
         return None
     entries, replayed = [], None
     for position, version, topic, state in models._aggregate_rows(oid, 0, None):
-        if version > decision.version:
+        if version > aggregate.version:
             break
         stored = StoredEvent(originator_id=oid, originator_version=version, topic=topic, state=bytes(state))
         event = app.decode(stored, int(position))
         replayed = advance(replayed, event, int(position))
         entries.append(Entry(int(position), event))
-    if replayed is None or states.dump(replayed) != states.dump(decision):
-        raise _altered(f"the kept state of decision {decision_id} is not what its events give")
-    return decision, entries
+    if replayed is None or states.dump(replayed) != states.dump(aggregate):
+        raise _altered(f"the kept state of {what} is not what its events give")
+    return aggregate, entries
 
+
+def decision_events(models: ReadModels, app: GrantLedger, grant_id: str, decision_id: str
+                    ) -> tuple[Any, list[Entry]] | None:
+    """A decision as the read models keep it and its own events (see ``own_events``)."""
+    return own_events(models, app, decision_uuid(grant_id, decision_id), f"decision {decision_id}")
+
+
+def region_year_events(models: ReadModels, app: GrantLedger, grant_id: str, region: str, year: int
+                       ) -> tuple[Any, list[Entry]] | None:
+    """A region-year as the read models keep it and its own events (see ``own_events``)."""
+    return own_events(models, app, region_year_uuid(grant_id, region, year), f"region-year {region} {year}")

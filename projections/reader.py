@@ -27,16 +27,16 @@ from ledger.errors import NotFound, did_you_mean
 from ledger.grant import grant_uuid
 from projections.debts import reclaim_rows, year_end_rows
 from projections.budget import budget_rows, until_balances, until_commitments
-from projections.audit import upto
+from projections.audit import filed_vs_now, upto
 from projections.authority import authorisation_rows
 from projections.balances import balance_rows
 from projections.bounds import Cut
 from projections.commitments import commitment_rows
 from projections.compliance import compliance_rows
 from projections.fold import LedgerView, entries_of, fold
-from projections.history import history_rows
+from projections.history import history_row, history_rows
 from projections.catalog import decision_detail, decision_rows, grant_detail, grant_rows
-from projections.lookup import decision_events, grants_view, kept, known_names
+from projections.lookup import decision_events, grants_view, kept, known_names, region_year_events
 from projections.persisted import ReadModels, audit_year
 
 
@@ -188,6 +188,29 @@ class Reader:
                           lambda view: None)
         result = answer.rows
         return Answer(result, tuple(cut.notes()), empty_then=not result["recorded"], position=result["position"])
+
+    def year_story(self, grant_id: str, year: int, region: str) -> Answer:
+        """A region-year's own events (allocations, requisitions, reservations, payments,
+        repayments, reclaims, reports, closing; read from its own rows of the log and checked
+        against its kept state), its filed reports beside the year now, and its year-end rows:
+        what a region-year's page shows of the audit, without listing the whole year.
+
+        "Changed by" (the events after a filing that moved a sealed figure) needs the year's
+        whole listing: it is read only when a filed figure has changed."""
+        models = self.models()
+        if not models.has_grant(grant_id):
+            raise unknown_grant(grant_id, self.known("grant"))
+        found = region_year_events(models, self.app, grant_id, region, year)
+        if found is None:
+            raise NotFound(f"nothing recorded for {region} in {year} of {grant_id}")
+        region_year, entries = found
+        events = [{**history_row(e, region_year), "region": region} for e in entries]
+        view = models.view_for(grant_id, region, year)
+        reports = filed_vs_now(view, [], grant_id, year, region)
+        if any(r["changed"] for r in reports):
+            listing = models.year_events(grant_id, year, region, models.position())
+            reports = filed_vs_now(view, listing, grant_id, year, region)
+        return Answer({"events": events, "reports": reports, "year_end": year_end_rows(view, grant_id, region, year)})
 
     def grant_names(self) -> Answer:
         """Every grant recorded now: its id, name and years only (cheaply, from the read models)."""

@@ -77,6 +77,19 @@ def reading(db: str) -> Iterator[Reader]:
         app.close()
 
 
+def warm(db: str) -> None:
+    """Decode every grant's aggregates as they stand now, once, so that the first pages after
+    the server starts are as quick as later ones (``projections.persisted.shared`` keeps the
+    decodings). A courtesy run beside the server: whatever fails here, a page says."""
+    try:
+        with reading(db) as reader:
+            models = reader.models()
+            for grant in models.grants():
+                models.view_for(grant.grant_id, None)
+    except Exception:  # noqa: BLE001 (the pages open the ledger themselves and report what is wrong)
+        pass
+
+
 def error_page(status: int, title: str, message: str) -> HTMLResponse:
     html = ENV.get_template("error.html").render(title=title, message=message, status=status, crumbs=[],
                                                  refresh=None)

@@ -189,7 +189,7 @@ def region_year(reader: Reader, request: Request) -> Response | tuple[str, dict[
     commitments = [c for c in every if c["year"] == year]
     compliance = reader.compliance(gid, day, region, year).rows
     reclaims = reader.reclaims(gid, day, region, year).rows
-    audit = reader.audit(gid, year, region, day).rows
+    story = reader.year_story(gid, year, region).rows
     on = request.query_params.get("on")
     csv = _wanted_csv(request, {
         "balance": lambda: table_file([row], BALANCE_COLUMNS, gid, year, region, "balance"),
@@ -211,8 +211,8 @@ def region_year(reader: Reader, request: Request) -> Response | tuple[str, dict[
         "balance_columns": BALANCE_COLUMNS[3:], "commitments": commitments, "ladder": ladder,
         "ladder_legend": charts.ladder_legend(keys) if len(keys) <= 24 else None,
         "judged": compliance[0] if compliance else None, "reclaims": reclaims, "reclaim_columns": RECLAIM_COLUMNS,
-        "year_events": [e for e in audit["events"] if e["type"] in YEAR_EVENTS],
-        "reports": audit["reports"], "year_end": audit["year_end"], "year_end_columns": YEAR_END_COLUMNS,
+        "year_events": [e for e in story["events"] if e["type"] in YEAR_EVENTS],
+        "reports": story["reports"], "year_end": story["year_end"], "year_end_columns": YEAR_END_COLUMNS,
         "other_years": [b["year"] for b in balances],
         "crumbs": [(grant["name"], links.grant(gid)), (str(year), links.overview(gid, year, on=on)),
                    (f"{region} {name}", None)],

@@ -12,7 +12,9 @@ same run, it measures:
 - rebuild: the persisted read models from position 0 (aim: at most 2 x baseline);
 - now: a balance query for all regions and compliance queries for a small and the
   largest region, reading the persisted models (aim: well under 0.5 s);
-- as-of audits: a small and the largest region-year as of a past position or moment
+- as-of audits: a small and the largest region-year as of a past position or moment, and
+  the largest cut mid-year (where the first booking dated July 2018 was recorded; with
+  --trickle, bookings arrive day by day across decisions, so that cut falls mid-log)
   (aim: well under 0.5 s), from digest checkpoints, the year's aggregates as they stood
   at the cut and the persisted audit lines; with --full, also the full fold of the
   prefix, checked to give the identical audit.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import os
 import random
 import resource
@@ -57,7 +60,11 @@ POPULATION = {"01": 2231, "03": 354, "04": 288, "05": 446, "06": 348, "07": 191,
 D = datetime.date
 
 
-def generate(app: GrantLedger, decisions: int, bookings: int, seed: int = 7) -> None:
+def generate(app: GrantLedger, decisions: int, bookings: int, seed: int = 7, trickle: bool = False) -> None:
+    """Record the history. Each decision is recorded with all its bookings at once; with
+    ``trickle``, the decisions first, then the bookings as they arrive in a region's books:
+    day by day in the order of their dates, interleaved across decisions, one write per day
+    (so a decision's events are spread over the whole log, as real ones are)."""
     rng = random.Random(seed)
     u = "bench"
     app.define_grant(G, "Professionsmiljarden", 2016, 2018, [[p, p] for p in PURPOSES], "3", "9902", u)
@@ -74,6 +81,8 @@ def generate(app: GrantLedger, decisions: int, bookings: int, seed: int = 7) -> 
     codes = list(POPULATION)
     years_of = {(r, y): app.region_year(G, r, y) for r in codes for y in YEARS}
     voucher_no = 0
+    planned: list[tuple] = []  # trickle: (booked on, year, öre asked, reversed?, which decision)
+    held: list[Decision] = []
     today = app.today()  # the recording day the aggregates' date rules compare with
     for n in range(decisions):
         region = rng.choices(codes, weights)[0]
@@ -95,22 +104,50 @@ def generate(app: GrantLedger, decisions: int, bookings: int, seed: int = 7) -> 
             ry = years_of[(region, y)]
             ry.set_commitment(d.decision_id, d.purpose, amount, decided_on, u)
             touched.append(ry)
-        vouchers = []
-        for _ in range(bookings):
-            y = rng.choice(list(schedule))
+        if trickle:
+            app.save(d, *touched)
+            for _ in range(bookings):
+                y = rng.choice(list(schedule))
+                planned.append((D(y, rng.randrange(1, 13), rng.randrange(1, 28)), y, rng.randrange(100_00, 4_000_00),
+                                rng.random() < 0.01, len(held)))
+            held.append(d)
+        else:
+            vouchers = []
+            for _ in range(bookings):
+                y = rng.choice(list(schedule))
+                room = d.remaining_for(y).ore
+                if room <= 0:
+                    continue
+                voucher_no += 1
+                v = f"V{voucher_no:08d}"
+                d.spend(v, y, Amount(min(room, rng.randrange(100_00, 4_000_00))),
+                        D(y, rng.randrange(1, 13), rng.randrange(1, 28)), "9902", "", u, today=today)
+                vouchers.append(Voucher(grant_id=G, voucher=v, decision_id=d.decision_id, recorded_by=u))
+                if rng.random() < 0.01:
+                    d.reverse(v, D(y, 12, 28), "wrong account", u, today=today)
+            app.save(d, *touched, *vouchers)
+        if n % 500 == 0:
+            print(f"  generated {n} decisions, {app.last_position()} events", file=sys.stderr)
+    if not trickle:
+        return
+    planned.sort(key=lambda p: p[0])  # the books, day by day
+    for day_no, (day, group) in enumerate(itertools.groupby(planned, key=lambda p: p[0])):
+        touched_now, vouchers = {}, []
+        for _, y, ore, wrong, which in group:
+            d = held[which]
             room = d.remaining_for(y).ore
             if room <= 0:
                 continue
             voucher_no += 1
             v = f"V{voucher_no:08d}"
-            d.spend(v, y, Amount(min(room, rng.randrange(100_00, 4_000_00))),
-                    D(y, rng.randrange(1, 13), rng.randrange(1, 28)), "9902", "", u, today=today)
+            d.spend(v, y, Amount(min(room, ore)), day, "9902", "", u, today=today)
             vouchers.append(Voucher(grant_id=G, voucher=v, decision_id=d.decision_id, recorded_by=u))
-            if rng.random() < 0.01:
-                d.reverse(v, D(y, 12, 28), "wrong account", u, today=today)
-        app.save(d, *touched, *vouchers)
-        if n % 500 == 0:
-            print(f"  generated {n} decisions, {app.last_position()} events", file=sys.stderr)
+            if wrong:
+                d.reverse(v, day, "wrong account", u, today=today)
+            touched_now[id(d)] = d
+        app.save(*touched_now.values(), *vouchers)
+        if day_no % 100 == 0:
+            print(f"  trickled the bookings up to {day}, {app.last_position()} events", file=sys.stderr)
 
 
 def timed(fn, runs: int = 1):
@@ -130,6 +167,8 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=6000)
     parser.add_argument("--bookings", type=int, default=80, help="bookings per decision")
     parser.add_argument("--fresh", action="store_true", help="delete the store first")
+    parser.add_argument("--trickle", action="store_true",
+                        help="generate the bookings as they arrive, day by day across decisions")
     parser.add_argument("--full", action="store_true",
                         help="also time the full fold of the prefix, and check the fast audit equals it")
     args = parser.parse_args()
@@ -137,7 +176,7 @@ def main() -> None:
         os.remove(args.db)
     app = GrantLedger(env=store_env(args.db))
     if not app.last_position():
-        seconds, _ = timed(lambda: generate(app, args.decisions, args.bookings))
+        seconds, _ = timed(lambda: generate(app, args.decisions, args.bookings, trickle=args.trickle))
         print(f"generated {app.last_position()} events in {seconds:.1f} s")
     events = app.last_position()
 
@@ -169,7 +208,12 @@ def main() -> None:
         ("now: compliance, Jämtland 2018 (persisted)", now_compliance("23")),
         ("now: compliance, Stockholm 2018 (persisted)", now_compliance("01")),
     ]
+    # mid-year: where the first booking dated in July 2018 was recorded (with --trickle, the
+    # middle of the log, with every decision of the year changed after it)
+    (mid,) = models._run("SELECT MIN(position) FROM grants_rm_history WHERE grant_id = ? AND year = 2018 "
+                         "AND type = 'spent' AND effective >= '2018-07-01'", (G,)).fetchone()
     for label, region, when in [
+        (f"as-of audit, Stockholm 2018, cut mid-year at position {mid}", "01", {"position": int(mid)}),
         ("as-of audit, Jämtland 2018, by position", "23", {"position": cut}),
         ("as-of audit, Jämtland 2018, by time", "23", {"as_of": moment}),
         ("as-of audit, Stockholm 2018, by position", "01", {"position": cut}),

@@ -58,6 +58,14 @@ class GrantsGroup(click.Group):
                 self.add_command(command, cmd_name)
         return self.commands.get(cmd_name)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as e:  # click's "did you mean": from every command, not the imported ones
+            if _NO_SUCH_COMMAND is None or not isinstance(e, _NO_SUCH_COMMAND) or not self.lazy:
+                raise
+            raise _NO_SUCH_COMMAND(e.command_name, possibilities=self.list_commands(ctx), ctx=ctx) from None
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """click's list of commands with their short help, taken from ``lazy`` for the
         commands it names (none is imported to say what it does; a test keeps the table
@@ -127,6 +135,8 @@ class GrantsGroup(click.Group):
             sys.exit(result)
         sys.exit(0)
 
+
+_NO_SUCH_COMMAND = getattr(click.exceptions, "NoSuchCommand", None)  # click 8.4 on: it names close commands
 
 GLOBAL_OPTIONS = ("--db", "--user", "--format")  # each takes a value
 

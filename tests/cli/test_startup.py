@@ -143,3 +143,14 @@ def test_the_startup_benchmark_runs_in_smoke_mode():
         seconds, ratio = row[66:].split()[:2]
         assert float(seconds) > 0 and float(ratio) > 0, row
     assert "(smoke: not judged)" in done.stdout and "best of 1" in done.stdout
+
+
+def test_a_mistyped_command_is_answered_with_the_closest_of_every_command():
+    """A mistyped command is answered with the closest names among all commands, imported
+    or not (click, from 8.4, says "Did you mean ...?")."""
+    if not hasattr(click.exceptions, "NoSuchCommand"):
+        pytest.skip("this click names no close commands")
+    code = ("import sys\nfrom commands.cli import main\nsys.argv = ['grants', 'balanc']\nmain()\n")
+    done = _python(code)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: No such command 'balanc'. Did you mean 'balance'? (see 'grants --help')"

@@ -1,29 +1,28 @@
 """The `grants` group: its global options, and the one place errors become exit codes.
 
 Every error is one ``error:`` line on stderr with cli.md's exit code, never a traceback
-(:meth:`GrantsGroup.main`). Command modules register themselves on :data:`cli`.
+(:meth:`GrantsGroup.main`). Command modules register themselves on :data:`cli`; the
+group imports a command's module only when that command is asked for (``lazy``, filled
+by :mod:`commands.cli`), so ``grants --help`` and each command start without loading the
+others (nor the ledger, the event library and the read models when they are not needed).
 """
 
 from __future__ import annotations
 
 
+import importlib
 import sqlite3
 import sys
 from typing import Any
 
 import click
-from eventsourcing.persistence import PersistenceError
 
 from commands import params as p
-from ledger.persistence import is_contention
 from ledger.errors import LedgerError
 from ledger.values import text_fault
 from commands.dialects import DIALECTS
 from commands.options import CONTEXT
 from commands.output import output_fault
-from commands.session import Session, default_user
-
-
 
 
 class GrantsGroup(click.Group):
@@ -39,10 +38,49 @@ class GrantsGroup(click.Group):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         p.textual(self.params)
+        # commands not imported yet: name -> ("module:attribute", short help); see commands.cli
+        self.lazy: dict[str, tuple[str, str]] = {}
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         p.textual(cmd.params)
         super().add_command(cmd, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context | None, cmd_name: str) -> click.Command | None:
+        """The command, its module imported on first use (a module's commands register
+        themselves on the group as it is imported; the others are added here)."""
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module, _, attribute = self.lazy[cmd_name][0].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            if cmd_name not in self.commands:
+                self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as e:  # click's "did you mean": from every command, not the imported ones
+            if _NO_SUCH_COMMAND is None or not isinstance(e, _NO_SUCH_COMMAND) or not self.lazy:
+                raise
+            raise _NO_SUCH_COMMAND(e.command_name, possibilities=self.list_commands(ctx), ctx=ctx) from None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's list of commands with their short help, taken from ``lazy`` for the
+        commands it names (none is imported to say what it does; a test keeps the table
+        equal to the commands' own help), cut to the width exactly as click cuts it."""
+        names = [n for n in self.list_commands(ctx)
+                 if n in self.lazy or not (self.commands.get(n) is None or self.commands[n].hidden)]
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            command = click.Command(name, help=self.lazy[name][1]) if name in self.lazy else self.commands[name]
+            rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if ctx.parent is None:  # `grants` itself: its options may also follow the command
@@ -52,13 +90,13 @@ class GrantsGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             result = super().invoke(ctx)
-            if isinstance(ctx.obj, Session):
+            if _is_session(ctx.obj):
                 ctx.obj.finish()
                 ctx.obj.recorded()
             return result
         except BaseException as e:
             if not (isinstance(e, (SystemExit, click.exceptions.Exit)) and not _exit_code(e)):
-                if isinstance(ctx.obj, Session):
+                if _is_session(ctx.obj):
                     ctx.obj.failed()
             raise
 
@@ -82,13 +120,14 @@ class GrantsGroup(click.Group):
             for line in e.details:
                 click.echo(f"error: {_one_line(line)}", err=True)
             _fail(str(e), e.exit_code)
-        except PersistenceError as e:
-            if is_contention(e):
-                _fail("another writer kept the store busy; gave up and recorded nothing", 3)
-            _fail(f"cannot use the store: {_first_line(e)}", 2)
-        except (sqlite3.Error, OSError) as e:
-            _fail(f"cannot use the store: {_first_line(e)}", 2)
         except Exception as e:
+            if _is_persistence_error(e):
+                from ledger.persistence import is_contention
+                if is_contention(e):
+                    _fail("another writer kept the store busy; gave up and recorded nothing", 3)
+                _fail(f"cannot use the store: {_first_line(e)}", 2)
+            if isinstance(e, (sqlite3.Error, OSError)):
+                _fail(f"cannot use the store: {_first_line(e)}", 2)
             if not type(e).__module__.startswith("psycopg"):
                 raise
             _fail(f"cannot use the store: {_first_line(e)}", 2)  # a server error on a read model
@@ -96,6 +135,8 @@ class GrantsGroup(click.Group):
             sys.exit(result)
         sys.exit(0)
 
+
+_NO_SUCH_COMMAND = getattr(click.exceptions, "NoSuchCommand", None)  # click 8.4 on: it names close commands
 
 GLOBAL_OPTIONS = ("--db", "--user", "--format")  # each takes a value
 
@@ -111,7 +152,7 @@ def hoisted(group: click.Group, args: list[str], strict: bool = True) -> list[st
         i += 2 if args[i] in GLOBAL_OPTIONS else 1
     command, start = group, i
     while isinstance(command, click.Group) and i < len(args):  # `list decisions`, `sie import`...
-        command = command.commands.get(args[i])
+        command = command.get_command(None, args[i])
         i += 1
     if command is None or command is group:
         return args
@@ -139,6 +180,20 @@ def hoisted(group: click.Group, args: list[str], strict: bool = True) -> list[st
         kept += args[i:i + width]
         i += width
     return args[:start] + moved + kept
+
+
+def _is_session(obj: Any) -> bool:
+    """Whether ``obj`` is the group's :class:`commands.session.Session` (never imported here:
+    were it not imported yet, no command could have made one)."""
+    session = sys.modules.get("commands.session")
+    return session is not None and isinstance(obj, session.Session)
+
+
+def _is_persistence_error(e: BaseException) -> bool:
+    """Whether ``e`` is the event library's PersistenceError (whose module is loaded if one
+    was raised: it is not imported for a command that never opened a store)."""
+    persistence = sys.modules.get("eventsourcing.persistence")
+    return persistence is not None and isinstance(e, persistence.PersistenceError)
 
 
 def _exit_code(e: BaseException) -> int:
@@ -205,6 +260,8 @@ def cli(ctx: click.Context, db: str, user: str | None, fmt: str, output: str | N
     Exit codes: 0 done, 1 refused by the ledger, 2 malformed input,
     3 gave up on a concurrent writer, 4 verify found the history altered.
     """
+    from commands.session import Session, default_user
+
     if not (user or "").strip() and "://" not in db:
         fault = text_fault(default_user())
         if fault:  # a login name from the system, checked like a typed one

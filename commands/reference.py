@@ -19,9 +19,10 @@ WIDTH = 100
 
 def _walk(command: click.Command, path: list[str]) -> Iterator[tuple[list[str], click.Command]]:
     yield path, command
-    if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            yield from _walk(command.commands[name], path + [name])
+    if isinstance(command, click.Group):  # every command, its module imported if need be
+        ctx = click.Context(command, info_name=path[-1])
+        for name in sorted(command.list_commands(ctx)):
+            yield from _walk(command.get_command(ctx, name), path + [name])
 
 
 def reference() -> str:

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 
 import getpass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import click
 
 from commands.output import Output
 from commands.render import render
-from ledger.application import GrantLedger, open_ledger
 from ledger.errors import Refused
-from projections.lookup import LedgerNames
-from projections.persisted import ReadModels
-from projections.reader import Answer, Reader
 from commands.options import NOTHING_THEN
+
+if TYPE_CHECKING:  # imported where used: a command that opens no ledger never loads them
+    from ledger.application import GrantLedger
+    from projections.reader import Answer, Reader
 
 
 @attrs.define
@@ -69,6 +69,9 @@ class Session:
         """Open the ledger once; nothing is written to a store that is not a ledger
         (see ``ledger.application.open_ledger``)."""
         if self._app is None:
+            from ledger.application import open_ledger
+            from projections.lookup import LedgerNames
+
             self._app = open_ledger(self.db, must_exist=must_exist)
             self._app.directory = LedgerNames(self._app, self.db)  # "did you mean" for an unknown name
             self.ctx.call_on_close(self._app.close)
@@ -87,6 +90,8 @@ class Session:
             return
         self.recording = False
         try:
+            from projections.persisted import ReadModels
+
             models = ReadModels(self.db)
             try:
                 if models.writable:
@@ -100,6 +105,8 @@ class Session:
     def read(self) -> Reader:
         """The read side's questions (``projections.reader``), on the ledger opened for reading."""
         if self._read is None:
+            from projections.reader import Reader
+
             self._read = Reader(self.reader, self.db)
             self.ctx.call_on_close(self._read.close)
         return self._read

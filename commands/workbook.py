@@ -23,8 +23,6 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-import xlsxwriter
-
 from commands.dialects import decimal_text, utc_naive
 from commands.render import AUDIT_EVENT_COLUMNS, BALANCE_COLUMNS, COMMITMENT_COLUMNS, COMPLIANCE_COLUMNS, \
     YEAR_END_COLUMNS, all_columns, cell
@@ -66,6 +64,8 @@ class Book:
 
     @property
     def data(self) -> bytes:
+        import xlsxwriter  # here: only a workbook written needs it
+
         buffer = io.BytesIO()
         book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_numbers": False,
                                             "strings_to_formulas": False, "strings_to_urls": False})

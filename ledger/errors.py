@@ -6,7 +6,6 @@ The CLI maps them to exit codes in one place (``commands.group``):
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -75,6 +74,8 @@ def did_you_mean(word: str, known: Iterable[str], n: int = 3) -> str:
     an error message: "did you mean 'JH-PM-01'?", "did you mean 'a' or 'b'?"; "" when none is close."""
     names = {name.casefold(): name for name in known if name != word}
     same = names.get(word.casefold())  # the same name but for case: that one
+    import difflib  # here: only a name not found needs it (and it is slow to import)
+
     close = [same] if same else [names[c] for c in difflib.get_close_matches(word.casefold(), list(names), n=n,
                                                                             cutoff=0.6)]
     if not close:

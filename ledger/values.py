@@ -7,7 +7,6 @@ user input that raises :class:`ledger.errors.Malformed` with a one-line reason.
 from __future__ import annotations
 
 import datetime
-import difflib
 import re
 import unicodedata
 
@@ -206,6 +205,8 @@ class Region:
         for candidate in (key, key[:-1] if key.endswith("s") else None):
             if candidate and candidate in _REGION_KEYS:
                 return cls(_REGION_KEYS[candidate])
+        import difflib  # here: only a region not found needs it (and it is slow to import)
+
         close = difflib.get_close_matches(key, list(_REGION_KEYS), n=6, cutoff=0.75)
         names = list(dict.fromkeys(_COUNTIES[_REGION_KEYS[k]][0] for k in close))[:3]
         if names:

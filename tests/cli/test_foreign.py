@@ -284,7 +284,9 @@ def test_text_of_every_script_is_accepted(text):
 
 
 def _commands(group: click.Group, path: list[str]):
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in sorted(group.list_commands(ctx)):  # the commands not imported yet too
+        command = group.get_command(ctx, name)
         if isinstance(command, click.Group):
             yield from _commands(command, path + [name])
         else:

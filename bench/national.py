@@ -48,7 +48,8 @@ from projections.audit import Digest, audit, digested, upto  # noqa: E402
 from projections.compliance import compliance_rows  # noqa: E402
 from projections.fold import entries_of, fold  # noqa: E402
 from projections.persisted import ReadModels, audit_year  # noqa: E402
-from ledger.terms import Agreement, DecisionTerms
+from ledger.terms import Agreement, DecisionTerms  # noqa: E402
+from aimlog import judged  # noqa: E402  (beside this script, on sys.path as its folder)
 
 G = "professionsmiljarden"
 YEARS = (2016, 2017, 2018)
@@ -232,6 +233,11 @@ def main() -> None:
     print(f"{'measure':66} {'seconds':>9} {'x baseline':>11}")
     for name, value in measures:
         print(f"{name:66} {value:9.3f} {value / baseline:11.3f}")
+        if name.startswith("rebuild"):
+            judged("national", name, value, value / baseline, "<= 2 x baseline", value <= 2 * baseline)
+        elif name.startswith(("now:", "as-of audit,")):
+            judged("national", f"{name}{' (trickled)' if args.trickle else ''}", value, value / baseline,
+                   "< 0.5 s", value < 0.5)
     print(f"peak memory: {peak:.0f} MiB")
     models.close()
     app.close()

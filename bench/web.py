@@ -27,6 +27,7 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from ledger.application import GrantLedger  # noqa: E402
 from ledger.persistence import store_env  # noqa: E402
+from aimlog import judged  # noqa: E402
 from projections.persisted.shared import DECODED  # noqa: E402
 from web.app import create_app  # noqa: E402
 
@@ -105,6 +106,7 @@ def main() -> None:
         seconds = best(lambda: get(url))
         verdict = "met" if seconds < 0.5 else "NOT met"
         print(f"{label:52} {size / 1024:7.0f} {cold:8.3f} {seconds:9.3f} {seconds / baseline:11.3f}  {verdict}")
+        judged("web", f"page: {label} (cold {cold:.3f} s)", seconds, seconds / baseline, "< 0.5 s", seconds < 0.5)
 
 
 if __name__ == "__main__":

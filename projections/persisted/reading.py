@@ -174,10 +174,12 @@ class Reading(StoredRows):
                 if seal != seal_of(id_, position, state):
                     raise _altered(f"the kept state of aggregate {id_} at position {position} does not match its seal")
                 states[id_] = _decode_state(kind, state)
+        oids = {id_: uuid.UUID(id_) for id_ in later}
+        rows = self._aggregates_rows({oids[i]: states[i].version if i in states else 0 for i in later}, cut)
         for id_ in later:
             aggregate = states.get(id_)
-            oid = uuid.UUID(id_)
-            for position, version, topic, state in self._aggregate_rows(oid, aggregate.version if aggregate else 0, cut):
+            oid = oids[id_]
+            for position, version, topic, state in rows[oid]:
                 stored = StoredEvent(originator_id=oid, originator_version=version, topic=topic,
                                      state=bytes(state))
                 aggregate = advance(aggregate, app.decode(stored, int(position)), int(position))

@@ -12,11 +12,11 @@ from ledger.persistence import store_env
 from projections.history import EVENT_TYPES
 
 
-NAME = "grants-read-models/10"  # the layout: tables of another layout are dropped and rebuilt
+NAME = "grants-read-models/11"  # the layout: tables of another layout are dropped and rebuilt
 # Every event topic but the voucher index's, which serves writes only.
 FEEDS = frozenset(t for t in EVENT_TYPES if not t.startswith("grants:Voucher."))
 CHECKPOINT = 1000  # positions between digest checkpoints
-SNAPSHOT = 64  # versions between kept states of an aggregate, for as-of audits
+SNAPSHOT = 16  # versions between kept states of an aggregate, for as-of answers (at most this many events replayed each)
 HELP_FROM = 100_000  # events behind from which a catch-up takes a helper process
 TABLES = ("grants_rm_tracking", "grants_rm_checkpoints", "grants_rm_aggregates", "grants_rm_snapshots",
           "grants_rm_history", "grants_rm_balances", "grants_rm_commitments", "grants_rm_seals")

@@ -38,6 +38,7 @@ def test_pages_load_figures_match_and_links_click(browser, site, sealed, tmp_pat
     """Overview, region-year, decision and audit load in Chromium without a console error; the
     committed figure is the CLI's; clicking through region, decision and the audit form works."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
 
     shots = tmp_path / "screenshots"
     shots.mkdir()
@@ -64,7 +65,8 @@ def test_pages_load_figures_match_and_links_click(browser, site, sealed, tmp_pat
     browser.get(f"{site}/g/{G}/2018/audit")
     browser.find_element(By.ID, "position").send_keys("20")
     browser.find_element(By.CSS_SELECTOR, "form.asof button").click()
-    assert "position=20" in browser.current_url
+    # the click submits the form; the browser loads the answer in its own time (a loaded machine: seconds)
+    WebDriverWait(browser, 20).until(lambda b: "position=20" in b.current_url)
     audit = sealed.json("audit", G, "--year", "2018", "--position", "20")
     assert browser.find_element(By.CSS_SELECTOR, '[data-key="digest"]').text == audit["digest"]
     browser.save_screenshot(str(shots / "audit.png"))

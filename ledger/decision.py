@@ -332,7 +332,7 @@ class Decision(Aggregate):
     @property
     def bookings(self) -> dict[str, Booking]:
         """Every booking, by voucher (unpacked on first use after a kept state is loaded:
-        the read models keep bookings as plain arrays, see ``projections.states``)."""
+        the read models keep bookings as plain arrays, see ``ledger.states``)."""
         if self._bookings is None:
             self._bookings = {t[0]: _unpack(t) for t in self._packed}
             self._packed = None

@@ -18,7 +18,7 @@ from eventsourcing.persistence import StoredEvent
 from ledger.application import GrantLedger
 from ledger.decision import decision_uuid
 from ledger.events import advance
-from projections import states
+from ledger import states
 from projections.fold import Entry, LedgerView
 from projections.persisted import ReadModels
 from projections.persisted.cells import _altered, _decode_state

@@ -190,7 +190,8 @@ def _is_digest(text: str) -> bool:
 @pass_session
 def rebuild(s: Session) -> None:
     """Rebuild every persisted read model (balances, commitments, the aggregates
-    compliance reads) from position 0, showing progress on a terminal.
+    compliance reads) from position 0, showing progress on a terminal, and clear the
+    aggregates' snapshots (kept again as they are saved).
 
     Queries for "now" read these models, which every query first brings up to date
     incrementally; a rebuild is never needed for correctness, only to start afresh.
@@ -208,6 +209,8 @@ def rebuild(s: Session) -> None:
         raise Refused(f"role {app.server.role} may not rebuild the read models (it is read-only; "
                       "a recorder or the owner may)")
     started = time.perf_counter()
+    if app.snapshot_table is not None:
+        app.snapshot_table.clear()  # derived like the read models: kept again as aggregates are saved
     with progress("rebuilding", app.last_position()) as bar:
         count = models.rebuild(app, progress=bar.update)
     click.echo(f"rebuilt the read models from {count} events in {time.perf_counter() - started:.1f} s; "

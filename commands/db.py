@@ -24,6 +24,7 @@ from ledger.application import GrantLedger
 from ledger.persistence import store_env
 from ledger.errors import Malformed
 from ledger.library import POSTGRES_EVENTS, POSTGRES_SEQUENCE
+from ledger.snapshots import TABLE as SNAPSHOTS, create_statement as snapshot_table
 from ledger.stores import check_postgres
 from projections.persisted import TABLES, ReadModels
 
@@ -102,7 +103,7 @@ def _grants(schema: str, recorder: str | None, auditor: str | None) -> list[str]
     """What each role may do, and no more (GRANT is idempotent)."""
     s = '"' + schema.replace('"', '""') + '"'
     events, imports = f"{s}.{POSTGRES_EVENTS}", f"{s}.{IMPORTS}"
-    models = ", ".join(f"{s}.{t}" for t in TABLES)
+    models = ", ".join(f"{s}.{t}" for t in (*TABLES, SNAPSHOTS))
     out = []
     if recorder:
         r = _ident(recorder)
@@ -215,6 +216,8 @@ def init(s: Any, recorder_role: str | None, auditor_role: str | None) -> None:
         GrantLedger(env={**env, "CREATE_TABLE": "yes"}).close()  # the event table, if missing
         ReadModels(target).close()  # the read models' tables, if missing (or of an older layout)
         with conn.transaction():
+            quoted = '"' + schema.replace('"', '""') + '"'
+            conn.execute(snapshot_table(True, f"{quoted}.{SNAPSHOTS}"))  # kept states, if missing
             for statement in _guards(schema) + _grants(schema, recorder_role, auditor_role):
                 conn.execute(statement)
         after = _fingerprint(conn, schema)

@@ -332,7 +332,7 @@ class Decision(Aggregate):
     @property
     def bookings(self) -> dict[str, Booking]:
         """Every booking, by voucher (unpacked on first use after a kept state is loaded:
-        the read models keep bookings as plain arrays, see ``projections.states``)."""
+        the read models keep bookings as plain arrays, see ``ledger.states``)."""
         bookings = self._bookings
         if bookings is None:  # the packed arrays stay (never read again once unpacked): a state
             # the read models share between a server's threads may be unpacked by two at once

@@ -19,7 +19,7 @@ from ledger.application import GrantLedger
 from ledger.decision import decision_uuid
 from ledger.region_year import region_year_uuid
 from ledger.events import advance
-from projections import states
+from ledger import states
 from projections.fold import Entry, LedgerView
 from projections.persisted import ReadModels
 from projections.persisted.cells import _altered

@@ -19,7 +19,7 @@ from typing import Any
 
 from ledger.region_year import RegionYear
 from ledger.voucher import Voucher
-from ledger.errors import LedgerError
+from ledger.errors import Corrupt, LedgerError
 from ledger.events import kind_of
 from projections.audit import Digest, reconcile
 from projections.fold import Entry, LedgerView
@@ -202,6 +202,13 @@ def verify_store(app: Any, models: Any, contiguous: bool, witness: tuple[int | N
                            "them anew from the events)") from None
     lines = [f"verified {checker.digest.count} events: the history holds; digest {checker.digest.value}",
              f"verified the read models: {rows} rows, each what the events give"]
+    if hasattr(app, "check_snapshots"):
+        try:
+            kept = app.check_snapshots()
+        except Corrupt as e:
+            raise HistoryError(f"the snapshots: {e}") from None
+        if kept:
+            lines.append(f"verified {kept} snapshots: each what its aggregate's events give")
     if expected is not None and not witness_seen:
         if at is not None and checker.last_position < at:
             raise HistoryError(f"position {at}: the witnessed history reaches position {at}, but the "

@@ -13,7 +13,7 @@ from typing import Any
 from ledger.errors import Corrupt
 from ledger.region_year import RegionYear
 from ledger.decision import Decision
-from projections import states
+from ledger import states
 
 
 _HEAD = "a.id, a.kind, a.grant_id, a.region, a.year, a.years, a.first, a.position, a.state, k.digest"

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from ledger.decision import AMENDED, LIVE, REVOKED, Decision
 from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused
-from projections import states
+from ledger import states
 from ledger.values import Amount
 from ledger.terms import DecisionTerms
 

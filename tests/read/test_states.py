@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import Corrupt
-from projections import states
+from ledger import states
 from projections.fold import entries_of, fold
 from tests.jamtland import G
 from tests.drivers import Grants

@@ -9,7 +9,7 @@ import pytest
 
 from ledger.errors import Corrupt, Malformed, Refused
 from ledger.terms import DecisionTerms, ReportContent
-from projections import states
+from ledger import states
 from projections.balances import balance_rows
 from projections.compliance import compliance_rows
 from projections.fold import entries_of, fold

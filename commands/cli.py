@@ -78,7 +78,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "requisitions of one pot: never more than is requisitioned (and so allocated)."),
     "rebuild": ("commands.auditing:rebuild",
         "Rebuild every persisted read model (balances, commitments, the aggregates compliance"
-        " reads) from position 0, showing progress on a terminal."),
+        " reads) from position 0, showing progress on a terminal, and clear the aggregates' snapshots"
+        " (kept again as they are saved)."),
     "reclaim": ("commands.reclaims:reclaim",
         "Record the paying authority's decision to reclaim (återkrav) a region-year's money: "
         "a debt of the region, settled by `repay --reclaim REF`, forgiven by `waive`."),

@@ -49,7 +49,9 @@ from projections.compliance import compliance_rows  # noqa: E402
 from projections.fold import entries_of, fold  # noqa: E402
 from projections.persisted import ReadModels, audit_year  # noqa: E402
 from ledger.terms import Agreement, DecisionTerms  # noqa: E402
-from aimlog import judged  # noqa: E402  (beside this script, on sys.path as its folder)
+if str(Path(__file__).resolve().parent) not in sys.path:  # imported by path (the tests do), not run
+    sys.path.append(str(Path(__file__).resolve().parent))
+from aimlog import judged  # noqa: E402  (beside this script)
 
 G = "professionsmiljarden"
 YEARS = (2016, 2017, 2018)

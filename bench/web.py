@@ -27,7 +27,9 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from ledger.application import GrantLedger  # noqa: E402
 from ledger.persistence import store_env  # noqa: E402
-from aimlog import judged  # noqa: E402
+if str(Path(__file__).resolve().parent) not in sys.path:  # imported by path (the tests do), not run
+    sys.path.append(str(Path(__file__).resolve().parent))
+from aimlog import judged  # noqa: E402  (beside this script)
 from projections.persisted.shared import DECODED  # noqa: E402
 from web.app import create_app  # noqa: E402
 

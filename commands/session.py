@@ -6,6 +6,7 @@ from __future__ import annotations
 
 
 import getpass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -18,6 +19,7 @@ from commands.options import NOTHING_THEN
 
 if TYPE_CHECKING:  # imported where used: a command that opens no ledger never loads them
     from ledger.application import GrantLedger
+    from ledger.stores import Claimed
     from projections.reader import Answer, Reader
 
 
@@ -37,6 +39,7 @@ class Session:
     output: str | None = None  # the global --output: where a query's answer goes
     dialect: str = "plain"  # the global --csv-dialect
     _sink: Output | None = None
+    _claimed: Claimed | None = None  # the ledger checked for a query, its store not opened yet
 
     @property
     def user(self) -> str:
@@ -69,10 +72,15 @@ class Session:
         """Open the ledger once; nothing is written to a store that is not a ledger
         (see ``ledger.application.open_ledger``)."""
         if self._app is None:
-            from ledger.application import open_ledger
+            from ledger.application import GrantLedger
+            from ledger.persistence import open_claimed
+            from ledger.stores import claim_store
             from projections.lookup import LedgerNames
 
-            self._app = open_ledger(self.db, must_exist=must_exist)
+            claimed, self._claimed = self._claimed, None
+            if claimed is None:  # else checked already by ``read``, as a query would check it
+                claimed = claim_store(self.db, must_exist)
+            self._app = open_claimed(GrantLedger, claimed)
             self._app.directory = LedgerNames(self._app, self.db)  # "did you mean" for an unknown name
             self.ctx.call_on_close(self._app.close)
         return self._app
@@ -107,9 +115,22 @@ class Session:
         if self._read is None:
             from projections.reader import Reader
 
-            self._read = Reader(self.reader, self.db)
+            self._read = Reader(self._checked(), self.db)
             self.ctx.call_on_close(self._read.close)
         return self._read
+
+    def _checked(self) -> GrantLedger:
+        """The ledger for a query, checked now as ``reader`` checks it (a missing SQLite file
+        is an error, a file that is no ledger is refused and left as it was), but its store
+        opened only when something is asked of it: a question the read models answer, when
+        they hold every event, never opens it (nor imports the event library's application)."""
+        if self._app is not None:
+            return self._app
+        from ledger.stores import claim_store
+
+        self._claimed = claim_store(self.db, must_exist=True)
+        self.ctx.call_on_close(self._claimed.release)  # let go, unless the ledger was opened (it lets go)
+        return _OnFirstUse(lambda: self.reader)  # type: ignore[return-value]
 
     def answer(self, answer: Answer, grant_id: str) -> Any:
         """An answer's rows, after saying on stderr what a --position or --as-of limit did."""
@@ -148,6 +169,19 @@ class Session:
     def last_position(self) -> int | None:
         """The log's last position, on the ledger this command opened (None if it opened none)."""
         return None if self._app is None else self._app.last_position()
+
+
+class _OnFirstUse:
+    """Stands for the object ``make`` returns, made when one of its attributes is first asked for."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._made: Any = None
+
+    def __getattr__(self, name: str) -> Any:  # only for what this object does not have itself
+        if self._made is None:
+            self._made = self._make()
+        return getattr(self._made, name)
 
 
 pass_session = click.make_pass_decorator(Session)

@@ -26,7 +26,7 @@ from ledger.decision import Decision, decision_uuid
 from ledger.voucher import Voucher, index_key
 from ledger.vouchers import VoucherLookups
 from ledger.reclaiming import Reclaiming
-from ledger.errors import Duplicate, NotFound, did_you_mean
+from ledger.errors import Duplicate, NotFound, did_you_mean, unknown_grant_message  # noqa: F401 (re-exported)
 from ledger.grant import Grant, grant_uuid
 from ledger.persistence import StoredLedger, open_store, retried
 from ledger.values import Amount
@@ -42,11 +42,6 @@ class Sealer(Protocol):
 
     def seal(self, app: GrantLedger, grant_id: str, region: str, year: int
              ) -> tuple[dict[str, Amount], int, str]: ...
-
-
-def unknown_grant_message(grant_id: str, guess: str = "") -> str:
-    """What an unknown grant id is told: the closest known ids, and how to define one."""
-    return f"unknown grant {grant_id!r} ({guess + ' ' if guess else ''}define it with 'grants grant define')"
 
 
 class Directory(Protocol):

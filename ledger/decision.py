@@ -8,22 +8,18 @@ that year. Its vouchers are indexed by the Voucher aggregate (:mod:`ledger.vouch
 from __future__ import annotations
 
 import datetime
-from uuid import UUID, uuid5
+from uuid import UUID
 
 import attrs
 from eventsourcing.domain import Aggregate, event
 
 from ledger.clock import not_after_today, recorded_day
 from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused
-from ledger.grant import NAMESPACE
+from ledger.ids import decision_uuid  # noqa: F401 (re-exported: the id is the decision's)
 from ledger.terms import DecisionTerms, check_schedule, from_stored, stored
 from ledger.values import Amount
 
 LIVE, AMENDED, REVOKED = "live", "amended", "revoked"
-
-
-def decision_uuid(grant_id: str, decision_id: str) -> UUID:
-    return uuid5(NAMESPACE, f"decision/{grant_id}/{decision_id}")
 
 
 def _term(name: str) -> property:

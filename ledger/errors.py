@@ -82,3 +82,8 @@ def did_you_mean(word: str, known: Iterable[str], n: int = 3) -> str:
         return ""
     quoted = [repr(c) for c in close]
     return "did you mean " + (quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]) + "?"
+
+
+def unknown_grant_message(grant_id: str, guess: str = "") -> str:
+    """What an unknown grant id is told: the closest known ids, and how to define one."""
+    return f"unknown grant {grant_id!r} ({guess + ' ' if guess else ''}define it with 'grants grant define')"

@@ -8,21 +8,17 @@ aggregates, so the grant is never a hot spot.
 from __future__ import annotations
 
 import datetime
-from uuid import UUID, uuid5
+from uuid import UUID
 
 import attrs
 from eventsourcing.domain import Aggregate, event
 
 from ledger.clock import recorded_day
+from ledger.ids import grant_uuid  # noqa: F401 (re-exported: the id is the grant's)
 from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused, Unauthorised, did_you_mean
 from ledger.terms import Agreement, Authorisation, from_stored, stored, stored_amendable
 from ledger.values import Amount, Region
 
-NAMESPACE = UUID("6f1d2a7e-3b0c-4c55-9a53-0f6a1c3e2b10")
-
-
-def grant_uuid(grant_id: str) -> UUID:
-    return uuid5(NAMESPACE, f"grant/{grant_id}")
 
 
 class Grant(Aggregate):

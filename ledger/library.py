@@ -28,9 +28,10 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eventsourcing.persistence import StoredEvent
+if TYPE_CHECKING:  # annotations only: reading the table needs no event library
+    from eventsourcing.persistence import StoredEvent
 
 from ledger.errors import Corrupt, Malformed, Refused
 
@@ -75,6 +76,14 @@ def stored_rows(run: Run, postgres: bool, start: int, limit: int, stop: int | No
         bad = next(p for p, o, *_ in rows if not _is_hex_id(o))
         raise Corrupt(f"the stored event at position {bad} names no valid aggregate; the stored "
                       "history was altered (see grants verify)") from None
+
+
+def last_position(run: Run, postgres: bool) -> int:
+    """The log's last position (0 when it is empty), as the library's recorder tells it."""
+    table, key = events_table(postgres)
+    rows = run(f"SELECT MAX({key}) FROM {table}", [])
+    value = _values(rows[0])[0] if rows else None
+    return int(value or 0)
 
 
 def aggregate_rows(run: Run, postgres: bool, oid: uuid.UUID, after: int = 0, cut: int | None = None,
@@ -213,7 +222,7 @@ def imports_of(app: Any) -> list[dict[str, Any]]:
 IDLE_LIMIT = 600  # seconds a PostgreSQL load may spend between two statements of its transaction
 
 # write(stored events, the positions they must get): stores one batch inside the transaction
-Write = Callable[[Sequence[StoredEvent], Sequence[int]], None]
+Write = Callable[[Sequence["StoredEvent"], Sequence[int]], None]
 
 
 def _runs(positions: Sequence[int]) -> Iterator[tuple[int, int]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -23,12 +22,13 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import (JSONTranscoder, Mapper, PersistenceError, RecordConflictError, StoredEvent, Transcoding)
 
-from ledger.errors import Conflict, Corrupt, LedgerError, Malformed
+from ledger.errors import Conflict, Corrupt, LedgerError
 from ledger.events import CATALOGUE, advance, fault
 from ledger import states
 from ledger.library import aggregate_rows, is_postgres, is_sql, recorder_table, run_on_recorder
 from ledger.snapshots import CLASSES, KINDS, Snapshots, event_hash, seal_of
-from ledger.stores import ServerFacts, SQLiteClaim, check_postgres, claim_sqlite
+from ledger.stores import Claimed, ServerFacts, SQLiteClaim, claim_store
+from ledger.stores import store_env  # noqa: F401 (re-exported: where the benchmarks and tests import it)
 
 A = TypeVar("A")
 L = TypeVar("L", bound="StoredLedger")
@@ -82,45 +82,6 @@ class CheckedMapper(Mapper):
         event = object.__new__(cls)
         object.__setattr__(event, "__dict__", state)
         return event
-
-
-def store_env(target: str) -> dict[str, str]:
-    """The eventsourcing environment for a store: an SQLite file path or a postgresql:// URL.
-
-    A URL may name a schema (which must exist): ``postgresql://u@h:5432/db?schema=grants``.
-    """
-    from urllib.parse import parse_qs, unquote, urlsplit
-
-    if target.startswith(("postgresql://", "postgres://")):
-        url = urlsplit(target)
-        dbname = url.path.lstrip("/")
-        if not dbname:
-            raise Malformed(f"--db {target!r} names no database (postgresql://user@host:port/dbname)")
-        try:
-            port = url.port or 5432
-        except ValueError:
-            raise Malformed(f"--db {target!r} has an invalid port") from None
-        schema = parse_qs(url.query).get("schema", [""])[0]
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_SCHEMA": schema,
-            "POSTGRES_DBNAME": dbname,
-            "POSTGRES_HOST": url.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(port),
-            "POSTGRES_USER": unquote(url.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(url.password or ""),
-            "POSTGRES_CONNECT_TIMEOUT": "5",
-            "POSTGRES_POOL_SIZE": "2",
-        }
-    if "://" in target:
-        raise Malformed(f"--db {target!r}: give an SQLite file path or a postgresql:// URL")
-    if not target.strip():
-        raise Malformed("--db is empty: give an SQLite file path or a postgresql:// URL")
-    if ":memory:" in target or "mode=memory" in target:
-        raise Malformed(f"--db {target!r} is not a file path (an in-memory database keeps nothing)")
-    if target.lower().startswith("file:"):
-        target = os.path.join(".", target)  # a file named file:…, not an SQLite URI
-    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": target}
 
 
 CONTENTION = ("concurrently updated", "deadlock", "database is locked", "could not serialize",
@@ -390,29 +351,29 @@ def open_store(cls: type[L], target: str, must_exist: bool = False) -> L:
     """Open the ledger at an SQLite path or PostgreSQL URL.
 
     Nothing is written to a store before it is known to be a ledger (see
-    :func:`claim_sqlite` and :func:`check_postgres`): an existing file or schema that
-    is not one is refused (Malformed) and left exactly as it was. With ``must_exist``,
-    a store that holds no ledger yet is an error rather than a new, empty ledger
-    (queries never create one). Opening races with another process that is creating
-    the tables are retried like a write (see :func:`retried`).
+    :func:`ledger.stores.claim_store`): an existing file or schema that is not one is
+    refused (Malformed) and left exactly as it was. With ``must_exist``, a store that
+    holds no ledger yet is an error rather than a new, empty ledger (queries never create
+    one). Opening races with another process that is creating the tables are retried like
+    a write (see :func:`retried`).
     """
-    env = store_env(target)
-    claim = None
-    facts = None
-    if env["PERSISTENCE_MODULE"].endswith("sqlite"):
-        claim = claim_sqlite(env["SQLITE_DBNAME"], target, must_exist)
-    else:
-        facts = check_postgres(env, must_exist)
-        if facts.has_events:  # a role that may not create tables can still use them
-            env["CREATE_TABLE"] = "no"
+    return open_claimed(cls, claim_store(target, must_exist))
+
+
+def open_claimed(cls: type[L], claimed: Claimed) -> L:
+    """The ledger of a store already checked (and an SQLite file claimed) by
+    :func:`ledger.stores.claim_store`; the claim is let go if it cannot be opened."""
+    env = dict(claimed.env)
+    if claimed.facts is not None and claimed.facts.has_events:  # a role that may not create tables can still use them
+        env["CREATE_TABLE"] = "no"
     attempt = 0
     deadline = time.monotonic() + cls.retry_budget
     try:
         while True:
             try:
                 ledger = cls(env=env)
-                ledger._claim = claim
-                ledger.server = facts
+                ledger._claim = claimed.claim
+                ledger.server = claimed.facts
                 return ledger
             except PersistenceError as e:
                 pause = backoff(attempt, cls.retry_base, cls.retry_cap)
@@ -421,6 +382,5 @@ def open_store(cls: type[L], target: str, must_exist: bool = False) -> L:
                     raise
                 time.sleep(pause)
     except BaseException:
-        if claim is not None:
-            claim.release()
+        claimed.release()
         raise

@@ -10,22 +10,18 @@ touches it and it stays small (one event per allocation, decision change, reserv
 from __future__ import annotations
 
 import datetime
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger.errors import Duplicate, Insufficient, Malformed, NotFound, Refused
-from ledger.grant import NAMESPACE
+from ledger.ids import region_year_uuid  # noqa: F401 (re-exported: the id is the region-year's)
 from ledger.debts import Debt
 from ledger.funds import RefUse, Report, YearFunds
 from ledger.reclaims import YearDebts
 from ledger.reports import YearReports
 from ledger.terms import ReportContent
 from ledger.values import Amount
-
-
-def region_year_uuid(grant_id: str, region: str, year: int) -> UUID:
-    return uuid5(NAMESPACE, f"region-year/{grant_id}/{region}/{year}")
 
 
 class RegionYear(YearFunds, YearReports, YearDebts):

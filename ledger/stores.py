@@ -15,8 +15,6 @@ import secrets
 import sqlite3
 import stat
 
-from eventsourcing.persistence import PersistenceError
-
 from ledger.errors import Conflict, Malformed
 from ledger.library import EVENT_COLUMNS, POSTGRES_EVENTS, SQLITE_EVENTS
 
@@ -24,6 +22,72 @@ try:
     import fcntl
 except ImportError:  # not POSIX: no advisory locks, so a created ledger is never removed again
     fcntl = None  # type: ignore[assignment]
+
+
+# --------------------------------------------------------------------------- which store, checked
+
+def store_env(target: str) -> dict[str, str]:
+    """The eventsourcing environment for a store: an SQLite file path or a postgresql:// URL.
+
+    A URL may name a schema (which must exist): ``postgresql://u@h:5432/db?schema=grants``.
+    """
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    if target.startswith(("postgresql://", "postgres://")):
+        url = urlsplit(target)
+        dbname = url.path.lstrip("/")
+        if not dbname:
+            raise Malformed(f"--db {target!r} names no database (postgresql://user@host:port/dbname)")
+        try:
+            port = url.port or 5432
+        except ValueError:
+            raise Malformed(f"--db {target!r} has an invalid port") from None
+        schema = parse_qs(url.query).get("schema", [""])[0]
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_SCHEMA": schema,
+            "POSTGRES_DBNAME": dbname,
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(port),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_POOL_SIZE": "2",
+        }
+    if "://" in target:
+        raise Malformed(f"--db {target!r}: give an SQLite file path or a postgresql:// URL")
+    if not target.strip():
+        raise Malformed("--db is empty: give an SQLite file path or a postgresql:// URL")
+    if ":memory:" in target or "mode=memory" in target:
+        raise Malformed(f"--db {target!r} is not a file path (an in-memory database keeps nothing)")
+    if target.lower().startswith("file:"):
+        target = os.path.join(".", target)  # a file named file:…, not an SQLite URI
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": target}
+
+
+class Claimed:
+    """A store checked to be a ledger (or, unless ``must_exist``, made one) and, for an
+    SQLite file, held by this process: what opening the event library's application on it
+    needs (``ledger.persistence.open_claimed``). A query that reads only the read models
+    never needs the application; the claim is let go when the command ends."""
+
+    def __init__(self, env: dict[str, str], claim: SQLiteClaim | None, facts: ServerFacts | None) -> None:
+        self.env = env
+        self.claim = claim
+        self.facts = facts
+
+    def release(self) -> None:
+        if self.claim is not None:
+            self.claim.release()
+
+
+def claim_store(target: str, must_exist: bool = False) -> Claimed:
+    """Check that ``target`` is a ledger (see :func:`claim_sqlite`, :func:`check_postgres`),
+    writing nothing to one that is not; with ``must_exist``, no ledger there is an error."""
+    env = store_env(target)
+    if env["PERSISTENCE_MODULE"].endswith("sqlite"):
+        return Claimed(env, claim_sqlite(env["SQLITE_DBNAME"], target, must_exist), None)
+    return Claimed(env, None, check_postgres(env, must_exist))
 
 
 # --------------------------------------------------------------------------- is it a ledger?
@@ -225,6 +289,8 @@ def _create_sqlite(path: str, target: str) -> bool:
     folder, name = os.path.split(os.path.abspath(path))
     private = os.path.join(folder, f".{name}.{os.getpid()}-{secrets.token_hex(4)}.new")
     try:
+        from eventsourcing.persistence import PersistenceError
+
         from ledger.application import GrantLedger
 
         try:

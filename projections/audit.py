@@ -11,13 +11,11 @@ one year from the same fold as every other query.
 from __future__ import annotations
 
 import datetime
-import hashlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ledger.region_year import RegionYear
 from ledger.decision import Decision
-from ledger.errors import Corrupt
 from ledger.grant import Grant
 from ledger.values import Amount, Region, total
 from projections.debts import year_end_rows
@@ -27,8 +25,7 @@ from projections.commitments import commitment_rows
 from projections.compliance import compliance_rows
 from projections.fold import Entry, LedgerView
 from projections.history import history_row
-
-GENESIS = "sha256:" + hashlib.sha256(b"grants").hexdigest()
+from projections.digest import Digest, raw_record  # noqa: F401 (Digest re-exported: the digest is its own module)
 
 
 def upto(entries: Iterable[Entry], position: int | None = None,
@@ -68,51 +65,11 @@ def stored_state(event: Any) -> bytes:
     return _MAPPER.to_stored_event(event).state
 
 
-def raw_record(topic: str, originator_id: bytes, version: int, state: bytes) -> bytes:
-    """What the digest covers of one event: its topic, aggregate (its id's 16 bytes), version
-    and stored state (which holds its recording time, recorder and every field)."""
-    return b"".join((topic.encode(), b"\n", originator_id, version.to_bytes(8, "big"), state))
-
-
 def canonical(entry: Entry) -> bytes:
     """The bytes of an event that the digest covers (everything but its position number)."""
     event = entry.event
     state = entry.state if entry.state is not None else stored_state(event)
     return raw_record(type(event).TOPIC, event.originator_id.bytes, event.originator_version, state)
-
-
-class Digest:
-    """A running hash chain over events in recording order."""
-
-    def __init__(self) -> None:
-        self._chain = bytes.fromhex(GENESIS[7:])
-        self.count = 0
-
-    @property
-    def value(self) -> str:
-        return "sha256:" + self._chain.hex()
-
-    @value.setter
-    def value(self, value: str) -> None:
-        """Continue a chain from a value kept earlier (by the read models: untrusted, so checked)."""
-        text = value.removeprefix("sha256:") if isinstance(value, str) else ""
-        if not (isinstance(value, str) and value.startswith("sha256:") and len(text) == 64
-                and all(c in "0123456789abcdef" for c in text)):
-            raise Corrupt("the read models were altered: a digest they keep is not a digest (grants rebuild "
-                          "makes them anew from the events)")
-        self._chain = bytes.fromhex(text)
-
-    def add(self, entry: Entry) -> str:
-        self.add_raw(canonical(entry))
-        return self.value
-
-    def add_raw(self, record: bytes) -> None:
-        self._chain = hashlib.sha256(self._chain + record).digest()
-        self.count += 1
-
-    def add_stored(self, topic: str, originator_id: bytes, version: int, state: bytes) -> None:
-        """Add a stored event as read from the event table."""
-        self.add_raw(raw_record(topic, originator_id, version, state))
 
 
 def digested(entries: Iterable[Entry], digest: Digest) -> Iterator[Entry]:

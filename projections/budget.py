@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ledger.decision import Decision
 from ledger.values import ZERO, Amount, Region
-from projections.fold import LedgerView
+
+if TYPE_CHECKING:  # annotations only: the queries' options name BY without loading the aggregates
+    from ledger.decision import Decision
+    from projections.fold import LedgerView
 
 BY = ("decision", "area", "purpose")
 PERIODS = ("month", "quarter")

@@ -18,7 +18,6 @@ import attrs
 
 from ledger.region_year import RegionYear
 from ledger.decision import Decision
-from ledger.events import advance
 from ledger.grant import Grant
 
 
@@ -52,6 +51,7 @@ class LedgerView:
 
     def apply(self, entry: Entry) -> None:
         """Replay one stored event onto the aggregate it belongs to (see ``advance``)."""
+        from ledger.events import advance  # the event catalogue: not needed to read kept states
         event = entry.event
         self.adopt(entry, advance(self.by_id.get(event.originator_id), event, entry.position))
 

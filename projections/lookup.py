@@ -10,20 +10,18 @@ row is: against its seal, and a decision's kept state against its own events.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from eventsourcing.persistence import StoredEvent
-
-from ledger.application import GrantLedger
-from ledger.decision import decision_uuid
-from ledger.region_year import region_year_uuid
-from ledger.events import advance
+from ledger.ids import decision_uuid, region_year_uuid
 from ledger import states
 from projections.fold import Entry, LedgerView
 from projections.persisted import ReadModels
 from projections.persisted.cells import _altered
 from projections.persisted.shared import current
+
+if TYPE_CHECKING:  # annotations only: reading kept states needs no event library
+    from ledger.application import GrantLedger
 
 # the events that name a new grant or decision, read from the log past the read models
 NAMING_TOPICS = {"grant": ("grants:Grant.Defined/v1",), "decision": ("grants:Decision.Decided/v1",)}
@@ -101,6 +99,10 @@ def own_events(models: ReadModels, app: GrantLedger, oid: uuid.UUID, what: str) 
     state's version (None when there is no such aggregate; a catch-up by another process
     meanwhile changes nothing). Its events, replayed, must give exactly the state kept, or
     the read models were altered (``what`` names it in that message)."""
+    from eventsourcing.persistence import StoredEvent
+
+    from ledger.events import advance
+
     aggregate = kept(models, oid)
     if aggregate is None:
         return None

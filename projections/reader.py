@@ -14,30 +14,57 @@ It knows no command line and prints nothing; the ledger it reads is opened by th
 from __future__ import annotations
 
 import datetime
+import importlib
 import os
 import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ledger.application import GrantLedger, unknown_grant_message
-from ledger.errors import NotFound, did_you_mean
-from ledger.grant import grant_uuid
-from projections.debts import reclaim_rows, year_end_rows
-from projections.budget import budget_rows, until_balances, until_commitments
-from projections.audit import filed_vs_now, upto
-from projections.authority import authorisation_rows
-from projections.balances import balance_rows
-from projections.bounds import Cut
-from projections.commitments import commitment_rows
-from projections.compliance import compliance_rows
-from projections.fold import LedgerView, entries_of, fold
-from projections.history import history_row, history_rows
-from projections.catalog import decision_detail, decision_rows, grant_detail, grant_rows
-from projections.lookup import decision_events, grants_view, kept, known_names, region_year_events
-from projections.persisted import ReadModels, audit_year
+from ledger.errors import NotFound, did_you_mean, unknown_grant_message
+from ledger.ids import grant_uuid
+from projections.persisted import ReadModels
+
+if TYPE_CHECKING:  # annotations only
+    from ledger.application import GrantLedger
+    from projections.fold import LedgerView
+
+
+def _on_call(target: str) -> Callable[..., Any]:
+    """The function (or class) ``module:name``, imported when first called: a question the
+    read models answer (balances for now) never loads the fold, the aggregates and the
+    event library that the others need."""
+    module, _, name = target.partition(":")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+reclaim_rows, year_end_rows = _on_call("projections.debts:reclaim_rows"), _on_call("projections.debts:year_end_rows")
+budget_rows = _on_call("projections.budget:budget_rows")
+until_balances = _on_call("projections.budget:until_balances")
+until_commitments = _on_call("projections.budget:until_commitments")
+filed_vs_now, upto = _on_call("projections.audit:filed_vs_now"), _on_call("projections.audit:upto")
+authorisation_rows = _on_call("projections.authority:authorisation_rows")
+balance_rows = _on_call("projections.balances:balance_rows")
+Cut = _on_call("projections.bounds:Cut")
+commitment_rows = _on_call("projections.commitments:commitment_rows")
+compliance_rows = _on_call("projections.compliance:compliance_rows")
+entries_of, fold = _on_call("projections.fold:entries_of"), _on_call("projections.fold:fold")
+history_row, history_rows = _on_call("projections.history:history_row"), _on_call("projections.history:history_rows")
+decision_detail = _on_call("projections.catalog:decision_detail")
+decision_rows = _on_call("projections.catalog:decision_rows")
+grant_detail, grant_rows = _on_call("projections.catalog:grant_detail"), _on_call("projections.catalog:grant_rows")
+decision_events = _on_call("projections.lookup:decision_events")
+grants_view = _on_call("projections.lookup:grants_view")
+kept = _on_call("projections.lookup:kept")
+known_names = _on_call("projections.lookup:known_names")
+region_year_events = _on_call("projections.lookup:region_year_events")
+audit_year = _on_call("projections.persisted.fastaudit:audit_year")
 
 
 @attrs.frozen
@@ -74,7 +101,7 @@ class Reader:
         if self._models is None:
             models = ReadModels(self.target)
             self._closing.callback(models.close)
-            if models.writable or models.position() >= self.app.last_position():
+            if models.writable or models.position() >= models.last_stored():
                 models.catch_up(self.app)
             else:  # a read-only role, and the read models are behind: build them aside
                 scratch = self._closing.enter_context(tempfile.TemporaryDirectory(prefix="grants-read-"))
@@ -85,7 +112,7 @@ class Reader:
         return self._models
 
     def view(self, position: int | None = None, as_of: datetime.datetime | None = None,
-             keep_entries: bool = False) -> tuple[LedgerView, Cut]:
+             keep_entries: bool = False) -> tuple[LedgerView, Any]:
         """The fold of the log, or of its prefix up to a position or a moment, in whole
         commands; the cut says what the limit did."""
         cut = Cut()

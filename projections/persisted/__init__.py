@@ -21,7 +21,15 @@ class ReadModels(CatchUp, Reading):
     (:mod:`.reading`) over one connection (:mod:`.base`)."""
 
 
-from projections.persisted.fastaudit import audit_year  # noqa: E402  (it annotates with ReadModels)
 from projections.persisted.schema import NAME, TABLES  # noqa: E402
+
+
+def __getattr__(name: str) -> object:
+    """``audit_year``, imported on first use (it folds: a query for "now" does without it)."""
+    if name == "audit_year":
+        from projections.persisted.fastaudit import audit_year
+
+        return audit_year
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["NAME", "TABLES", "ReadModels", "audit_year"]

@@ -9,7 +9,7 @@ from typing import Any
 
 
 
-from projections.audit import GENESIS
+from projections.digest import GENESIS
 from projections.persisted.cells import _altered
 from projections.persisted.schema import CHECKPOINT, NAME, SNAPSHOT, TABLES, _connect, _older_layout, _schema
 

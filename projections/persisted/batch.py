@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 
-import hashlib
 import uuid
 from typing import Any, TYPE_CHECKING
 
@@ -17,10 +16,12 @@ from ledger.events import advance
 from ledger.grant import Grant
 from ledger.region_year import RegionYear
 from ledger.decision import Decision
-from projections.audit import raw_record, reach
+from projections.audit import reach
 from projections.balances import spent_by_year, spent_change
 from projections.history import EVENT_TYPES, effective_date, summary
-from projections.persisted.cells import (_chain, _chunks, _encode_state, _list_id, _years_text, balance_tuple, commitment_tuples, seal_of)
+from ledger.ids import region_year_uuid
+from projections.persisted.cells import (_chain, _chunks, _encode_state, _list_id, _years_text, balance_id, balance_seal,
+                                         balance_tuple, commitment_tuples, seal_of)
 
 if TYPE_CHECKING:  # annotations only: the package's class is made of these modules
     from projections.persisted import ReadModels
@@ -100,6 +101,10 @@ class _Batch:
         regions = {str(a.id): (a.grant_id, getattr(a, "region", None)) for a in self.aggregates.values()
                    if a is not None}
         seals = [(h[0], h[1], h[2], h[3], seal_of(*h)) for h in heads]
+        # each balance row's own seal, bound to its region-year's: served without decoding the state
+        by_id = {s[0]: s[4] for s in seals}
+        seals += [(balance_id(b[0], b[1], b[2]), "balance", b[0], b[1],
+                   balance_seal(by_id[str(region_year_uuid(b[0], b[1], b[2]))], b)) for b in balances]
         seals += [(f"{i}@{p}", "kept", *regions[i], seal_of(i, p, state)) for i, p, state in self.snapshots]
         return {
             "heads": heads, "snapshots": self.snapshots, "seals": seals, "history": self.history, "balances": balances,
@@ -107,11 +112,6 @@ class _Batch:
             "decisions": [(d.grant_id, d.decision_id) for d in decisions],
             "commitments": [t for d in decisions for t in commitment_tuples(d)],
         }
-
-
-def _head(row: tuple[int, bytes, int, str, bytes]) -> str:
-    """The hash of one stored event as read from the event table."""
-    return hashlib.sha256(raw_record(row[3], row[1], row[2], row[4])).hexdigest()
 
 
 def _merge(rows: dict[str, Any], more: dict[str, Any]) -> None:

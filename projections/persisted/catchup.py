@@ -8,18 +8,19 @@ import os
 import uuid
 from collections.abc import Callable
 
-from eventsourcing.persistence import StoredEvent
-
-from ledger.application import GrantLedger
+from typing import TYPE_CHECKING
 
 from ledger.errors import Corrupt
-from ledger.events import CATALOGUE
-from projections.audit import GENESIS, Digest
-from projections.persisted.batch import _Batch, _head, _merge, _write
-from projections.persisted.helper import _Helper, _HelperGone, _mine
-from projections.persisted.schema import HELP_FROM, NAME, TABLES
+from ledger.library import last_position
+from projections.digest import GENESIS, Digest
+from projections.persisted.cells import _head
+from projections.persisted.schema import HELP_FROM, NAME, TABLES, _HelperGone
 from ledger.library import stamp_of
 from projections.persisted.store import StoredRows
+
+if TYPE_CHECKING:  # annotations only: a catch-up with nothing new decodes nothing, imports no aggregate
+    from ledger.application import GrantLedger
+    from projections.persisted.helper import _Helper
 
 
 class CatchUp(StoredRows):
@@ -38,8 +39,12 @@ class CatchUp(StoredRows):
         """
         if helper is None:
             helper = (self.aside is None and self.writable and (os.cpu_count() or 1) > 1
-                      and app.last_position() - self.position() >= HELP_FROM)
-        assistant = _Helper(self) if helper else None
+                      and self.last_stored() - self.position() >= HELP_FROM)
+        assistant = None
+        if helper:
+            from projections.persisted.helper import _Helper
+
+            assistant = _Helper(self)
         moved = 0
         try:
             while True:
@@ -100,6 +105,12 @@ class CatchUp(StoredRows):
                 # session makes sure they were current when the query began)
                 self._rollback()
                 return 0
+            from eventsourcing.persistence import StoredEvent  # events to apply: the aggregates' code
+
+            from ledger.events import CATALOGUE
+            from projections.persisted.batch import _Batch, _merge, _write
+            from projections.persisted.helper import _mine
+
             digest = Digest()
             digest.value = value
             if helper is not None:
@@ -132,6 +143,11 @@ class CatchUp(StoredRows):
         except Exception:
             self._rollback()
             raise
+
+    def last_stored(self) -> int:
+        """The log's last position (read from the ledger's event table, as the library's
+        recorder would tell it)."""
+        return last_position(self._run_events, self.source_postgres)
 
     def _check_head(self, position: int, head: str | None) -> None:
         """The store must still hold, unchanged, the last event the read models applied."""

@@ -6,25 +6,34 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import Any
-
-
+from typing import TYPE_CHECKING, Any
 
 from ledger.errors import Corrupt
-from ledger.region_year import RegionYear
-from ledger.decision import Decision
-from ledger import states
+from projections.digest import raw_record
+
+if TYPE_CHECKING:  # annotations only: a balance row is checked without the aggregates
+    from ledger.decision import Decision
+    from ledger.region_year import RegionYear
 
 
 _HEAD = "a.id, a.kind, a.grant_id, a.region, a.year, a.years, a.first, a.position, a.state, k.digest"
 
 
 def _decode_state(kind: str, state: Any) -> Any:
+    from ledger import states  # the aggregate classes: imported when a state is first decoded
+
     return states.load(bytes(state), kind)
 
 
 def _encode_state(aggregate: Any) -> bytes:
+    from ledger import states
+
     return states.dump(aggregate)
+
+
+def _head(row: tuple[int, bytes, int, str, bytes]) -> str:
+    """The hash of one stored event as read from the event table."""
+    return hashlib.sha256(raw_record(row[3], row[1], row[2], row[4])).hexdigest()
 
 
 def seal_of(*cells: Any) -> str:
@@ -61,6 +70,19 @@ def balance_tuple(a: RegionYear) -> tuple:
     return (a.grant_id, a.region, a.year, a.allocated.ore, a.requisitioned.ore, a.committed.ore,
             a.reserved.ore, 0, a.available.ore, a.shortfall.ore, a.frame, a.repaid.ore, int(a.closed), a.paid.ore,
             a.reclaimed.ore, a.waived.ore)
+
+
+def balance_id(grant_id: str, region: str, year: int) -> str:
+    """The id of a balance row's seal."""
+    return f"balance/{grant_id}/{region}/{year}"
+
+
+def balance_seal(region_year_seal: str, row: tuple) -> str:
+    """A balance row's seal (spent apart: ``balance_tuple``'s cells, as stored): its cells
+    hashed with its region-year's seal, so the row is bound to the state it was made from —
+    a row altered, or a state altered with its own seal, no longer matches — and is
+    checked without decoding that state."""
+    return seal_of(region_year_seal, *row)
 
 
 def commitment_tuples(d: Decision) -> list[tuple]:

@@ -10,13 +10,16 @@ from typing import Any, TYPE_CHECKING
 from ledger.application import GrantLedger
 
 from projections.persisted.batch import _Batch
-from projections.persisted.schema import FEEDS
+from projections.history import EVENT_TYPES
+from projections.persisted.schema import _HelperGone
 from ledger.library import stamp_of
 
 if TYPE_CHECKING:  # annotations only: the package's class is made of these modules
     from projections.persisted import ReadModels
 
 
+# Every event topic but the voucher index's, which serves writes only.
+FEEDS = frozenset(t for t in EVENT_TYPES if not t.startswith("grants:Voucher."))
 DECISION_EVENTS = "grants:Decision."
 # With a helper, the helper applies the decisions whose id's first byte is odd, the caller the
 # others (and everything else): measured, the two then finish a batch at about the same time,
@@ -93,6 +96,3 @@ class _Helper:
             if self.process.is_alive():
                 self.process.terminate()
 
-
-class _HelperGone(Exception):
-    """The helper process stopped (it writes nothing, so the batch is simply redone alone)."""

@@ -7,23 +7,21 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eventsourcing.persistence import StoredEvent
-
-from ledger.application import GrantLedger
-
-from ledger.events import advance
-from ledger.grant import grant_uuid
-from ledger.values import Amount, Region
-from projections.audit import GENESIS, Digest
-from projections.balances import FIGURES
-from projections.fold import LedgerView
+from ledger.ids import grant_uuid
+from ledger.values import FIGURES, Amount, Region
+from projections.digest import GENESIS, Digest
 from projections.persisted.shared import current
-from projections.persisted.cells import (_HEAD, _altered, _chain, _chunks, _decode_state, _filters, _list_id, balance_tuple, commitment_tuples, seal_of)
+from projections.persisted.cells import (_HEAD, _altered, _chain, _chunks, _decode_state, _filters, _list_id, balance_id,
+                                         balance_seal, commitment_tuples, seal_of)
 from projections.persisted.schema import AMOUNTS, NAME
 from ledger.library import stamp_of
 from projections.persisted.store import StoredRows
+
+if TYPE_CHECKING:  # annotations only: a balance or commitment row is read without the event library
+    from ledger.application import GrantLedger
+    from projections.fold import LedgerView
 
 
 class Reading(StoredRows):
@@ -174,6 +172,10 @@ class Reading(StoredRows):
                 if seal != seal_of(id_, position, state):
                     raise _altered(f"the kept state of aggregate {id_} at position {position} does not match its seal")
                 states[id_] = _decode_state(kind, state)
+        from eventsourcing.persistence import StoredEvent
+
+        from ledger.events import advance
+
         oids = {id_: uuid.UUID(id_) for id_ in later}
         rows = self._aggregates_rows({oids[i]: states[i].version if i in states else 0 for i in later}, cut)
         for id_ in later:
@@ -228,14 +230,22 @@ class Reading(StoredRows):
             scope_params.append(region)
         heads = self._heads(scope, scope_params)
         self._members(scope.replace("a.", ""), scope_params, [h[0] for h in heads])
-        expected = {(h[3], h[4]): balance_tuple(current(h)) for h in heads
-                    if year is None or h[4] == year}
+        # each region-year's sealed row, and the seal of its balance row (bound to the row's seal)
+        expected = {(h[3], h[4]): h[9] for h in heads if year is None or h[4] == year}
+        ids = [balance_id(grant_id, r, y) for r, y in expected]
+        sealed = {}
+        for part in _chunks(ids):
+            marks = ", ".join("?" for _ in part)
+            sealed.update(self._run(f"SELECT id, digest FROM grants_rm_seals WHERE id IN ({marks}) "
+                                    "AND kind = 'balance'", part).fetchall())
         spent = {(r, y): int(v) for r, y, v in self._run(
             f"SELECT region, year, SUM(spent) FROM grants_rm_commitments WHERE {where} GROUP BY region, year",
             params)}
         for row in stored:
             key = (row[1], row[2])
-            if expected.pop(key, None) != row[:16] or spent.get(key, 0) != row[16]:
+            seal = expected.pop(key, None)
+            if (seal is None or sealed.get(balance_id(grant_id, *key)) != balance_seal(seal, row[:16])
+                    or spent.get(key, 0) != row[16]):
                 raise _altered(f"the balance row of {grant_id} {key[0]} {key[1]} is not what its region-year "
                                "and commitments give")
         if expected:
@@ -292,6 +302,8 @@ class Reading(StoredRows):
     def view_for(self, grant_id: str, region: str | None, year: int | None = None) -> LedgerView:
         """A view with the grant, and the region-years and decisions of one region (or all),
         of one year (or all): a year's decisions are those that ever had money in it."""
+        from projections.fold import LedgerView
+
         rows = self._grant_heads(grant_id, region)
         view = LedgerView()
         for row in rows:

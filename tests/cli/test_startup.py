@@ -9,6 +9,7 @@ library nor the web view nor the workbook writer.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -154,3 +155,48 @@ def test_a_mistyped_command_is_answered_with_the_closest_of_every_command():
     done = _python(code)
     assert done.returncode == 2
     assert done.stderr.strip() == "error: No such command 'balanc'. Did you mean 'balance'? (see 'grants --help')"
+
+
+# what a "now" query answered from the read models leaves unloaded: the event library, the
+# aggregates and their event catalogue, the fold, the kept states' decoder, the catch-up's batch
+NOT_FOR_NOW = ("eventsourcing", "ledger.application", "ledger.persistence", "ledger.grant", "ledger.region_year",
+               "ledger.decision", "ledger.voucher", "ledger.events", "projections.fold", "ledger.states",
+               "projections.audit", "projections.persisted.batch", "projections.persisted.helper",
+               "projections.lookup")
+
+
+def _run_in_process(folder: Path, *args: str) -> tuple[str, set[str]]:
+    """Run `grants ARGS` in a fresh interpreter (through click's main, in-process) and return
+    its output and the modules it had loaded when the command ended."""
+    code = ("import sys\nfrom commands.cli import cli\n"
+            f"try:\n    cli.main({list(args)!r}, prog_name='grants')\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('MODULES', *sorted(sys.modules))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRANTS_")}
+    done = subprocess.run([sys.executable, "-c", code], cwd=folder, env={**env, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    out, modules = done.stdout.split("MODULES", 1)
+    return out, set(modules.split())
+
+
+def test_the_balance_now_query_loads_no_event_library_nor_aggregates(tmp_path):
+    """`grants balance G --region 23 --year 2018` on a ledger whose read models are current
+    reads and checks the sealed rows without the event library, the aggregates, their event
+    catalogue, the fold or the kept states' decoder (issue 13: the now-query's start-up);
+    with a new event to apply first, it loads them and answers the same."""
+    _run_in_process(tmp_path, "demo")  # the demo answers from the fold: no read models yet
+    query = ("balance", "professionsmiljarden", "--region", "23", "--year", "2018")
+    first, modules = _run_in_process(tmp_path, *query)  # builds the read models: every event applied
+    assert "ledger.events" in modules
+    out, modules = _run_in_process(tmp_path, *query)
+    assert out == first
+    assert "2 228 598" in out and "Jämtland" in out
+    assert sorted(m for m in modules if m.startswith(NOT_FOR_NOW)) == []
+    assert "projections.persisted" in modules  # it did read the read models
+    _run_in_process(tmp_path, "--user", "anna", "requisition", "professionsmiljarden", "--region", "23",
+                    "--year", "2018", "--pot", "stimulus", "--amount", "100", "--on", "2018-03-01", "--ref", "R-1")
+    after, modules = _run_in_process(tmp_path, "--format", "json", *query)
+    assert "ledger.events" in modules  # the catch-up decoded and applied the new event
+    [row] = json.loads(after)
+    assert (row["requisitioned"], row["reserved"]) == ("100.00", "2228598.00")

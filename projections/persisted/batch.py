@@ -20,7 +20,7 @@ from projections.audit import reach
 from projections.balances import spent_by_year, spent_change
 from projections.history import EVENT_TYPES, effective_date, summary
 from ledger.ids import region_year_uuid
-from projections.persisted.cells import (_chain, _chunks, _encode_state, _list_id, _years_text, balance_id, balance_seal,
+from projections.persisted.cells import (_chain, _chunks, _encode_state, _list_id, _years_text, balance_id, balance_seal, commitments_id, commitments_seal,
                                          balance_tuple, commitment_tuples, seal_of)
 
 if TYPE_CHECKING:  # annotations only: the package's class is made of these modules
@@ -106,11 +106,14 @@ class _Batch:
         seals += [(balance_id(b[0], b[1], b[2]), "balance", b[0], b[1],
                    balance_seal(by_id[str(region_year_uuid(b[0], b[1], b[2]))], b)) for b in balances]
         seals += [(f"{i}@{p}", "kept", *regions[i], seal_of(i, p, state)) for i, p, state in self.snapshots]
+        commitments = {d.decision_id: commitment_tuples(d) for d in decisions}
+        seals += [(commitments_id(str(d.id)), "commitments", d.grant_id, d.region,
+                   commitments_seal(by_id[str(d.id)], commitments[d.decision_id])) for d in decisions]
         return {
             "heads": heads, "snapshots": self.snapshots, "seals": seals, "history": self.history, "balances": balances,
             "spent": self.spent_delta,
             "decisions": [(d.grant_id, d.decision_id) for d in decisions],
-            "commitments": [t for d in decisions for t in commitment_tuples(d)],
+            "commitments": [t for d in decisions for t in commitments[d.decision_id]],
         }
 
 

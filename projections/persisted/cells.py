@@ -85,6 +85,19 @@ def balance_seal(region_year_seal: str, row: tuple) -> str:
     return seal_of(region_year_seal, *row)
 
 
+def commitments_id(aggregate_id: str) -> str:
+    """The id of the seal of a decision's commitment rows (by the decision's aggregate id)."""
+    return f"commitments/{aggregate_id}"
+
+
+def commitments_seal(decision_seal: str, rows: list[tuple]) -> str:
+    """The seal of a decision's commitment rows (``commitment_tuples``' cells, as stored, in
+    year order) hashed with the decision's own seal, as a balance row's is with its
+    region-year's: rows altered, added or removed, or a state altered with its own seal, no
+    longer match, and the rows are checked without decoding the decision's state."""
+    return seal_of(decision_seal, *sorted(rows, key=lambda r: r[2]))
+
+
 def commitment_tuples(d: Decision) -> list[tuple]:
     """A decision's commitment rows, one per year it has money in."""
     return [(d.grant_id, d.decision_id, y, d.region, d.area, d.activity, d.purpose, d.committed_for(y).ore,

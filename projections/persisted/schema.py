@@ -11,7 +11,7 @@ from typing import Any
 from ledger.stores import store_env
 
 
-NAME = "grants-read-models/12"  # the layout: tables of another layout are dropped and rebuilt
+NAME = "grants-read-models/13"  # the layout: tables of another layout are dropped and rebuilt
 CHECKPOINT = 1000  # positions between digest checkpoints
 SNAPSHOT = 16  # versions between kept states of an aggregate, for as-of answers (at most this many events replayed each)
 HELP_FROM = 100_000  # events behind from which a catch-up takes a helper process

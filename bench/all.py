@@ -39,7 +39,7 @@ def benchmarks(stores: Path, decisions: int, bookings: int, smoke: bool) -> list
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stores", default=os.path.join(tempfile.gettempdir(), "grants-bench"))
-    parser.add_argument("--decisions", type=int, default=6000)
+    parser.add_argument("--decisions", type=int, default=6700)  # about a million events
     parser.add_argument("--bookings", type=int, default=80)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, each benchmark's smoke mode")
     parser.add_argument("--only", action="append", default=[], help="run only the benchmarks named (e.g. web.py)")

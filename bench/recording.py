@@ -32,12 +32,15 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if str(Path(__file__).resolve().parent) not in sys.path:  # imported by path, not run
+    sys.path.append(str(Path(__file__).resolve().parent))
 
 from ledger.application import GrantLedger  # noqa: E402
 from ledger.persistence import store_env  # noqa: E402
 from ledger.terms import Agreement, DecisionTerms  # noqa: E402
 from ledger.values import Amount  # noqa: E402
 from ledger.voucher import Voucher, index_key  # noqa: E402
+from aimlog import judged  # noqa: E402  (beside this script)
 
 G = "professionsmiljarden"
 U = "bench"
@@ -171,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
                     if aim and not args.smoke:
                         ok = ratio >= 0.8 if aim.startswith("≥") else ratio <= 1.25
                         verdict = f"{aim}: {'met' if ok else 'not met'}"
+                    if aim:
+                        rate = name.endswith("/s)")
+                        judged("recording", f"{store}: {name}: {figure:.1f}" if rate else f"{store}: {name}", None if rate else figure, ratio,
+                               aim, None if args.smoke else ok)
                     shown = f"{figure:10.1f}" if name.endswith("/s)") else f"{figure:10.3f}"
                     print(f"{store:10} {name:58} {shown} {'' if ratio is None else f'{ratio:7.2f}'}  {verdict}",
                           flush=True)

@@ -94,6 +94,28 @@ def aggregate_rows(run: Run, postgres: bool, oid: uuid.UUID, after: int = 0, cut
     return [(int(p), v, t, bytes(s)) for p, v, t, s in (_values(r) for r in rows)]
 
 
+def aggregates_rows(run: Run, postgres: bool, oids: Sequence[uuid.UUID], cut: int | None = None
+                    ) -> list[Row]:
+    """The stored events of many aggregates (up to position ``cut``), as stored rows
+    (position, aggregate id bytes, version, topic, state), in recording order; one query per
+    500 aggregates."""
+    table, key = events_table(postgres)
+    found: list[Row] = []
+    for start in range(0, len(oids), 500):
+        part = oids[start:start + 500]
+        marks = ", ".join("?" for _ in part)
+        sql = (f"SELECT {key}, originator_id, originator_version, topic, state FROM {table} "
+               f"WHERE originator_id IN ({marks})")
+        params: list[Any] = [i if postgres else i.hex for i in part]
+        if cut is not None:
+            sql += f" AND {key} <= ?"
+            params.append(cut)
+        for p, o, v, t, s in (_values(r) for r in run(sql, params)):
+            found.append((int(p), o.bytes if postgres else bytes.fromhex(o), v, t, bytes(s)))
+    found.sort()
+    return found
+
+
 def existing(run: Run, postgres: bool, ids: Sequence[uuid.UUID], table: str | None = None) -> set[uuid.UUID]:
     """Which of these aggregates have events (one query per 500 ids): many "is this id
     taken?" questions at once, where asking the repository one by one would load each."""

@@ -21,7 +21,7 @@ class ReadModels(CatchUp, Reading):
     (:mod:`.reading`) over one connection (:mod:`.base`)."""
 
 
-from projections.persisted.fastaudit import audit_year  # noqa: E402  (it annotates with ReadModels)
+from projections.persisted.fastaudit import audit_year, cut_log  # noqa: E402  (it annotates with ReadModels)
 from projections.persisted.schema import NAME, TABLES  # noqa: E402
 
-__all__ = ["NAME", "TABLES", "ReadModels", "audit_year"]
+__all__ = ["NAME", "TABLES", "ReadModels", "audit_year", "cut_log"]

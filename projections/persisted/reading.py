@@ -150,10 +150,10 @@ class Reading(StoredRows):
         """
         states, later = {}, []
         ids = [h[0] for h in heads]
-        for id_, kind, *_, position, state, _ in heads:
+        for id_, kind, *_, first, position, state, _ in heads:
             if position <= cut:
                 states[id_] = _decode_state(kind, state)
-            else:
+            elif first is None or first <= cut:  # one first recorded after the cut did not exist then
                 later.append(id_)
         for part in _chunks(later):
             marks = ", ".join("?" for _ in part)
@@ -176,6 +176,18 @@ class Reading(StoredRows):
             if aggregate is not None:
                 states[id_] = aggregate
         return [states[i] for i in ids if i in states]
+
+    def view_at(self, app: GrantLedger, grant_id: str, region: str | None, year: int | None,
+                cut: int) -> LedgerView:
+        """What :meth:`view_for` gives, as the aggregates stood at position ``cut`` (see
+        :meth:`states_at`): the grant, and the region-years and decisions of one region (or
+        all), of one year (or all), that existed by then."""
+        heads = [r for r in self._grant_heads(grant_id, region)
+                 if year is None or r[1] == "Grant" or r[4] == year or f",{year}," in (r[5] or "")]
+        view = LedgerView(position=cut)
+        for aggregate in self.states_at(app, heads, cut):
+            view.hold(aggregate)
+        return view
 
     def year_events(self, grant_id: str, year: int, region: str | None, cut: int) -> list[dict[str, Any]]:
         """The lines a year's audit lists, up to position ``cut``, in recording order; each list

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ledger.library import Row, aggregate_rows, stamp_of, stored_rows
+from ledger.library import Row, aggregate_rows, aggregates_rows, stamp_of, stored_rows
 from projections.persisted.base import Base
 
 if TYPE_CHECKING:  # annotations only: the package's class is made of these modules
@@ -51,3 +51,7 @@ class StoredRows(Base):
         """One aggregate's stored events after version ``after`` up to position ``cut``, as
         (position, version, topic, state), in version order."""
         return aggregate_rows(self._run_events, self.source_postgres, oid, after, cut)
+
+    def _aggregates_rows(self, oids: list[uuid.UUID], cut: int | None) -> list[Row]:
+        """Many aggregates' stored events up to position ``cut``, as stored rows in recording order."""
+        return aggregates_rows(self._run_events, self.source_postgres, oids, cut)

@@ -19,6 +19,8 @@ from ledger.application import GrantLedger
 from ledger.decision import decision_uuid
 from ledger.events import advance
 from ledger.voucher import Voucher, keys_of, voucher_uuid
+from ledger.grant import grant_uuid
+from ledger.region_year import region_year_uuid
 from projections import states
 from projections.fold import Entry, LedgerView
 from projections.persisted import ReadModels
@@ -138,7 +140,6 @@ def own_history(models: ReadModels, app: GrantLedger, grant_id: str, region: str
     """
     cut = models.position()
     view = LedgerView(entries=[])
-    heads = models._grant_heads(grant_id, region)
     if decision_id is not None:
         found = decision_events(models, app, grant_id, decision_id)
         if found is None:
@@ -146,11 +147,13 @@ def own_history(models: ReadModels, app: GrantLedger, grant_id: str, region: str
         decision, entries = found
         view.hold(decision)
         view.entries.extend(entries)
-        chosen = [h for h in heads if h[1] == "RegionYear" and h[3] == decision.region]
+        grant = kept(models, grant_uuid(grant_id))
+        years = range(grant.first_year, grant.last_year + 1) if grant is not None else ()
+        held = models.load([str(region_year_uuid(grant_id, decision.region, y)) for y in years])
         decisions = [decision]
     else:
-        chosen, decisions = heads, []
-    held = {h[0]: _decode_state(h[1], h[8]) for h in chosen}
+        held = {h[0]: _decode_state(h[1], h[8]) for h in models._grant_heads(grant_id, region)}
+        decisions = []
     for aggregate in held.values():
         view.hold(aggregate)
         if hasattr(aggregate, "decision_id"):

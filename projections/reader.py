@@ -94,14 +94,15 @@ class Reader:
 
     def ask(self, grant_id: str, position: int | None, as_of: datetime.datetime | None,
             now: Callable[[ReadModels], Any], then: Callable[[LedgerView], Any],
-            region: str | None = None, year: int | None = None) -> Answer:
+            region: str | None = None, year: int | None = None, spent_only: bool = False) -> Answer:
         """``now`` of the read models when no limit is given, else ``then`` of the ledger as it
         stood at the limit, in whole commands.
 
         ``then`` is given the grant and the region-years and decisions of ``region`` (or all)
         and ``year`` (or all; a year's decisions are those that ever had money in it) as they
         stood at the cut (``then_view``): the same answer as the fold of the whole prefix
-        (``view``), read from the persisted read models. As of a moment or position before
+        (``view``), read from the persisted read models (with ``spent_only``, what the
+        decisions had spent instead of the decisions: enough for balances). As of a moment or position before
         the grant's first recording the answer is empty (no rows, ``empty_then``); a grant
         that does not exist now is unknown (NotFound).
         """
@@ -110,7 +111,7 @@ class Reader:
             if not models.has_grant(grant_id):
                 raise unknown_grant(grant_id, self.known("grant"))
             return Answer(now(models))
-        view, cut = self.then_view(grant_id, region, year, position, as_of)
+        view, cut = self.then_view(grant_id, region, year, position, as_of, spent_only)
         notes = tuple(cut.notes())
         if grant_id not in view.grants:
             self.app.grant(grant_id)  # NotFound when it is not recorded now either
@@ -118,7 +119,7 @@ class Reader:
         return Answer(then(view), notes)
 
     def then_view(self, grant_id: str, region: str | None, year: int | None, position: int | None,
-                  as_of: datetime.datetime | None) -> tuple[LedgerView, Cut]:
+                  as_of: datetime.datetime | None, spent_only: bool = False) -> tuple[LedgerView, Cut]:
         """The grant's aggregates of one region and year (or all) as they stood at a position or
         moment, in whole commands (``persisted.cut_log``), from the read models' kept states and
         each changed aggregate's own events: what ``view`` folds from the whole prefix, read in
@@ -126,7 +127,7 @@ class Reader:
         models = self.models()
         cut = Cut()
         reached, _, _ = cut_log(models, self.app, position, as_of, cut)
-        return models.view_at(self.app, grant_id, region, year, reached), cut
+        return models.view_at(self.app, grant_id, region, year, reached, spent_only), cut
 
     # ------------------------------------------------------------------ the questions
 
@@ -141,7 +142,7 @@ class Reader:
                                                         grant_id, until), region, year)
         return self.ask(grant_id, position, as_of,
                         lambda models: models.balance_rows(grant_id, region, year),
-                        lambda view: balance_rows(view, grant_id, region, year), region, year)
+                        lambda view: balance_rows(view, grant_id, region, year), region, year, spent_only=True)
 
     def commitments(self, grant_id: str, region: str | None = None, year: int | None = None, *,
                     position: int | None = None, as_of: datetime.datetime | None = None,

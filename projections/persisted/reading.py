@@ -178,13 +178,23 @@ class Reading(StoredRows):
         return [states[i] for i in ids if i in states]
 
     def view_at(self, app: GrantLedger, grant_id: str, region: str | None, year: int | None,
-                cut: int) -> LedgerView:
+                cut: int, spent_only: bool = False) -> LedgerView:
         """What :meth:`view_for` gives, as the aggregates stood at position ``cut`` (see
         :meth:`states_at`): the grant, and the region-years and decisions of one region (or
-        all), of one year (or all), that existed by then."""
+        all), of one year (or all), that existed by then. With ``spent_only``, instead of the
+        decisions the view holds what they had spent by region and year (``LedgerView.spent``:
+        all balances need of them)."""
         heads = [r for r in self._grant_heads(grant_id, region)
                  if year is None or r[1] == "Grant" or r[4] == year or f",{year}," in (r[5] or "")]
         view = LedgerView(position=cut)
+        if spent_only:  # the decisions' sums only, a batch of decisions at a time: memory stays small
+            decisions = [h for h in heads if h[1] == "Decision"]
+            heads = [h for h in heads if h[1] != "Decision"]
+            view.spent = {}
+            for start in range(0, len(decisions), 256):
+                for d in self.states_at(app, decisions[start:start + 256], cut):
+                    for y, amount in d.spent_by_year.items():
+                        view.spent[(d.region, y)] = view.spent.get((d.region, y), 0) + amount
         for aggregate in self.states_at(app, heads, cut):
             view.hold(aggregate)
         return view

@@ -3,8 +3,10 @@ ledger, for "now" or "as of" a moment or position.
 
 "Now" is answered from the persisted read models, brought up to date with the log first
 (a role that may not write them reads them as they are when they are current, or builds
-its own aside in a scratch SQLite file when they are behind). "As of" is answered by the
-fold of the log's prefix, cut in whole commands (``projections.bounds``). Either way an
+its own aside in a scratch SQLite file when they are behind). "As of" is answered from
+the aggregates as they stood at the cut, in whole commands (``projections.bounds``): kept
+states and their own events, read from the read models (the same answer as the fold of the
+log's prefix, ``view``, which the tests compare it with). Either way an
 :class:`Answer` says what a limit did (``notes``) and whether the grant had nothing
 recorded by then (``empty_then``), so each caller says it its own way.
 

@@ -135,7 +135,8 @@ class _Spilled:
         self.out: set[UUID] = set()  # the decisions written out (ids only)
         self.vouchers: set[bytes] = set()  # registered vouchers not yet written out
         self._scratch = tempfile.TemporaryDirectory(prefix="grants-check-")
-        self.db = sqlite3.connect(os.path.join(self._scratch.name, "spill.sqlite"), isolation_level=None)
+        self.db = sqlite3.connect(os.path.join(self._scratch.name, "spill.sqlite"), isolation_level=None,
+                                  check_same_thread=False)  # closed by whichever thread collects it
         self.db.execute("PRAGMA journal_mode = OFF")
         self.db.execute("PRAGMA synchronous = OFF")
         self.db.execute("CREATE TABLE decisions (id BLOB PRIMARY KEY, state BLOB NOT NULL) WITHOUT ROWID")

@@ -180,7 +180,12 @@ def history_row(entry: Entry, aggregate: Any) -> dict[str, Any]:
     }
 
 
+_SCALARS = frozenset({str, int, bool, float, type(None)})
+
+
 def _plain(value: Any) -> Any:
+    if type(value) in _SCALARS:  # most fields: as they are
+        return value
     if isinstance(value, (datetime.date, datetime.datetime)):
         return value.isoformat()
     if isinstance(value, (list, tuple)):
@@ -190,9 +195,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_NOT_DATA = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+
+
 def event_record(entry: Entry) -> dict[str, Any]:
     """An event as export writes it: its place, recording, type, aggregate and fields."""
-    skip = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+    skip = _NOT_DATA
     event = entry.event
     return {
         "position": entry.position,
@@ -207,9 +215,12 @@ def event_record(entry: Entry) -> dict[str, Any]:
     }
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # what json.dumps(..., ensure_ascii=False) makes each call
+
+
 def export_line(entry: Entry) -> str:
     """One event as its line of `grants export` (without the newline)."""
-    return json.dumps(event_record(entry), ensure_ascii=False)
+    return _ENCODER.encode(event_record(entry))
 
 
 def export_lines(entries: Iterable[Entry]) -> Iterable[str]:

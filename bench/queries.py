@@ -55,8 +55,10 @@ with open(os.environ["BENCH_SECONDS"], "w") as f:
 print(count)
 '''
 # the raw load, timed from the ledger's opening to its commit (as the commands time themselves)
-RAW_LOAD = BASELINE.replace("app = open_ledger", "import os, time\n_started = time.perf_counter()\napp = open_ledger", 1) \
-    + "\nwith open(os.environ['BENCH_SECONDS'], 'w') as f:\n    f.write(repr(time.perf_counter() - _started))\n"
+RAW_LOAD = (BASELINE.replace("app = open_ledger", "import os, time\n_started = time.perf_counter()\n"
+                            "app = open_ledger", 1)
+            + "\nwith open(os.environ['BENCH_SECONDS'], 'w') as f:\n"
+              "    f.write(repr(time.perf_counter() - _started))\n")
 
 
 def run(args: list[str], what: str) -> tuple[float, float, str]:

@@ -104,9 +104,9 @@ class Reader:
         and ``year`` (or all; a year's decisions are those that ever had money in it) as they
         stood at the cut (``then_view``): the same answer as the fold of the whole prefix
         (``view``), read from the persisted read models (with ``spent_only``, what the
-        decisions had spent instead of the decisions: enough for balances). As of a moment or position before
-        the grant's first recording the answer is empty (no rows, ``empty_then``); a grant
-        that does not exist now is unknown (NotFound).
+        decisions had spent instead of the decisions: enough for balances). As of a moment
+        or position before the grant's first recording the answer is empty (no rows,
+        ``empty_then``); a grant that does not exist now is unknown (NotFound).
         """
         if position is None and as_of is None:
             models = self.models()

@@ -38,14 +38,16 @@ def spent_change(before: dict[int, Amount], after: Decision) -> dict[int, Amount
     return {y: a for y, a in moved.items() if a.ore}
 
 
-def year_figures(ry: RegionYear, decisions: Iterable[Decision]) -> dict[str, Amount]:
-    """The balance figures of one region-year; ``decisions`` are the region's decisions."""
+def year_figures(ry: RegionYear, decisions: Iterable[Decision],
+                 sums: dict[tuple[str, int], int] | None = None) -> dict[str, Amount]:
+    """The balance figures of one region-year; ``decisions`` are the region's decisions (or
+    ``sums`` what they had spent, by region and year)."""
     return {
         "allocated": ry.allocated,
         "requisitioned": ry.requisitioned,
         "committed": ry.committed,
         "reserved": ry.reserved,
-        "spent": spent(ry.year, decisions),
+        "spent": spent(ry.year, decisions) if sums is None else Amount(sums.get((ry.region, ry.year), 0)),
         "available": ry.available,
         "shortfall": ry.shortfall,
     }
@@ -62,7 +64,7 @@ def balance_rows(view: LedgerView, grant_id: str, region: str | None = None,
             "region": ry.region,
             "region_name": Region(ry.region).name,
             "year": ry.year,
-            **year_figures(ry, by_region.get(ry.region, ())),
+            **year_figures(ry, by_region.get(ry.region, ()), view.spent),
             "frame": ry.frame_amount,
             "repaid": ry.repaid,
             "paid": ry.paid,

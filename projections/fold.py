@@ -48,6 +48,9 @@ class LedgerView:
     region_years: dict[tuple[str, str, int], RegionYear] = attrs.Factory(dict)
     decisions: dict[tuple[str, str], Decision] = attrs.Factory(dict)
     entries: list[Entry] | None = None
+    # what each (region, year) had spent, when the view holds no decisions but their sums (an
+    # as-of balance: the decisions were read one batch at a time, see ReadModels.view_at)
+    spent: dict[tuple[str, int], int] | None = None
 
     def apply(self, entry: Entry) -> None:
         """Replay one stored event onto the aggregate it belongs to (see ``advance``)."""

@@ -13,7 +13,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from ledger.ids import decision_uuid, region_year_uuid
+from ledger.ids import decision_uuid, grant_uuid, region_year_uuid, voucher_uuid
 from ledger import states
 from projections.fold import Entry, LedgerView
 from projections.persisted import ReadModels
@@ -129,3 +129,89 @@ def region_year_events(models: ReadModels, app: GrantLedger, grant_id: str, regi
                        ) -> tuple[Any, list[Entry]] | None:
     """A region-year as the read models keep it and its own events (see ``own_events``)."""
     return own_events(models, app, region_year_uuid(grant_id, region, year), f"region-year {region} {year}")
+
+
+def own_history(models: ReadModels, app: GrantLedger, grant_id: str, region: str | None,
+                decision_id: str | None) -> LedgerView | None:
+    """A view holding, with their entries in recording order, the events that `history` of a
+    decision or of a region can show (a superset; ``history.history_rows`` picks them as from
+    the fold of the whole log), read from those aggregates' own rows rather than the log:
+
+    - of a decision: its own events (replayed and checked against its kept state, see
+      :func:`decision_events`), its region's region-years' commitments naming it, and the
+      voucher index's registrations of its bookings;
+    - of a region: the grant's events, and every event of the region's region-years and
+      decisions and of its decisions' vouchers.
+
+    The aggregates are held as the read models keep them now (checked against their seals;
+    a history's summaries read only what never changes). Each aggregate's events must run
+    1, 2, 3... up to its kept version, or the read models or the log were altered. None when
+    the decision does not exist.
+    """
+    from eventsourcing.persistence import StoredEvent
+
+    from ledger.events import advance
+    from ledger.voucher import Voucher, keys_of
+    from projections.persisted.cells import _decode_state
+
+    cut = models.position()
+    view = LedgerView(entries=[])
+    if decision_id is not None:
+        found = decision_events(models, app, grant_id, decision_id)
+        if found is None:
+            return None
+        decision, entries = found
+        view.hold(decision)
+        view.entries.extend(entries)
+        grant = kept(models, grant_uuid(grant_id))
+        years = range(grant.first_year, grant.last_year + 1) if grant is not None else ()
+        held = models.load([str(region_year_uuid(grant_id, decision.region, y)) for y in years])
+        decisions = [decision]
+    else:
+        held = {h[0]: _decode_state(h[1], h[8]) for h in models._grant_heads(grant_id, region)}
+        decisions = []
+    for aggregate in held.values():
+        view.hold(aggregate)
+        if hasattr(aggregate, "decision_id"):
+            decisions.append(aggregate)
+    rows = models._aggregates_rows([uuid.UUID(i) for i in held], cut)
+    if decision_id is not None:  # of the region-years, only the commitments naming the decision
+        needle = decision_id.encode() if decision_id.isascii() else b""
+        rows = [r for r in rows if r[3].startswith(_COMMITMENT) and needle in r[4]]
+    else:
+        _versions_run(rows, held)
+    for position, oid_bytes, version, topic, state in rows:
+        oid = uuid.UUID(bytes=oid_bytes)
+        event = app.decode(StoredEvent(originator_id=oid, originator_version=version, topic=topic,
+                                       state=bytes(state)), position)
+        if event.originator_id != oid or not isinstance(event, type(held[str(oid)]).Event):
+            raise _altered(f"the stored event at position {position} is not one of its aggregate's")
+        view.entries.append(Entry(position, event))
+    voucher_ids = {voucher_uuid(grant_id, key) for d in decisions for v in d.bookings
+                   for key in keys_of(v, [d.region])}
+    for position, oid_bytes, version, topic, state in models._aggregates_rows(sorted(voucher_ids), cut):
+        oid = uuid.UUID(bytes=oid_bytes)
+        event = app.decode(StoredEvent(originator_id=oid, originator_version=version, topic=topic,
+                                       state=bytes(state)), position)
+        if not isinstance(event, Voucher.Registered) or version != 1:
+            raise _altered(f"the stored event at position {position} is not a voucher's registration")
+        view.hold(advance(None, event, position))
+        view.entries.append(Entry(position, event))
+    view.entries.sort(key=lambda e: e.position)
+    view.position = cut
+    return view
+
+
+_COMMITMENT = "grants:RegionYear.CommitmentSet/"
+
+
+def _versions_run(rows: list[tuple], held: dict[str, Any]) -> None:
+    """Each aggregate's rows must be its versions 1, 2, 3... up to the version kept."""
+    seen: dict[bytes, int] = {}
+    for position, oid, version, *_ in rows:
+        if version != seen.get(oid, 0) + 1:
+            raise _altered(f"the stored event at position {position} is not its aggregate's next version")
+        seen[oid] = version
+    for id_, aggregate in held.items():
+        if seen.get(uuid.UUID(id_).bytes, 0) != aggregate.version:
+            raise _altered(f"the kept state of aggregate {id_} is not what its events give")

@@ -3,8 +3,10 @@ ledger, for "now" or "as of" a moment or position.
 
 "Now" is answered from the persisted read models, brought up to date with the log first
 (a role that may not write them reads them as they are when they are current, or builds
-its own aside in a scratch SQLite file when they are behind). "As of" is answered by the
-fold of the log's prefix, cut in whole commands (``projections.bounds``). Either way an
+its own aside in a scratch SQLite file when they are behind). "As of" is answered from
+the aggregates as they stood at the cut, in whole commands (``projections.bounds``): kept
+states and their own events, read from the read models (the same answer as the fold of the
+log's prefix, ``view``, which the tests compare it with). Either way an
 :class:`Answer` says what a limit did (``notes``) and whether the grant had nothing
 recorded by then (``empty_then``), so each caller says it its own way.
 
@@ -64,6 +66,8 @@ grants_view = _on_call("projections.lookup:grants_view")
 kept = _on_call("projections.lookup:kept")
 known_names = _on_call("projections.lookup:known_names")
 region_year_events = _on_call("projections.lookup:region_year_events")
+own_history = _on_call("projections.lookup:own_history")
+cut_log = _on_call("projections.persisted.fastaudit:cut_log")
 audit_year = _on_call("projections.persisted.fastaudit:audit_year")
 
 
@@ -120,23 +124,41 @@ class Reader:
         return view, cut
 
     def ask(self, grant_id: str, position: int | None, as_of: datetime.datetime | None,
-            now: Callable[[ReadModels], Any], then: Callable[[LedgerView], Any]) -> Answer:
-        """``now`` of the read models when no limit is given, else ``then`` of the fold.
+            now: Callable[[ReadModels], Any], then: Callable[[LedgerView], Any],
+            region: str | None = None, year: int | None = None, spent_only: bool = False) -> Answer:
+        """``now`` of the read models when no limit is given, else ``then`` of the ledger as it
+        stood at the limit, in whole commands.
 
-        As of a moment or position before the grant's first recording the answer is empty
-        (no rows, ``empty_then``); a grant that does not exist now is unknown (NotFound).
+        ``then`` is given the grant and the region-years and decisions of ``region`` (or all)
+        and ``year`` (or all; a year's decisions are those that ever had money in it) as they
+        stood at the cut (``then_view``): the same answer as the fold of the whole prefix
+        (``view``), read from the persisted read models (with ``spent_only``, what the
+        decisions had spent instead of the decisions: enough for balances). As of a moment
+        or position before the grant's first recording the answer is empty (no rows,
+        ``empty_then``); a grant that does not exist now is unknown (NotFound).
         """
         if position is None and as_of is None:
             models = self.models()
             if not models.has_grant(grant_id):
                 raise unknown_grant(grant_id, self.known("grant"))
             return Answer(now(models))
-        view, cut = self.view(position, as_of)
+        view, cut = self.then_view(grant_id, region, year, position, as_of, spent_only)
         notes = tuple(cut.notes())
         if grant_id not in view.grants:
             self.app.grant(grant_id)  # NotFound when it is not recorded now either
             return Answer([], notes, empty_then=True, position=view.position)
         return Answer(then(view), notes)
+
+    def then_view(self, grant_id: str, region: str | None, year: int | None, position: int | None,
+                  as_of: datetime.datetime | None, spent_only: bool = False) -> tuple[LedgerView, Cut]:
+        """The grant's aggregates of one region and year (or all) as they stood at a position or
+        moment, in whole commands (``persisted.cut_log``), from the read models' kept states and
+        each changed aggregate's own events: what ``view`` folds from the whole prefix, read in
+        time bounded by what it holds."""
+        models = self.models()
+        cut = Cut()
+        reached, _, _ = cut_log(models, self.app, position, as_of, cut)
+        return models.view_at(self.app, grant_id, region, year, reached, spent_only), cut
 
     # ------------------------------------------------------------------ the questions
 
@@ -148,10 +170,10 @@ class Reader:
                             lambda models: until_balances(models.balance_rows(grant_id, region, year),
                                                           models.view_for(grant_id, region, year), grant_id, until),
                             lambda view: until_balances(balance_rows(view, grant_id, region, year), view,
-                                                        grant_id, until))
+                                                        grant_id, until), region, year)
         return self.ask(grant_id, position, as_of,
                         lambda models: models.balance_rows(grant_id, region, year),
-                        lambda view: balance_rows(view, grant_id, region, year))
+                        lambda view: balance_rows(view, grant_id, region, year), region, year, spent_only=True)
 
     def commitments(self, grant_id: str, region: str | None = None, year: int | None = None, *,
                     position: int | None = None, as_of: datetime.datetime | None = None,
@@ -162,10 +184,10 @@ class Reader:
                                                              models.view_for(grant_id, region, year), grant_id,
                                                              until),
                             lambda view: until_commitments(commitment_rows(view, grant_id, region, year), view,
-                                                           grant_id, until))
+                                                           grant_id, until), region, year)
         return self.ask(grant_id, position, as_of,
                         lambda models: models.commitment_rows(grant_id, region, year),
-                        lambda view: commitment_rows(view, grant_id, region, year))
+                        lambda view: commitment_rows(view, grant_id, region, year), region, year)
 
     def budget(self, grant_id: str, year: int, region: str | None = None, by: str = "decision",
                period: str | None = None, until: datetime.date | None = None, *, position: int | None = None,
@@ -173,7 +195,8 @@ class Reader:
         return self.ask(grant_id, position, as_of,
                         lambda models: budget_rows(models.view_for(grant_id, region, year), grant_id, year,
                                                    region, by, period, until),
-                        lambda view: budget_rows(view, grant_id, year, region, by, period, until))
+                        lambda view: budget_rows(view, grant_id, year, region, by, period, until),
+                        region, year)
 
     def compliance(self, grant_id: str, day: datetime.date, region: str | None = None,
                    year: int | None = None, *, position: int | None = None,
@@ -181,7 +204,7 @@ class Reader:
         return self.ask(grant_id, position, as_of,
                         lambda models: compliance_rows(models.view_for(grant_id, region, year), grant_id,
                                                        day, region, year),
-                        lambda view: compliance_rows(view, grant_id, day, region, year))
+                        lambda view: compliance_rows(view, grant_id, day, region, year), region, year)
 
     def reclaims(self, grant_id: str, day: datetime.date, region: str | None = None,
                  year: int | None = None, *, position: int | None = None,
@@ -189,20 +212,20 @@ class Reader:
         return self.ask(grant_id, position, as_of,
                         lambda models: reclaim_rows(models.view_for(grant_id, region, year), grant_id,
                                                     day, region, year),
-                        lambda view: reclaim_rows(view, grant_id, day, region, year))
+                        lambda view: reclaim_rows(view, grant_id, day, region, year), region, year)
 
     def year_end(self, grant_id: str, year: int, region: str | None = None, *, position: int | None = None,
                  as_of: datetime.datetime | None = None) -> Answer:
         return self.ask(grant_id, position, as_of,
                         lambda models: year_end_rows(models.view_for(grant_id, region, year), grant_id,
                                                      region, year),
-                        lambda view: year_end_rows(view, grant_id, region, year))
+                        lambda view: year_end_rows(view, grant_id, region, year), region, year)
 
     def authorisations(self, grant_id: str, region: str | None = None, *, position: int | None = None,
                        as_of: datetime.datetime | None = None) -> Answer:
         return self.ask(grant_id, position, as_of,
                         lambda models: authorisation_rows(models.view_for(grant_id, region), grant_id, region),
-                        lambda view: authorisation_rows(view, grant_id, region))
+                        lambda view: authorisation_rows(view, grant_id, region), region)
 
     def audit(self, grant_id: str, year: int, region: str | None, day: datetime.date, *,
               position: int | None = None, as_of: datetime.datetime | None = None) -> Answer:
@@ -245,14 +268,24 @@ class Reader:
                         "last_year": g.last_year} for g in self.models().grants()])
 
     def history(self, grant_id: str, region: str | None = None, decision_id: str | None = None) -> Answer:
-        """Every event of the grant in recording order (about a region or a decision)."""
-        view, _ = self.view(keep_entries=True)
-        if grant_id not in view.grants:
-            raise NotFound(f"unknown grant {grant_id!r} in the history replayed (positions 1-{view.position})"
-                           + _guess(grant_id, view.grants))
-        if decision_id is not None and (grant_id, decision_id) not in view.decisions:
+        """Every event of the grant in recording order (about a region or a decision).
+
+        Of a decision or a region, read from the aggregates' own rows (``lookup.own_history``):
+        what the fold of the whole log lists, in time bounded by what is shown. Of the whole
+        grant, the fold of the log.
+        """
+        if region is None and decision_id is None:
+            view, _ = self.view(keep_entries=True)
+            if grant_id not in view.grants:
+                raise unknown_grant(grant_id, list(view.grants))
+            return Answer(history_rows(view, grant_id))
+        models = self.models()
+        if not models.has_grant(grant_id):
+            raise unknown_grant(grant_id, self.known("grant"))
+        view = own_history(models, self.app, grant_id, region, decision_id)
+        if view is None:
             raise NotFound(f"unknown decision {decision_id!r} in {grant_id}"
-                           + _guess(decision_id, [d for g, d in view.decisions if g == grant_id]))
+                           + _guess(decision_id, self.known("decision", grant_id)))
         return Answer(history_rows(view, grant_id, region, decision_id))
 
     # ------------------------------------------------------------------ finding your way (projections.catalog)

@@ -12,10 +12,21 @@ sealed report's digest must be one the history actually passed through.
 
 from __future__ import annotations
 
-import bisect
-from array import array
-from collections.abc import Callable, Iterable
+import mmap
+import os
+import sqlite3
+import tempfile
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from uuid import UUID
+
+import attrs
+
+from ledger.decision import Decision, decision_uuid
+from ledger.values import Amount
+from ledger import states
 
 from ledger.region_year import RegionYear
 from ledger.voucher import Voucher
@@ -26,6 +37,9 @@ from projections.fold import Entry, LedgerView
 from projections.rechecks import CREATIONS, RECHECKS, HistoryError  # HistoryError: verify's error too
 
 _UNCOMPARED = {"timestamp"}
+# the bookings a long re-check (import, verify) keeps in memory; past them, the decisions least
+# recently used are written out to a scratch file (see _Spilled)
+KEEP_BOOKINGS = 200_000
 
 
 def _fields(event: Any) -> dict[str, Any]:
@@ -33,22 +47,47 @@ def _fields(event: Any) -> dict[str, Any]:
 
 
 class DigestLog:
-    """The digest chain's value after each event, 32 bytes apiece (a set of their texts would
-    take five times the memory at a million events): which values a history passed through."""
+    """The digest chain's value after each event (which values a history passed through), kept
+    in a scratch file of fixed 40-byte records (position, then the 32 bytes of the value), so a
+    re-check's memory does not grow with the history; a sealed report asks it, rarely."""
+
+    BUFFER = 1 << 20  # bytes of records kept in memory before they are written out
 
     def __init__(self, genesis: str) -> None:
         self.genesis = genesis
-        self.positions = array("q")
-        self.values = bytearray()
+        self._file = tempfile.TemporaryFile(prefix="grants-digests-")
+        self._pending = bytearray()
+        self._count = 0
+        self._last = 0
 
     def add(self, position: int, value: str) -> None:
-        self.positions.append(position)
-        self.values += bytes.fromhex(value[7:])
+        self._pending += position.to_bytes(8, "big") + bytes.fromhex(value[7:])
+        self._count += 1
+        self._last = position
+        if len(self._pending) >= self.BUFFER:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._file.seek(0, os.SEEK_END)
+        self._file.write(self._pending)
+        self._pending = bytearray()
+        self._file.flush()
+
+    def _records(self) -> Any:
+        self._flush()
+        return mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if self._count else b""
 
     def at(self, position: int) -> str:
         """The chain's value after the events up to ``position``."""
-        count = bisect.bisect_right(self.positions, position)
-        return "sha256:" + self.values[32 * count - 32:32 * count].hex() if count else self.genesis
+        records = self._records()
+        low, high = 0, self._count  # the number of records at or before the position
+        while low < high:
+            middle = (low + high) // 2
+            if int.from_bytes(records[40 * middle:40 * middle + 8], "big") <= position:
+                low = middle + 1
+            else:
+                high = middle
+        return "sha256:" + records[40 * low - 32:40 * low].hex() if low else self.genesis
 
     def holds(self, value: str, position: int) -> bool:
         """Whether the chain passed through ``value``; looked for first at ``position`` (where a
@@ -63,9 +102,10 @@ class DigestLog:
             return False
         if self.at(position) == value:
             return True
-        found = self.values.find(raw)
-        while found != -1 and found % 32:
-            found = self.values.find(raw, found + 1)
+        records = self._records()
+        found = records.find(raw)
+        while found != -1 and found % 40 != 8:
+            found = records.find(raw, found + 1)
         return found != -1
 
 
@@ -80,6 +120,120 @@ class _Registered:
 _REGISTERED = _Registered()
 
 
+class _Spilled:
+    """``view.by_id`` of a long re-check, whose memory stays flat: grants and region-years in
+    memory; decisions in memory while their bookings fit ``keep`` (the least recently used
+    written out to a scratch SQLite file as the read models' canonical JSON state, and read
+    back when an event needs them); voucher indexes only as registered, in that file."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.small: dict[UUID, Any] = {}
+        self.recent: OrderedDict[UUID, Decision] = OrderedDict()
+        self.sizes: dict[UUID, int] = {}
+        self.held = 0  # the bookings of the decisions in memory
+        self.out: set[UUID] = set()  # the decisions written out (ids only)
+        self.vouchers: set[bytes] = set()  # registered vouchers not yet written out
+        self._scratch = tempfile.TemporaryDirectory(prefix="grants-check-")
+        self.db = sqlite3.connect(os.path.join(self._scratch.name, "spill.sqlite"), isolation_level=None,
+                                  check_same_thread=False)  # closed by whichever thread collects it
+        self.db.execute("PRAGMA journal_mode = OFF")
+        self.db.execute("PRAGMA synchronous = OFF")
+        self.db.execute("CREATE TABLE decisions (id BLOB PRIMARY KEY, state BLOB NOT NULL) WITHOUT ROWID")
+        self.db.execute("CREATE TABLE vouchers (id BLOB PRIMARY KEY) WITHOUT ROWID")
+        weakref.finalize(self, self.db.close)
+
+    def get(self, oid: UUID, default: Any = None) -> Any:
+        found = self.small.get(oid)
+        if found is not None:
+            return found
+        found = self.recent.get(oid)
+        if found is not None:
+            self.recent.move_to_end(oid)
+            return found
+        if oid in self.out:
+            (state,) = self.db.execute("SELECT state FROM decisions WHERE id = ?", (oid.bytes,)).fetchone()
+            decision = states.load(state, "Decision")
+            self._keep(oid, decision)
+            return decision
+        key = oid.bytes
+        if key in self.vouchers or self.db.execute("SELECT 1 FROM vouchers WHERE id = ?", (key,)).fetchone():
+            return _REGISTERED
+        return default
+
+    def __getitem__(self, oid: UUID) -> Any:
+        found = self.get(oid)
+        if found is None:
+            raise KeyError(oid)
+        return found
+
+    def __contains__(self, oid: UUID) -> bool:
+        return self.get(oid) is not None
+
+    def __setitem__(self, oid: UUID, aggregate: Any) -> None:
+        if isinstance(aggregate, Decision):
+            self._keep(oid, aggregate)
+        elif isinstance(aggregate, (Voucher, _Registered)):
+            self.vouchers.add(oid.bytes)
+            if len(self.vouchers) >= 10_000:
+                self.db.executemany("INSERT OR IGNORE INTO vouchers VALUES (?)", ((v,) for v in self.vouchers))
+                self.vouchers.clear()
+        else:
+            self.small[oid] = aggregate
+
+    def _keep(self, oid: UUID, decision: Decision) -> None:
+        size = 1 + (len(decision._packed) if decision._bookings is None else len(decision._bookings))
+        self.held += size - self.sizes.get(oid, 0)
+        self.sizes[oid] = size
+        self.recent[oid] = decision
+        self.recent.move_to_end(oid)
+        while self.held > self.keep and len(self.recent) > 1:
+            old, out = self.recent.popitem(last=False)
+            self.held -= self.sizes.pop(old)
+            self.db.execute("INSERT OR REPLACE INTO decisions VALUES (?, ?)", (old.bytes, states.dump(out)))
+            self.out.add(old)
+
+    def decisions(self) -> Iterator[Decision]:
+        """Every decision, one at a time (those written out read back, not kept)."""
+        yield from list(self.recent.values())
+        for key, state in self.db.execute("SELECT id, state FROM decisions"):  # no write meanwhile
+            if UUID(bytes=key) not in self.recent:
+                yield states.load(state, "Decision")
+
+
+class _DecisionsOf:
+    """``view.decisions`` of a long re-check: (grant, decision id) to the decision, through ``by_id``."""
+
+    def __init__(self, by_id: _Spilled) -> None:
+        self.by_id = by_id
+
+    def get(self, key: tuple[str, str], default: Any = None) -> Any:
+        found = self.by_id.get(decision_uuid(*key))
+        return found if isinstance(found, Decision) else default
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return self.get(key) is not None
+
+    def __setitem__(self, key: tuple[str, str], decision: Decision) -> None:
+        return None  # held by by_id
+
+
+@attrs.define
+class _Sums:
+    """What a reconciliation reads of a region's decisions, summed: it is linear in them."""
+
+    grant_id: str
+    region: str
+    committed: dict[int, int] = attrs.Factory(dict)
+    spent: dict[int, int] = attrs.Factory(dict)
+
+    def committed_for(self, year: int) -> Amount:
+        return Amount(self.committed.get(year, 0))
+
+    def spent_for(self, year: int) -> Amount:
+        return Amount(self.spent.get(year, 0))
+
+
 class Checker:
     """Replays a history one event at a time, re-checking every rule as it goes.
 
@@ -91,6 +245,9 @@ class Checker:
     def __init__(self, contiguous: bool = False, keep_entries: bool = True) -> None:
         self.contiguous = contiguous  # positions must run 1, 2, 3... (SQLite numbers without gaps)
         self.view = LedgerView()
+        if not keep_entries:
+            self.view.by_id = _Spilled(KEEP_BOOKINGS)
+            self.view.decisions = _DecisionsOf(self.view.by_id)
         self.digest = Digest()
         self.passed_through = DigestLog(self.digest.value)
         self.last_position = 0
@@ -140,10 +297,19 @@ class Checker:
 
     def finish(self) -> LedgerView:
         """The final reconciliation of every region-year."""
-        for grant_id in self.view.grants:
-            years = sorted({ry.year for ry in self.view.years_of(grant_id)})
+        view = self.view
+        if isinstance(view.by_id, _Spilled):  # the decisions one at a time, summed by region
+            view = LedgerView(grants=self.view.grants, region_years=self.view.region_years)
+            for decision in self.view.by_id.decisions():
+                sums = view.decisions.setdefault((decision.grant_id, "\0" + decision.region),
+                                                 _Sums(decision.grant_id, decision.region))
+                for year in set(decision.years) | set(decision.years_ever):
+                    sums.committed[year] = sums.committed.get(year, 0) + decision.committed_for(year).ore
+                    sums.spent[year] = sums.spent.get(year, 0) + decision.spent_for(year).ore
+        for grant_id in view.grants:
+            years = sorted({ry.year for ry in view.years_of(grant_id)})
             for year in years:
-                failing = [c for c in reconcile(self.view, grant_id, year, None) if not c["holds"]]
+                failing = [c for c in reconcile(view, grant_id, year, None) if not c["holds"]]
                 if failing:
                     raise HistoryError(f"{grant_id} {year} does not reconcile: {failing[0]['check']} "
                                        f"({failing[0]['detail']})")

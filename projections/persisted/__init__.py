@@ -25,11 +25,12 @@ from projections.persisted.schema import NAME, TABLES  # noqa: E402
 
 
 def __getattr__(name: str) -> object:
-    """``audit_year``, imported on first use (it folds: a query for "now" does without it)."""
-    if name == "audit_year":
-        from projections.persisted.fastaudit import audit_year
+    """``audit_year`` and ``cut_log``, imported on first use (they fold: a query for "now"
+    does without them)."""
+    if name in ("audit_year", "cut_log"):
+        from projections.persisted import fastaudit
 
-        return audit_year
+        return getattr(fastaudit, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-__all__ = ["NAME", "TABLES", "ReadModels", "audit_year"]
+__all__ = ["NAME", "TABLES", "ReadModels", "audit_year", "cut_log"]

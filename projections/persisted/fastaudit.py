@@ -32,30 +32,42 @@ def audit_year(models: ReadModels, app: GrantLedger, grant_id: str, year: int, r
     unchanged since, else from their last kept state before it plus their own events up
     to it. The lines it lists are read from the persisted history.
     """
+    cut = cut if cut is not None else Cut()
+    reached, value, last_stamp = cut_log(models, app, position, as_of, cut, digest=True)
+    view = LedgerView(position=reached)
+    for aggregate in models.states_at(app, models.year_heads(grant_id, year, region), reached):
+        view.hold(aggregate)
+    return audit(view, value, grant_id, year, region, as_of, on, last_stamp,
+                 models.year_events(grant_id, year, region, reached))
+
+
+def cut_log(models: ReadModels, app: GrantLedger, position: int | None, as_of: datetime.datetime | None,
+            cut: Cut, digest: bool = False) -> tuple[int, str, datetime.datetime | None]:
+    """Where the fold of the log's prefix up to ``position``/``as_of`` stops, in whole commands
+    (``cut`` says where and why, as the fold's does), read from the nearest checkpoint that is a
+    command boundary (at most one checkpoint's span of events, plus the command a limit splits):
+    the position answered, the digest there (with ``digest``; else the checkpoint's) and the
+    recording time of the last event answered (with ``digest``)."""
     models.catch_up(app)
     head = models.position()
     limit = head if position is None else min(position, head)
     start, value = models.checkpoint_before(position=limit, as_of=as_of)
     while start and not is_boundary(models._stored(start, 3), _row_bounds):
         start, value = models.checkpoint_before(position=start - 1, as_of=as_of)
-    digest = Digest()
-    digest.value = value
+    chain = Digest()
+    chain.value = value
     reached, last_stamp = start, None
-    cut = cut if cut is not None else Cut()
     cut.answered = start
     if position is not None or as_of is not None:
         rows = whole_commands(_rows_from(models, start + 1, head), _row_bounds, position, as_of, cut)
     else:
         rows = _rows_from(models, start + 1, head)
     for position_, originator_id, version, topic, state in rows:
-        digest.add_stored(topic, originator_id, version, state)
+        if digest:
+            chain.add_stored(topic, originator_id, version, state)
+            last_stamp = _stamp(state, position_)
         reached = position_
-        last_stamp = _stamp(state, position_)
     cut.answered = reached
-    view = LedgerView(position=reached)
-    for aggregate in models.states_at(app, models.year_heads(grant_id, year, region), reached):
-        view.hold(aggregate)
-    if last_stamp is None and reached:
+    if digest and last_stamp is None and reached:
         last_stamp = _stamp(models._stored(reached, 1)[0][4], reached)
-    return audit(view, digest.value, grant_id, year, region, as_of, on, last_stamp,
-                 models.year_events(grant_id, year, region, reached))
+    return reached, chain.value, last_stamp

@@ -156,10 +156,10 @@ class Reading(StoredRows):
         states, later = {}, []
         ids = [h[0] for h in heads]
         for head in heads:
-            id_, position = head[0], head[7]
+            id_, first, position = head[0], head[6], head[7]
             if position <= cut:
                 states[id_] = current(head)  # not changed below: only the later ones are advanced
-            else:
+            elif first is None or first <= cut:  # one first recorded after the cut did not exist then
                 later.append(id_)
         for part in _chunks(later):
             marks = ", ".join("?" for _ in part)
@@ -177,7 +177,7 @@ class Reading(StoredRows):
         from ledger.events import advance
 
         oids = {id_: uuid.UUID(id_) for id_ in later}
-        rows = self._aggregates_rows({oids[i]: states[i].version if i in states else 0 for i in later}, cut)
+        rows = self._aggregates_after({oids[i]: states[i].version if i in states else 0 for i in later}, cut)
         for id_ in later:
             aggregate = states.get(id_)
             oid = oids[id_]
@@ -188,6 +188,30 @@ class Reading(StoredRows):
             if aggregate is not None:
                 states[id_] = aggregate
         return [states[i] for i in ids if i in states]
+
+    def view_at(self, app: GrantLedger, grant_id: str, region: str | None, year: int | None,
+                cut: int, spent_only: bool = False) -> LedgerView:
+        """What :meth:`view_for` gives, as the aggregates stood at position ``cut`` (see
+        :meth:`states_at`): the grant, and the region-years and decisions of one region (or
+        all), of one year (or all), that existed by then. With ``spent_only``, instead of the
+        decisions the view holds what they had spent by region and year (``LedgerView.spent``:
+        all balances need of them)."""
+        from projections.fold import LedgerView
+
+        heads = [r for r in self._grant_heads(grant_id, region)
+                 if year is None or r[1] == "Grant" or r[4] == year or f",{year}," in (r[5] or "")]
+        view = LedgerView(position=cut)
+        if spent_only:  # the decisions' sums only, a batch of decisions at a time: memory stays small
+            decisions = [h for h in heads if h[1] == "Decision"]
+            heads = [h for h in heads if h[1] != "Decision"]
+            view.spent = {}
+            for start in range(0, len(decisions), 256):
+                for d in self.states_at(app, decisions[start:start + 256], cut):
+                    for y, amount in d.spent_by_year.items():
+                        view.spent[(d.region, y)] = view.spent.get((d.region, y), 0) + amount
+        for aggregate in self.states_at(app, heads, cut):
+            view.hold(aggregate)
+        return view
 
     def year_events(self, grant_id: str, year: int, region: str | None, cut: int) -> list[dict[str, Any]]:
         """The lines a year's audit lists, up to position ``cut``, in recording order; each list

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ledger.library import Row, aggregate_rows, aggregates_rows, stamp_of, stored_rows
+from ledger.library import Row, aggregate_rows, aggregates_rows, aggregates_rows_after, stamp_of, stored_rows
 from projections.persisted.base import Base
 
 if TYPE_CHECKING:  # annotations only: the package's class is made of these modules
@@ -52,6 +52,10 @@ class StoredRows(Base):
         (position, version, topic, state), in version order."""
         return aggregate_rows(self._run_events, self.source_postgres, oid, after, cut)
 
-    def _aggregates_rows(self, after: dict[uuid.UUID, int], cut: int) -> dict[uuid.UUID, list[tuple[int, int, str, bytes]]]:
+    def _aggregates_after(self, after: dict[uuid.UUID, int], cut: int) -> dict[uuid.UUID, list[tuple[int, int, str, bytes]]]:
         """Many aggregates' stored events, each after its own version, up to position ``cut``."""
-        return aggregates_rows(self._run_events, self.source_postgres, after, cut)
+        return aggregates_rows_after(self._run_events, self.source_postgres, after, cut)
+
+    def _aggregates_rows(self, oids: list[uuid.UUID], cut: int | None) -> list[Row]:
+        """Many aggregates' stored events up to position ``cut``, as stored rows in recording order."""
+        return aggregates_rows(self._run_events, self.source_postgres, oids, cut)

@@ -30,7 +30,7 @@ def benchmarks(stores: Path, decisions: int, bookings: int, smoke: bool) -> list
     return [
         ["startup.py", *(["--smoke"] if smoke else [])],
         ["recording.py", *(["--smoke"] if smoke else [])],
-        ["national.py", "--db", trickled, *size, "--trickle"],
+        ["national.py", "--db", trickled, *size, "--trickle", "--rebuild-runs", "1"],
         ["queries.py", *(["--smoke"] if smoke else ["--db", national, *size])],
         ["web.py", "--db", national, *size],
     ]
@@ -59,6 +59,8 @@ def main() -> None:
             if done.returncode not in (0, 1):  # 1: ran, and an aim was not met
                 failed.append(f"{argv[0]} (exit {done.returncode})")
         rows = [json.loads(line) for line in log.read().splitlines() if line.strip()]
+    if args.smoke:  # tiny sizes say nothing of the aims
+        rows = [{**r, "met": None} for r in rows]
     print("\n| benchmark | measure | seconds | × baseline | MB | aim | met |")
     print("| --- | --- | ---: | ---: | ---: | --- | --- |")
     for r in rows:
@@ -68,7 +70,7 @@ def main() -> None:
         mb = "" if r["mb"] is None else f"{r['mb']:.0f}"
         print(f"| {r['bench']} | {r['measure']} | {seconds} | {ratio} | {mb} | {r['aim']} | {met} |")
     missed = sum(r["met"] is False for r in rows)
-    print(f"\n{len(rows)} figures judged against an aim: {sum(r['met'] is True for r in rows)} met, {missed} not met"
+    print(f"\n{len(rows)} figures with an aim: {sum(r['met'] is True for r in rows)} met, {missed} not met"
           + (f"; failed to run: {', '.join(failed)}" if failed else ""))
     sys.exit(2 if failed else 0)
 

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.import_national import BASELINE, GENERATE  # noqa: E402
+from bench.aimlog import judged  # noqa: E402
 
 G = "professionsmiljarden"
 TIMED = r'''
@@ -177,6 +178,8 @@ def main() -> None:
         verdict = "" if met is None or args.smoke else ("met" if met else "not met")
         memory = "" if peak is None else f"{peak:.0f}"
         print(f"| {label:58} | {seconds:8.3f} | {seconds / base:10.3f} | {memory:>5} | {aim:28} | {verdict:8} |")
+        if aim:
+            judged("queries", label, seconds, seconds / base, aim, None if args.smoke else met, peak)
     scratch.cleanup()
 
 

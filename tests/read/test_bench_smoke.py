@@ -36,3 +36,14 @@ def test_the_web_benchmark_asks_every_page(tmp_path):
     for wanted in ("grants", "overview 2018", "region-year Stockholm", "audit Stockholm", "decision D"):
         assert wanted in labels, wanted
     assert len(rows) == 8
+
+
+def test_all_benchmarks_gather_their_aims_into_one_table(tmp_path):
+    """bench/all.py runs the benchmarks it is given and prints one table with each one's judged figures."""
+    lines = _run("all.py", "--stores", str(tmp_path), "--smoke", "--only", "web.py", "--only", "startup.py")
+    table = [line for line in lines if line.startswith("| ") and "---" not in line][1:]
+    benches = {line.split("|")[1].strip() for line in table}
+    assert benches == {"web", "startup"}
+    assert any("grants --help" in line for line in table) and any("page: overview 2018" in line for line in table)
+    assert all(line.rstrip().endswith("(not judged) |") for line in table)  # a smoke run judges nothing
+    assert lines[-1].startswith(f"{len(table)} figures with an aim")

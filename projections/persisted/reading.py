@@ -145,20 +145,23 @@ class Reading(StoredRows):
         self.firsts = firsts
         return found
 
-    def states_at(self, app: GrantLedger, heads: list[tuple], cut: int) -> list[Any]:
+    def states_at(self, app: GrantLedger, heads: list[tuple], cut: int, shared: bool = True) -> list[Any]:
         """Aggregates (given by their checked rows, see ``year_heads``) as they stood at
         position ``cut`` (those that existed by then).
 
-        One not changed after the cut is taken as it stands now; another starts from its
-        last kept state at or before the cut (or from nothing) and replays its own events
-        up to the cut: at most ``snapshot`` events each.
+        One not changed after the cut is taken as it stands now (decoded once per process,
+        ``shared.current``; with ``shared`` False decoded here and let go, for a caller that
+        reads a batch at a time to keep its memory small); another starts from its last kept
+        state at or before the cut (or from nothing) and replays its own events up to the
+        cut: at most ``snapshot`` events each.
         """
         states, later = {}, []
         ids = [h[0] for h in heads]
         for head in heads:
             id_, first, position = head[0], head[6], head[7]
             if position <= cut:
-                states[id_] = current(head)  # not changed below: only the later ones are advanced
+                # not changed below: only the later ones are advanced
+                states[id_] = current(head) if shared else _decode_state(head[1], head[8])
             elif first is None or first <= cut:  # one first recorded after the cut did not exist then
                 later.append(id_)
         for part in _chunks(later):
@@ -206,7 +209,7 @@ class Reading(StoredRows):
             heads = [h for h in heads if h[1] != "Decision"]
             view.spent = {}
             for start in range(0, len(decisions), 256):
-                for d in self.states_at(app, decisions[start:start + 256], cut):
+                for d in self.states_at(app, decisions[start:start + 256], cut, shared=False):
                     for y, amount in d.spent_by_year.items():
                         view.spent[(d.region, y)] = view.spent.get((d.region, y), 0) + amount
         for aggregate in self.states_at(app, heads, cut):

@@ -31,6 +31,11 @@ class Decodings:
         self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def held_by_kind(self, kind: str) -> int:
+        """Bytes of kept state held, of one kind of aggregate."""
+        with self._lock:
+            return sum(size for aggregate, size in self._items.values() if type(aggregate).__name__ == kind)
+
     def get(self, kind: str, state: Any, digest: str) -> Any:
         """The aggregate a checked row's state holds (``digest``: the seal it was checked against)."""
         with self._lock:

@@ -100,3 +100,23 @@ def test_the_region_year_story_is_the_audit_s(tmp_path):
     assert mine == theirs and {e["type"] for e in mine} >= {"allocated", "report-filed", "reserved"}
     assert story["reports"] == audit["reports"] and story["reports"][0]["changed_by"]
     assert story["year_end"] == audit["year_end"]
+
+
+def test_an_as_of_balance_read_in_batches_keeps_no_decoding(tmp_path):
+    """The as-of balance reads decisions a batch at a time and lets them go: none is kept in the process's decodings."""
+    from tests.drivers import Grants
+
+    grants = Grants(str(tmp_path / "l.sqlite"))
+    history_with_a_sealed_report(grants)
+    app = open_ledger(grants.db, must_exist=True)
+    reader = Reader(app, grants.db)
+    try:
+        position = app.last_position() - 1
+        DECODED.clear()
+        then = reader.balances(G, position=position).rows
+        assert then and DECODED.held_by_kind("Decision") == 0
+        reader.compliance(G, ON, "23", 2018, position=position)  # a view that holds its decisions shares them
+        assert DECODED.held_by_kind("Decision") > 0
+    finally:
+        reader.close()
+        app.close()

@@ -392,6 +392,25 @@ def load(data: bytes, kind: str) -> Any:
         _want(type(state) is dict, "it is not an object")
         return _READERS[kind](state)
     except (_Bad, ValueError, RecursionError, UnicodeDecodeError, KeyError, TypeError) as e:
-        reason = str(e) if isinstance(e, _Bad) else type(e).__name__
-        raise Corrupt(f"the read models were altered: a kept state of a {what} is not valid ({reason}); "
-                      "grants rebuild makes them anew from the events") from None
+        raise _invalid(what, e) from None
+
+
+def decision_spent(data: bytes) -> tuple[str, dict[int, int]]:
+    """A kept decision state's region and what the decision had spent in each year (öre),
+    read without building the decision — all an as-of balance needs of it: the JSON parsed
+    and these two fields checked as ``load`` checks them (its bookings are neither checked
+    nor built). Anything not so is Corrupt, as for ``load``."""
+    try:
+        if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) > LIMIT:
+            raise _Bad("it is not a state of a sensible size")
+        state = json.loads(bytes(data).decode("utf-8"))
+        _want(type(state) is dict and "region" in state and "spent_by_year" in state, "it is not a decision's")
+        return _region(state["region"], "region"), _pairs(state["spent_by_year"], _year, _money, "spent_by_year")
+    except (_Bad, ValueError, RecursionError, UnicodeDecodeError, KeyError, TypeError) as e:
+        raise _invalid("Decision", e) from None
+
+
+def _invalid(what: str, e: Exception) -> Corrupt:
+    reason = str(e) if isinstance(e, _Bad) else type(e).__name__
+    return Corrupt(f"the read models were altered: a kept state of a {what} is not valid ({reason}); "
+                   "grants rebuild makes them anew from the events")

@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING
 import datetime
 
 
-from ledger.application import GrantLedger
-
-from projections.audit import Digest, audit
 from projections.bounds import Cut, is_boundary, whole_commands
-from projections.fold import LedgerView
+from projections.digest import Digest
 from projections.persisted.store import _row_bounds, _rows_from, _stamp
 
-if TYPE_CHECKING:  # annotations only: the package's class is made of these modules
+if TYPE_CHECKING:  # annotations only: the package's class is made of these modules; the
+    # application and the audit's fold are not needed to find a cut (an as-of balance)
+    from ledger.application import GrantLedger
     from projections.persisted import ReadModels
 
 
@@ -34,6 +33,9 @@ def audit_year(models: ReadModels, app: GrantLedger, grant_id: str, year: int, r
     """
     cut = cut if cut is not None else Cut()
     reached, value, last_stamp = cut_log(models, app, position, as_of, cut, digest=True)
+    from projections.audit import audit
+    from projections.fold import LedgerView
+
     view = LedgerView(position=reached)
     for aggregate in models.states_at(app, models.year_heads(grant_id, year, region), reached):
         view.hold(aggregate)

@@ -205,13 +205,23 @@ class Reading(StoredRows):
                  if year is None or r[1] == "Grant" or r[4] == year or f",{year}," in (r[5] or "")]
         view = LedgerView(position=cut)
         if spent_only:  # the decisions' sums only, a batch of decisions at a time: memory stays small
+            from ledger.states import decision_spent
+
             decisions = [h for h in heads if h[1] == "Decision"]
             heads = [h for h in heads if h[1] != "Decision"]
             view.spent = {}
-            for start in range(0, len(decisions), 256):
-                for d in self.states_at(app, decisions[start:start + 256], cut, shared=False):
-                    for y, amount in d.spent_by_year.items():
-                        view.spent[(d.region, y)] = view.spent.get((d.region, y), 0) + amount
+
+            def add(region_code: str, spent: dict[int, int]) -> None:
+                for y, amount in spent.items():
+                    view.spent[(region_code, y)] = view.spent.get((region_code, y), 0) + amount
+
+            for h in decisions:  # unchanged since the cut: its kept state's sums, the decision not built
+                if h[7] <= cut:
+                    add(*decision_spent(h[8]))
+            changed = [h for h in decisions if h[7] > cut]
+            for start in range(0, len(changed), 256):
+                for d in self.states_at(app, changed[start:start + 256], cut, shared=False):
+                    add(d.region, d.spent_by_year)
         for aggregate in self.states_at(app, heads, cut):
             view.hold(aggregate)
         return view

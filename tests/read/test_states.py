@@ -87,12 +87,43 @@ def test_an_altered_kept_state_loads_or_is_refused(ledger, data):
         assert "read models were altered" in str(e)
 
 
+def test_a_decision_s_spent_reads_as_the_loaded_decision_says(ledger):
+    """What an as-of balance reads of a kept decision (its region, spent per year) is what the loaded decision holds."""
+    _, aggregates = ledger
+    decisions = [a for a in aggregates if type(a).__name__ == "Decision"]
+    assert decisions
+    for decision in decisions:
+        loaded = states.load(states.dump(decision), "Decision")
+        assert states.decision_spent(states.dump(decision)) == (loaded.region, loaded.spent_by_year)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_an_altered_decision_s_spent_is_read_or_refused(ledger, data):
+    """A kept decision whose region or spent per year is altered gives those values checked, or Corrupt: never another error."""
+    _, aggregates = ledger
+    decision = next(a for a in aggregates if type(a).__name__ == "Decision")
+    state = json.loads(states.dump(decision))
+    key = data.draw(st.sampled_from(["region", "spent_by_year"]))
+    junk = data.draw(st.one_of(st.none(), st.integers(), st.text(max_size=4), st.lists(
+        st.lists(st.one_of(st.integers(), st.floats(), st.text(max_size=2)), max_size=3), max_size=3)))
+    state[key] = junk
+    try:
+        region, spent = states.decision_spent(json.dumps(state).encode())
+    except Corrupt as e:
+        assert "read models were altered" in str(e)
+    else:
+        assert type(region) is str and all(type(y) is int and type(v) is int for y, v in spent.items())
+
+
 @given(blob=st.binary(max_size=300))
 def test_random_bytes_never_load(blob):
     """Arbitrary bytes, a pickle among them, are refused as Corrupt."""
     for kind in ("Grant", "RegionYear", "Decision", "os.system"):
         with pytest.raises(Corrupt):
             states.load(blob, kind)
+    with pytest.raises(Corrupt):
+        states.decision_spent(blob)
 
 
 def test_deep_nesting_is_refused_without_a_recursion_error():

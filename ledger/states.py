@@ -5,11 +5,12 @@ imported. ``dump`` writes an aggregate's state as canonical JSON (sorted keys, s
 same state always gives the same bytes); ``load`` builds the aggregate back only from
 the three classes the read models keep, checking every field's type and the invariants
 that are cheap to check, and raises :class:`~ledger.errors.Corrupt` for anything else.
+The checks of single fields, and reading a decision's spent alone, are
+:mod:`ledger.state_fields` (which needs no aggregate class).
 """
 
 from __future__ import annotations
 
-import datetime
 import json
 import uuid
 from collections.abc import Callable
@@ -20,89 +21,13 @@ import attrs
 from ledger.debts import GROUNDS, Debt, Settlement, parse_rate
 from ledger.region_year import RefUse, RegionYear, Report
 from ledger.decision import REVOKED, Decision, _pack
-from ledger.errors import Corrupt
 from ledger.grant import Grant
 from ledger.terms import Agreement, Authorisation, DecisionTerms, ReportContent
-from ledger.values import Amount, Region
+from ledger.state_fields import (BIG, _Bad, _day, _int, _iso, _list, _moment, _money, _obj, _opt, _pairs, _region,
+                                 _str, _want, _year, decision_spent, read_state)
+from ledger.values import Amount
 
-LIMIT = 64 * 1024 * 1024  # bytes of one state: far beyond any real aggregate
-BIG = 10**17
-_REGIONS = frozenset(r.code for r in Region.all())
-
-
-class _Bad(Exception):
-    pass
-
-
-def _want(ok: bool, what: str) -> None:
-    if not ok:
-        raise _Bad(what)
-
-
-def _int(v: Any, what: str, low: int = -BIG, high: int = BIG) -> int:
-    _want(type(v) is int and low <= v <= high, f"{what} is not a whole number in range")
-    return v
-
-
-def _str(v: Any, what: str) -> str:
-    _want(type(v) is str and "\x00" not in v, f"{what} is not text")
-    return v
-
-
-def _opt(v: Any, read: Callable[[Any, str], Any], what: str) -> Any:
-    return None if v is None else read(v, what)
-
-
-def _day(v: Any, what: str) -> datetime.date:
-    _want(type(v) is str and len(v) == 10, f"{what} is not a date")
-    try:
-        return datetime.date.fromisoformat(v)
-    except ValueError:
-        raise _Bad(f"{what} is not a date") from None
-
-
-def _moment(v: Any, what: str) -> datetime.datetime:
-    _want(type(v) is str and len(v) <= 40, f"{what} is not a time")
-    try:
-        t = datetime.datetime.fromisoformat(v)
-    except ValueError:
-        raise _Bad(f"{what} is not a time") from None
-    _want(t.tzinfo is not None, f"{what} has no offset")
-    return t
-
-
-def _year(v: Any, what: str) -> int:
-    return _int(v, what, 1900, 2200)
-
-
-def _region(v: Any, what: str) -> str:
-    _want(type(v) is str and v in _REGIONS, f"{what} is not a region code")
-    return v
-
-
-def _obj(v: Any, keys: set[str], what: str) -> dict:
-    _want(type(v) is dict and v.keys() == keys, f"{what} does not have its fields")
-    return v
-
-
-def _list(v: Any, what: str) -> list:
-    _want(type(v) is list, f"{what} is not a list")
-    return v
-
-
-def _pairs(v: Any, key: Callable[[Any, str], Any], value: Callable[[Any, str], Any], what: str) -> dict:
-    out = {}
-    for p in _list(v, what):
-        _want(type(p) is list and len(p) == 2, f"{what} holds something not a pair")
-        k = key(p[0], what)
-        _want(k not in out, f"{what} repeats a key")
-        out[k] = value(p[1], what)
-    return out
-
-
-def _iso(d: datetime.date | None) -> str | None:
-    return None if d is None else d.isoformat()
-
+__all__ = ["KINDS", "decision_spent", "dump", "load"]
 
 # --------------------------------------------------------------------------- terms
 
@@ -256,10 +181,6 @@ def _load_grant(data: dict) -> Grant:
     return g
 
 
-def _money(v: Any, what: str) -> int:
-    return _int(v, what, 0)
-
-
 def _load_region_year(data: dict) -> RegionYear:
     keys = _BASE | {"grant_id", "region", "year", "allocations", "allocation_sources", "frame", "requisitions",
                     "payments", "repaid_by_pot", "commitments", "reservations", "closed", "reports", "refs",
@@ -382,35 +303,10 @@ _READERS: dict[str, Callable[[dict], Any]] = {
 
 def load(data: bytes, kind: str) -> Any:
     """An aggregate from its kept state; anything not a valid state of ``kind`` is Corrupt."""
-    what = kind if kind in _READERS else "aggregate"
-    try:
-        if kind not in _READERS:
-            raise _Bad(f"{str(kind)[:20]!r} is not a kind the read models keep")
-        if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) > LIMIT:
-            raise _Bad("it is not a state of a sensible size")
-        state = json.loads(bytes(data).decode("utf-8"))
-        _want(type(state) is dict, "it is not an object")
-        return _READERS[kind](state)
-    except (_Bad, ValueError, RecursionError, UnicodeDecodeError, KeyError, TypeError) as e:
-        raise _invalid(what, e) from None
+    return read_state(data, kind if kind in _READERS else "aggregate", _READERS.get(kind) or _unknown(kind))
 
 
-def decision_spent(data: bytes) -> tuple[str, dict[int, int]]:
-    """A kept decision state's region and what the decision had spent in each year (öre),
-    read without building the decision — all an as-of balance needs of it: the JSON parsed
-    and these two fields checked as ``load`` checks them (its bookings are neither checked
-    nor built). Anything not so is Corrupt, as for ``load``."""
-    try:
-        if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) > LIMIT:
-            raise _Bad("it is not a state of a sensible size")
-        state = json.loads(bytes(data).decode("utf-8"))
-        _want(type(state) is dict and "region" in state and "spent_by_year" in state, "it is not a decision's")
-        return _region(state["region"], "region"), _pairs(state["spent_by_year"], _year, _money, "spent_by_year")
-    except (_Bad, ValueError, RecursionError, UnicodeDecodeError, KeyError, TypeError) as e:
-        raise _invalid("Decision", e) from None
-
-
-def _invalid(what: str, e: Exception) -> Corrupt:
-    reason = str(e) if isinstance(e, _Bad) else type(e).__name__
-    return Corrupt(f"the read models were altered: a kept state of a {what} is not valid ({reason}); "
-                   "grants rebuild makes them anew from the events")
+def _unknown(kind: Any) -> Callable[[dict], Any]:
+    def refuse(state: dict) -> Any:
+        raise _Bad(f"{str(kind)[:20]!r} is not a kind the read models keep")
+    return refuse

@@ -205,7 +205,7 @@ class Reading(StoredRows):
                  if year is None or r[1] == "Grant" or r[4] == year or f",{year}," in (r[5] or "")]
         view = LedgerView(position=cut)
         if spent_only:  # the decisions' sums only, a batch of decisions at a time: memory stays small
-            from ledger.states import decision_spent
+            from ledger.state_fields import decision_spent
 
             decisions = [h for h in heads if h[1] == "Decision"]
             heads = [h for h in heads if h[1] != "Decision"]

@@ -8,9 +8,7 @@ from __future__ import annotations
 import datetime
 import sqlite3
 
-from ledger.application import open_ledger
 from projections.persisted.shared import DECODED, Decodings
-from projections.reader import Reader
 from tests.jamtland import G, history_with_a_sealed_report
 from web.app import reading, warm
 from web.pages import YEAR_EVENTS
@@ -81,20 +79,11 @@ def test_warm_decodes_every_grant_and_a_state_altered_afterwards_is_still_caught
     assert response.status_code == 500 and "fails its checks" in response.text
 
 
-def test_the_region_year_story_is_the_audit_s(tmp_path):
+def test_the_region_year_story_is_the_audit_s(sealed):
     """A region-year page's own events, filed reports (changed since, with what changed them) and year end equal the audit's."""
-    from tests.drivers import Grants
-
-    grants = Grants(str(tmp_path / "l.sqlite"))
-    history_with_a_sealed_report(grants)
-    app = open_ledger(grants.db, must_exist=True)
-    reader = Reader(app, grants.db)
-    try:
+    with reading(sealed.db) as reader:
         story = reader.year_story(G, 2018, "23").rows
         audit = reader.audit(G, 2018, "23", ON).rows
-    finally:
-        reader.close()
-        app.close()
     mine = [{k: e[k] for k in LINE} for e in story["events"] if e["type"] in YEAR_EVENTS]
     theirs = [{k: e[k] for k in LINE} for e in audit["events"] if e["type"] in YEAR_EVENTS]
     assert mine == theirs and {e["type"] for e in mine} >= {"allocated", "report-filed", "reserved"}
@@ -102,21 +91,12 @@ def test_the_region_year_story_is_the_audit_s(tmp_path):
     assert story["year_end"] == audit["year_end"]
 
 
-def test_an_as_of_balance_read_in_batches_keeps_no_decoding(tmp_path):
+def test_an_as_of_balance_read_in_batches_keeps_no_decoding(sealed):
     """The as-of balance reads decisions a batch at a time and lets them go: none is kept in the process's decodings."""
-    from tests.drivers import Grants
-
-    grants = Grants(str(tmp_path / "l.sqlite"))
-    history_with_a_sealed_report(grants)
-    app = open_ledger(grants.db, must_exist=True)
-    reader = Reader(app, grants.db)
-    try:
-        position = app.last_position() - 1
+    with reading(sealed.db) as reader:
+        position = reader.app.last_position() - 1
         DECODED.clear()
         then = reader.balances(G, position=position).rows
         assert then and DECODED.held_by_kind("Decision") == 0
         reader.compliance(G, ON, "23", 2018, position=position)  # a view that holds its decisions shares them
         assert DECODED.held_by_kind("Decision") > 0
-    finally:
-        reader.close()
-        app.close()

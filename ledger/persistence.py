@@ -24,9 +24,10 @@ from eventsourcing.persistence import (JSONTranscoder, Mapper, PersistenceError,
 
 from ledger.errors import Conflict, Corrupt, LedgerError
 from ledger.events import CATALOGUE, advance, fault
-from ledger import states
-from ledger.library import aggregate_rows, is_postgres, is_sql, recorder_table, run_on_recorder
-from ledger.snapshots import CLASSES, KINDS, Snapshots, event_hash, seal_of
+from ledger.loaded import Loaded
+from ledger.library import aggregate_rows, is_postgres, recorder_table, run_on_recorder
+from ledger.snapshots import KINDS
+from ledger.snapshotting import Snapshotting
 from ledger.stores import Claimed, ServerFacts, SQLiteClaim, claim_store
 from ledger.stores import store_env  # noqa: F401 (re-exported: where the benchmarks and tests import it)
 
@@ -111,7 +112,8 @@ def retried(method: Callable[..., A]) -> Callable[..., A]:
         attempt = 0
         while True:
             try:
-                return method(self, *args, **kwargs)
+                with self.loaded.command():
+                    return method(self, *args, **kwargs)
             except PersistenceError as e:
                 if not is_contention(e):
                     raise
@@ -135,7 +137,7 @@ def _strictly(aggregate: Any, events: Iterator[Any]) -> Any:
     return aggregate
 
 
-class StoredLedger(Application):
+class StoredLedger(Snapshotting, Application):
     """The event library's application with the ledger's checked store (see the module)."""
 
     # Retrying a write that collided with another writer: pauses drawn by `backoff` from
@@ -170,136 +172,57 @@ class StoredLedger(Application):
 
     # ------------------------------------------------------------------ loading
 
-    # Snapshots (see ledger.snapshots): an aggregate is kept once this many of its events
-    # were replayed to load it, or its version passes a multiple of it as it is saved.
-    snapshot_interval = 64
-    _snapshots: Snapshots | None = None
-    _stale: set[UUID] | None = None  # loaded by replaying snapshot_interval events or more
-
     @property
-    def snapshot_table(self) -> Snapshots | None:
-        """The store's snapshot table (None: an in-memory store, which keeps none)."""
-        if self._snapshots is None and is_sql(self.recorder):
-            self._snapshots = Snapshots(self.recorder)
-        return self._snapshots
+    def loaded(self) -> Loaded:
+        """The aggregates this process loaded or saved, caught up on the next load (see
+        :mod:`ledger.loaded`)."""
+        loaded = self.__dict__.get("_loaded")
+        if loaded is None:
+            loaded = self._loaded = Loaded()
+        return loaded
 
     def _get(self, aggregate_id: UUID) -> Any:
-        """An aggregate from its snapshot and the events after it, or from all its stored events;
-        a history that does not replay is Corrupt."""
+        """An aggregate kept by this process and caught up, or from its snapshot and the events
+        after it, or from all its stored events; a history that does not replay is Corrupt."""
         try:
+            aggregate = self.loaded.take(aggregate_id, self._catch_up, self.last_position)
+            if aggregate is not None:
+                return aggregate
             aggregate = self._from_snapshot(aggregate_id)
             if aggregate is None:
                 aggregate = self.repository.get(aggregate_id, projector_func=_strictly)
-                if aggregate.version >= self.snapshot_interval and type(aggregate) in KINDS:
+                if aggregate.version >= self.snapshot_every(aggregate.version) and type(aggregate) in KINDS:
                     self._mark_stale(aggregate_id)
+            if type(aggregate) in KINDS:
+                self.loaded.keep(aggregate)
             return aggregate
         except (AggregateNotFoundError, LedgerError):
             raise
         except Exception:
             raise self._fault(aggregate_id) from None
 
-    def _mark_stale(self, aggregate_id: UUID) -> None:
-        if self._stale is None:
-            self._stale = set()
-        self._stale.add(aggregate_id)
-
-    def _from_snapshot(self, aggregate_id: UUID) -> Any:
-        """The aggregate from its snapshot and its events after it, when the snapshot fits them
-        (see ledger.snapshots); None when there is none or it does not fit."""
-        snapshots = self.snapshot_table
-        if snapshots is None:
-            return None
-        row = snapshots.get(aggregate_id)
-        if row is None:
-            return None
-        version, kind, sha, state, seal = row
-        if seal != seal_of(aggregate_id, version, kind, sha, state) or kind not in CLASSES:
-            return None
-        try:
-            aggregate = states.load(state, kind)
-        except Corrupt:
-            return None
-        if aggregate.id != aggregate_id or aggregate.version != version or type(aggregate) is not CLASSES[kind]:
-            return None
-        rows = aggregate_rows(snapshots.run, snapshots.postgres, aggregate_id, version - 1, table=snapshots.events)
-        if not rows or rows[0][1] != version or event_hash(rows[0][2], rows[0][3]) != sha:
-            return None
-        try:
-            first = self.decode(self._stored(aggregate_id, rows[0]), rows[0][0])
-            if first.timestamp != aggregate.modified_on:
-                return None
-            for row_ in rows[1:]:
-                aggregate = advance(aggregate, self.decode(self._stored(aggregate_id, row_), row_[0]), row_[0])
-        except Corrupt:
-            return None  # the full replay names what does not apply
-        if len(rows) > self.snapshot_interval:
-            self._mark_stale(aggregate_id)
+    def _catch_up(self, aggregate: Any) -> Any:
+        """A kept aggregate with the events stored after its version applied (strictly)."""
+        events = list(self.repository.event_store.get(aggregate.id, gt=aggregate.version))
+        for event in events:
+            aggregate = advance(aggregate, event, 0)
+        if len(events) >= self.snapshot_every(aggregate.version):
+            self._mark_stale(aggregate.id)
         return aggregate
-
-    @staticmethod
-    def _stored(aggregate_id: UUID, row: tuple) -> StoredEvent:
-        return StoredEvent(originator_id=aggregate_id, originator_version=row[1], topic=row[2], state=bytes(row[3]))
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Store the aggregates' new events in one atomic write (the library's save); then keep
         a snapshot of each that is due (see ``snapshot_interval``), in a transaction of its
         own after the events' (a snapshot that is not written is only time lost)."""
-        every, stale = self.snapshot_interval, self._stale or ()
-        due = []
+        due = self._due(objs)
+        recordings = super().save(*objs, **kwargs)
+        self.loaded.wrote([r.notification.id for r in recordings if r.notification is not None])
         for a in objs:
             if type(a) in KINDS:
-                pending = len(a._pending_events)
-                if pending and (a.id in stale or a.version // every > (a.version - pending) // every):
-                    due.append(a)
-        recordings = super().save(*objs, **kwargs)
+                self.loaded.keep(a)
         if due:
             self._keep(due, recordings)
         return recordings
-
-    def _keep(self, aggregates: list[Any], recordings: Any) -> None:
-        snapshots = self.snapshot_table
-        if snapshots is None or snapshots.broken:
-            return
-        stored = {(r.domain_event.originator_id, r.domain_event.originator_version): r.notification
-                  for r in recordings}
-        rows = []
-        for a in aggregates:
-            notification = stored.get((a.id, a.version))
-            if notification is not None:
-                rows.append((a.id, a.version, KINDS[type(a)], event_hash(notification.topic, notification.state),
-                             states.dump(a)))
-            if self._stale:
-                self._stale.discard(a.id)
-        try:
-            snapshots.put(rows)
-        except Exception:  # noqa: BLE001 (a role that may not create the table, a busy store: keep none)
-            snapshots.broken = True
-
-    def check_snapshots(self) -> int:
-        """Every snapshot must be exactly what its aggregate's events up to its version give
-        (what ``grants verify`` checks); Corrupt names the first that is not. Returns how many."""
-        snapshots = self.snapshot_table
-        if snapshots is None:
-            return 0
-        count = 0
-        for aggregate_id, text, version, kind, sha, state, seal in snapshots.all():
-            what = f"the snapshot of aggregate {text[:40]!r}"
-            if aggregate_id is None or seal != seal_of(aggregate_id, version, kind, sha, state):
-                raise Corrupt(f"{what} does not match its seal; it was altered (grants rebuild clears snapshots)")
-            rows = aggregate_rows(snapshots.run, snapshots.postgres, aggregate_id, 0, cut=None,
-                                  table=snapshots.events)
-            rows = [r for r in rows if r[1] <= version]
-            if len(rows) != version or event_hash(rows[-1][2], rows[-1][3]) != sha:
-                raise Corrupt(f"{what} names version {version}, which is not the event it was taken at; "
-                              "it was altered (grants rebuild clears snapshots)")
-            replayed = None
-            for row in rows:
-                replayed = advance(replayed, self.decode(self._stored(aggregate_id, row), row[0]), row[0])
-            if KINDS.get(type(replayed)) != kind or states.dump(replayed) != state:
-                raise Corrupt(f"{what} at version {version} is not what its events give; it was altered "
-                              "(grants rebuild clears snapshots)")
-            count += 1
-        return count
 
     def _fault(self, aggregate_id: UUID) -> Corrupt:
         """Why an aggregate's stored events do not replay, naming the position that fails."""

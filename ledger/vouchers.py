@@ -25,13 +25,7 @@ class VoucherLookups:
     def decision_of_voucher(self: Any, grant_id: str, voucher: str, region: str | None = None) -> Any:
         """The decision a voucher is booked on: in ``region``, or the one region that has it."""
         regions = [region] if region else [r.code for r in Region.all()]
-        found = {}
-        for key in keys_of(voucher, regions):
-            try:
-                index = self._get(voucher_uuid(grant_id, key))
-            except AggregateNotFoundError:
-                continue
-            found[key] = index.decision_id
+        found = {key: decision_id for key, decision_id in self._indexed(grant_id, keys_of(voucher, regions))}
         if not found:
             where = f" for {Region(region)}" if region else ""
             raise NotFound(f"unknown voucher {voucher!r} in {grant_id}{where}")
@@ -53,11 +47,23 @@ class VoucherLookups:
         return taken
 
     def voucher_taken(self: Any, grant_id: str, region: str, voucher: str) -> str | None:
-        """The decision a voucher is already booked on in the region (or grant-wide), if any:
-        at most two loads by key (``vouchers_taken`` asks for many in one query)."""
-        for key in keys_of(voucher, [region]):
+        """The decision a voucher is already booked on in the region (or grant-wide), if any."""
+        for _, decision_id in self._indexed(grant_id, keys_of(voucher, [region])):
+            return decision_id
+        return None
+
+    def _indexed(self: Any, grant_id: str, keys: list[str]) -> list[tuple[str, str]]:
+        """Of these index keys, those taken, in the order given, with their decision: one query
+        for which exist (on SQL stores), then a load of each one that does."""
+        ids = {key: voucher_uuid(grant_id, key) for key in keys}
+        if is_sql(self.recorder):
+            taken = existing(run_on_recorder(self.recorder), is_postgres(self), list(ids.values()),
+                             table=recorder_table(self.recorder))
+            return [(key, self._get(i).decision_id) for key, i in ids.items() if i in taken]
+        found = []
+        for key, i in ids.items():
             try:
-                return self._get(voucher_uuid(grant_id, key)).decision_id
+                found.append((key, self._get(i).decision_id))
             except AggregateNotFoundError:
                 continue
-        return None
+        return found

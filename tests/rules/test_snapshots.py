@@ -244,3 +244,13 @@ def test_snapshots_on_postgres(pg_url):
         assert app.check_snapshots() >= 1
     finally:
         app.close()
+
+
+def test_large_aggregates_are_snapshotted_less_often(tmp_path):
+    """Every 64 events, doubled while that is at most a sixteenth of the version: keeping a
+    snapshot costs what the aggregate holds, so its share of each event's cost stays flat."""
+    app = _ledger(str(tmp_path / "l.sqlite"), 64)
+    try:
+        assert [app.snapshot_every(v) for v in (1, 511, 512, 1024, 10_000, 50_000)] == [64, 64, 64, 128, 1024, 4096]
+    finally:
+        app.close()

@@ -314,7 +314,7 @@ class GrantLedger(VoucherLookups, Reclaiming, StoredLedger):
         if taken is not None and taken != decision_id:
             raise Duplicate(f"voucher {voucher} is already booked on decision {taken}")
         object = object or grant.object_for(decision.region)
-        if voucher not in decision.bookings:
+        if not decision.has_voucher(voucher):
             rules.may_book(self.region_year(grant_id, decision.region, year, recorded_by), "book costs")
         if not decision.spend(voucher, year, amount, booked_on, object, text, recorded_by,
                               today=self.today(), carry_over=rules.carries_over(grant, year)):

@@ -80,7 +80,7 @@ def book_all(app: GrantLedger, grant_id: str, region: str, entries: Sequence[Ent
             decision = _decision(app, grant_id, e.decision_id, decisions)
             if decision.region != region:
                 raise Refused(f"decision {e.decision_id} is {Region(decision.region)}'s, not {Region(region)}'s")
-            if e.voucher not in decision.bookings:
+            if not decision.has_voucher(e.voucher):
                 if e.voucher in taken:
                     raise Refused(f"voucher {e.voucher} is already booked on decision {taken[e.voucher]}")
                 _check_open(app, grant_id, region, e.year, open_years)

@@ -252,8 +252,8 @@ class Decision(Aggregate):
         ``today``, the day it is recorded.
         """
         booking = Booking(voucher, year, amount.ore, booked_on, object, text)
-        if voucher in self.bookings:
-            if self.bookings[voucher].same_booking(booking):
+        if self.has_voucher(voucher):
+            if self.booking(voucher).same_booking(booking):
                 return False
             raise Duplicate(
                 f"voucher {voucher} is already booked on decision {self.decision_id} with other content"
@@ -311,7 +311,7 @@ class Decision(Aggregate):
         self, voucher: str, year: int, amount: int, booked_on: datetime.date, object: str,
         text: str, recorded_by: str,
     ) -> None:
-        self.bookings[voucher] = Booking(voucher, year, amount, booked_on, object, text)
+        self._add(Booking(voucher, year, amount, booked_on, object, text))
         self.spent_by_year[year] = self.spent_by_year.get(year, 0) + amount
 
     @event("Credited", topic="grants:Decision.Credited/v1")
@@ -320,7 +320,7 @@ class Decision(Aggregate):
         text: str, recorded_by: str,
     ) -> None:
         """A credit of ``amount`` öre (positive): a booking of minus that much."""
-        self.bookings[voucher] = Booking(voucher, year, -amount, booked_on, object, text)
+        self._add(Booking(voucher, year, -amount, booked_on, object, text))
         self.spent_by_year[year] = self.spent_by_year.get(year, 0) - amount
 
     # ------------------------------------------------------------------ stored compactly
@@ -339,6 +339,48 @@ class Decision(Aggregate):
     def bookings(self, value: dict[str, Booking]) -> None:
         self._bookings = value
         self._packed = None
+        self._vouchers: set[str] | None = None  # the packed bookings' vouchers, once asked
+        self._owned = False  # whether the packed list is this decision's own to change
+
+    # A kept state's bookings stay packed as its later events are applied (a fast as-of
+    # answer applies a few events to hundreds of decisions): these change the packed list,
+    # copied first (a kept state's list may be shared by readers), and never unpack it.
+
+    def has_voucher(self, voucher: str) -> bool:
+        """Whether a booking with this voucher is on the decision."""
+        if self._bookings is not None:
+            return voucher in self._bookings
+        if self._vouchers is None:
+            self._vouchers = {t[0] for t in self._packed}
+        return voucher in self._vouchers
+
+    def booking_or_none(self, voucher: str) -> Booking | None:
+        """The booking with this voucher, if any (without unpacking the others)."""
+        if self._bookings is not None:
+            return self._bookings.get(voucher)
+        if not self.has_voucher(voucher):
+            return None
+        return next(_unpack(t) for t in self._packed if t[0] == voucher)
+
+    def _own_packed(self) -> list:
+        if not self._owned:
+            self._packed, self._owned = list(self._packed), True
+        return self._packed
+
+    def _add(self, booking: Booking) -> None:
+        if self._bookings is not None:
+            self._bookings[booking.voucher] = booking
+            return
+        self._own_packed().append(_pack(booking))
+        if self._vouchers is not None:
+            self._vouchers.add(booking.voucher)
+
+    def _replace(self, booking: Booking) -> None:
+        if self._bookings is not None:
+            self._bookings[booking.voucher] = booking
+            return
+        packed = self._own_packed()
+        packed[next(i for i, t in enumerate(packed) if t[0] == booking.voucher)] = _pack(booking)
 
     def live_bookings_off(self, year: int, object: str) -> list[Booking]:
         """The year's unreversed bookings on another accounting object than ``object``."""
@@ -356,10 +398,10 @@ class Decision(Aggregate):
                           if b.year == year and not b.is_reversed and b.booked_on.year > year))
 
     def booking(self, voucher: str) -> Booking:
-        try:
-            return self.bookings[voucher]
-        except KeyError:
-            raise NotFound(f"no booking with voucher {voucher} on decision {self.decision_id}") from None
+        found = self.booking_or_none(voucher)
+        if found is None:
+            raise NotFound(f"no booking with voucher {voucher} on decision {self.decision_id}")
+        return found
 
     def reverse(self, voucher: str, on: datetime.date, reason: str, recorded_by: str, *,
                 today: datetime.date) -> bool:
@@ -380,6 +422,6 @@ class Decision(Aggregate):
 
     @event("Reversed", topic="grants:Decision.Reversed/v1")
     def _reversed(self, voucher: str, on: datetime.date, reason: str, recorded_by: str) -> None:
-        booking = self.bookings[voucher]
-        self.bookings[voucher] = attrs.evolve(booking, reversed_on=on, reversal_reason=reason)
+        booking = self.booking(voucher)
+        self._replace(attrs.evolve(booking, reversed_on=on, reversal_reason=reason))
         self.spent_by_year[booking.year] -= booking.amount

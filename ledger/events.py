@@ -186,10 +186,10 @@ def advance(aggregate: Any, event: Any, position: int) -> Any:
 
 def _unsound(aggregate: Any, event: Any) -> str | None:
     """What no history the ledger records can hold, cheap to see as an event is replayed."""
-    if isinstance(event, (Decision.Spent, Decision.Credited)) and event.voucher in aggregate.bookings:
+    if isinstance(event, (Decision.Spent, Decision.Credited)) and aggregate.has_voucher(event.voucher):
         return f"books voucher {event.voucher} a second time"
     if isinstance(event, Decision.Reversed):
-        booking = aggregate.bookings.get(event.voucher)
+        booking = aggregate.booking_or_none(event.voucher)
         if booking is None or booking.is_reversed:
             return f"reverses voucher {event.voucher}, which is not a live booking"
     return None

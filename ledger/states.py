@@ -292,7 +292,7 @@ def _load_decision(data: dict) -> Decision:
     _want(all(d.spent_by_year.get(y, 0) == v for y, v in spent.items())
           and all(spent.get(y, 0) == v for y, v in d.spent_by_year.items()),
           "spent_by_year is not the sum of its bookings")
-    d._bookings, d._packed = None, packed
+    d._bookings, d._packed, d._vouchers, d._owned = None, packed, None, False
     return d
 
 

@@ -237,8 +237,8 @@ def _reclaim_waived(view, agg, e):
 def _voucher_registered(view, agg, e):
     decision = view.decisions.get((e.grant_id, e.decision_id))
     region, _, voucher = e.voucher.partition("/")  # REGION/VOUCHER, or a grant-wide key of before
-    booked = decision is not None and (e.voucher in decision.bookings or (
-        e.voucher == index_key(region, voucher) and region == decision.region and voucher in decision.bookings))
+    booked = decision is not None and (decision.has_voucher(e.voucher) or (
+        e.voucher == index_key(region, voucher) and region == decision.region and decision.has_voucher(voucher)))
     if not booked:
         raise HistoryError(f"voucher {e.voucher} is registered without its booking")
     return Voucher(grant_id=e.grant_id, voucher=e.voucher, decision_id=e.decision_id,

@@ -146,3 +146,28 @@ def test_a_stored_state_loads_as_the_same_decision(bookings):
     assert loaded.spent_for(2018) == d.spent_for(2018) + ORE
     again = states.load(states.dump(states.load(states.dump(d), "Decision")), "Decision")
     assert again.live_bookings_off(2017, "9902") == d.live_bookings_off(2017, "9902")
+
+
+def test_a_kept_decision_takes_later_bookings_without_unpacking():
+    """Bookings, a credit, a retry and a reversal on a decision loaded from its kept state leave
+    its bookings packed and the kept list (which readers may share) as it was, and give what
+    the same commands give on the decision itself."""
+    d = decision()
+    d.spend("V1", 2018, kr(50), datetime.date(2018, 2, 1), "9902", "", "t", today=TODAY)
+    d.collect_events()
+    kept = states.load(states.dump(d), "Decision")
+    shared, before = kept._packed, list(kept._packed)
+    steps = [("spend", "V2", kr(30)), ("spend", "V3", -kr(10)), ("spend", "V2", kr(30)), ("reverse", "V1", None)]
+    for target in (d, kept):
+        for kind, voucher, amount in steps:
+            if kind == "spend":
+                target.spend(voucher, 2018, amount, datetime.date(2018, 3, 1), "9902", "", "t", today=TODAY)
+            else:
+                target.reverse(voucher, datetime.date(2018, 4, 1), "wrong", "t", today=TODAY)
+    assert kept._bookings is None and kept._packed is not shared and shared == before
+    assert kept.spent_by_year == d.spent_by_year and kept.spent_for(2018) == kr(20)
+    with pytest.raises(Duplicate):
+        kept.spend("V2", 2018, kr(31), datetime.date(2018, 3, 1), "9902", "", "t", today=TODAY)
+    with pytest.raises(Refused, match="already reversed"):
+        kept.reverse("V1", datetime.date(2018, 5, 1), "again", "t", today=TODAY)
+    assert kept.bookings == d.bookings

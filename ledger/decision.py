@@ -354,6 +354,12 @@ class Decision(Aggregate):
             self._vouchers = {t[0] for t in self._packed}
         return voucher in self._vouchers
 
+    def vouchers(self) -> list[str]:
+        """The vouchers of every booking on the decision (without unpacking them)."""
+        if self._bookings is not None:
+            return list(self._bookings)
+        return [t[0] for t in self._packed]
+
     def booking_or_none(self, voucher: str) -> Booking | None:
         """The booking with this voucher, if any (without unpacking the others)."""
         if self._bookings is not None:

@@ -187,7 +187,7 @@ def own_history(models: ReadModels, app: GrantLedger, grant_id: str, region: str
         if event.originator_id != oid or not isinstance(event, type(held[str(oid)]).Event):
             raise _altered(f"the stored event at position {position} is not one of its aggregate's")
         view.entries.append(Entry(position, event))
-    voucher_ids = {voucher_uuid(grant_id, key) for d in decisions for v in d.bookings
+    voucher_ids = {voucher_uuid(grant_id, key) for d in decisions for v in d.vouchers()
                    for key in keys_of(v, [d.region])}
     for position, oid_bytes, version, topic, state in models._aggregates_rows(sorted(voucher_ids), cut):
         oid = uuid.UUID(bytes=oid_bytes)

@@ -20,7 +20,8 @@ import attrs
 
 from ledger.debts import GROUNDS, Debt, Settlement, parse_rate
 from ledger.region_year import RefUse, RegionYear, Report
-from ledger.decision import REVOKED, Decision, _pack
+from ledger.bookings import _pack
+from ledger.decision import REVOKED, Decision
 from ledger.grant import Grant
 from ledger.terms import Agreement, Authorisation, DecisionTerms, ReportContent
 from ledger.state_fields import (BIG, _Bad, _day, _int, _iso, _list, _moment, _money, _obj, _opt, _pairs, _region,

@@ -24,6 +24,8 @@ What is kept is never trusted further than the store's own events:
   references never share unsaved changes;
 - kept aggregates are not re-read: a row altered in place under a running process is
   found by ``grants verify`` or the next process, not by this one;
+- each thread has its own (``StoredLedger.loaded``): a web server's threads reading the
+  same grant never share the object one of them is catching up;
 - only the aggregates that are snapshotted (Grant, RegionYear, Decision) are kept, at
   most ``size`` of them, the least recently used dropped first.
 """

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import functools
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -174,11 +175,14 @@ class StoredLedger(Snapshotting, Application):
 
     @property
     def loaded(self) -> Loaded:
-        """The aggregates this process loaded or saved, caught up on the next load (see
-        :mod:`ledger.loaded`)."""
-        loaded = self.__dict__.get("_loaded")
+        """The aggregates this thread of the process loaded or saved, caught up on the next load
+        (see :mod:`ledger.loaded`; one per thread, so no two threads share an aggregate)."""
+        local = self.__dict__.get("_loaded")
+        if local is None:
+            local = self.__dict__.setdefault("_loaded", threading.local())
+        loaded = getattr(local, "kept", None)
         if loaded is None:
-            loaded = self._loaded = Loaded()
+            loaded = local.kept = Loaded()
         return loaded
 
     def _get(self, aggregate_id: UUID) -> Any:

@@ -171,3 +171,24 @@ TwoWriterMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestTwoWriters = TwoWriterMachine.TestCase
+
+
+def test_each_thread_keeps_its_own(tmp_path):
+    """Two threads loading the same grant from one ledger never share the object (one of them
+    may be catching it up while the other reads it); one thread gets its kept one again."""
+    import threading
+
+    path = str(tmp_path / "l.sqlite")
+    app = GrantLedger(env=store_env(path))
+    try:
+        _setup(app)
+        mine = app.grant(G)
+        assert app.grant(G) is mine
+        theirs = []
+        worker = threading.Thread(target=lambda: theirs.extend([app.grant(G), app.grant(G)]))
+        worker.start()
+        worker.join()
+        assert theirs[0] is theirs[1] and theirs[0] is not mine
+        assert states.dump(theirs[0]) == states.dump(mine)
+    finally:
+        app.close()

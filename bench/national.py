@@ -81,6 +81,9 @@ def generate(app: GrantLedger, decisions: int, bookings: int, seed: int = 7, tri
     for code in POPULATION:
         app.authorise(G, code, f"Director {code}", "hsd", D(2015, 1, 1), None, u)
 
+    # a booking asks up to 4 000 kronor at 80 bookings a decision, proportionally less at more
+    # (so that a decision's bookings fit it: 160 a decision gives about 2 million events)
+    most = max(100_00 + 1, 4_000_00 * 80 // max(bookings, 80))
     weights = list(POPULATION.values())
     codes = list(POPULATION)
     years_of = {(r, y): app.region_year(G, r, y) for r in codes for y in YEARS}
@@ -112,7 +115,7 @@ def generate(app: GrantLedger, decisions: int, bookings: int, seed: int = 7, tri
             app.save(d, *touched)
             for _ in range(bookings):
                 y = rng.choice(list(schedule))
-                planned.append((D(y, rng.randrange(1, 13), rng.randrange(1, 28)), y, rng.randrange(100_00, 4_000_00),
+                planned.append((D(y, rng.randrange(1, 13), rng.randrange(1, 28)), y, rng.randrange(100_00, most),
                                 rng.random() < 0.01, len(held)))
             held.append(d)
         else:
@@ -124,7 +127,7 @@ def generate(app: GrantLedger, decisions: int, bookings: int, seed: int = 7, tri
                     continue
                 voucher_no += 1
                 v = f"V{voucher_no:08d}"
-                d.spend(v, y, Amount(min(room, rng.randrange(100_00, 4_000_00))),
+                d.spend(v, y, Amount(min(room, rng.randrange(100_00, most))),
                         D(y, rng.randrange(1, 13), rng.randrange(1, 28)), "9902", "", u, today=today)
                 vouchers.append(Voucher(grant_id=G, voucher=v, decision_id=d.decision_id, recorded_by=u))
                 if rng.random() < 0.01:

@@ -216,8 +216,9 @@ class StoredLedger(Snapshotting, Application):
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Store the aggregates' new events in one atomic write (the library's save); then keep
-        a snapshot of each that is due (see ``snapshot_interval``), in a transaction of its
-        own after the events' (a snapshot that is not written is only time lost)."""
+        a snapshot of each that is due (see ``snapshot_every``), in a transaction of its
+        own after the events' (a snapshot that is not written is only time lost), and keep
+        them for the next command (see ``ledger.loaded``)."""
         due = self._due(objs)
         recordings = super().save(*objs, **kwargs)
         self.loaded.wrote([r.notification.id for r in recordings if r.notification is not None])

@@ -19,6 +19,7 @@ import attrs
 
 import pytest
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, rule
 
@@ -452,3 +453,13 @@ class LedgerMachine(RuleBasedStateMachine):
             loaded = self.app.decision("g", did)
             assert (loaded.version, loaded.schedule, loaded.spent_by_year, loaded.status) == (
                 folded.version, folded.schedule, folded.spent_by_year, folded.status)
+
+
+def machine_test(machine: type[RuleBasedStateMachine], examples: int, steps: int) -> type:
+    """A state machine's test case, run ``examples`` times for up to ``steps`` steps each, with
+    no deadline (a step writes to a store) and without the slow-data health checks."""
+    machine.TestCase.settings = settings(
+        max_examples=examples, stateful_step_count=steps, deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    return machine.TestCase

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tempfile
 
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule
 
@@ -19,7 +18,7 @@ from projections.fold import entries_of, fold
 from projections.audit import Digest, audit, digested, upto
 from projections.persisted import TABLES, ReadModels, audit_year
 from tests.model import D, REGIONS, YEARS
-from tests.machine import LedgerMachine
+from tests.machine import LedgerMachine, machine_test
 from ledger.terms import DecisionTerms
 
 BOOKED = D.replace(year=2018)  # a booking is dated in the year it is booked for
@@ -103,11 +102,7 @@ class ReadModelMachine(LedgerMachine):
             self.dir.cleanup()
 
 
-ReadModelMachine.TestCase.settings = settings(
-    max_examples=15, stateful_step_count=25, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-TestReadModels = ReadModelMachine.TestCase
+TestReadModels = machine_test(ReadModelMachine, 15, 25)
 
 
 def test_read_models_on_postgres_match_the_fold(pg_url):

@@ -174,7 +174,7 @@ def test_a_pickle_planted_in_a_read_model_is_never_run(ledger, tmp_path):
 from hypothesis.stateful import invariant  # noqa: E402
 
 from ledger.voucher import Voucher  # noqa: E402
-from tests.machine import LedgerMachine  # noqa: E402
+from tests.machine import LedgerMachine, machine_test  # noqa: E402
 
 
 class StatesMachine(LedgerMachine):
@@ -202,8 +202,4 @@ class StatesMachine(LedgerMachine):
                 assert states.dump(through_json[key]) == states.dump(aggregate)
 
 
-StatesMachine.TestCase.settings = settings(
-    max_examples=12, stateful_step_count=20, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-TestStates = StatesMachine.TestCase
+TestStates = machine_test(StatesMachine, 12, 20)

@@ -8,7 +8,6 @@ import itertools
 import tempfile
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 from ledger import states
 from ledger.application import GrantLedger
@@ -18,7 +17,7 @@ from ledger.loaded import Loaded
 from ledger.persistence import store_env
 from ledger.terms import Agreement, DecisionTerms
 from ledger.values import Amount
-from tests.machine import LedgerMachine
+from tests.machine import LedgerMachine, machine_test
 
 G, U, Y, D = "pm", "tester", 2018, datetime.date
 
@@ -166,11 +165,7 @@ class TwoWriterMachine(LedgerMachine):
             self.dir.cleanup()
 
 
-TwoWriterMachine.TestCase.settings = settings(
-    max_examples=15, stateful_step_count=30, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-TestTwoWriters = TwoWriterMachine.TestCase
+TestTwoWriters = machine_test(TwoWriterMachine, 15, 30)
 
 
 def test_each_thread_keeps_its_own(tmp_path):

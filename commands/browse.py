@@ -16,7 +16,8 @@ from commands.group import cli
 from commands.options import CONTEXT, with_grant
 from commands.render import as_csv, as_json, as_table, cell
 from commands.session import Session, pass_session
-from projections.catalog import STATUSES, pot_rows
+from ledger.terms import STATUSES
+from projections.catalog import pot_rows
 
 GRANT_COLUMNS = [
     ("grant", "grant"), ("name", "name"), ("period", "period"), ("purposes", "purposes"),

@@ -16,11 +16,9 @@ from eventsourcing.domain import Aggregate, event
 from ledger.clock import not_after_today, recorded_day
 from ledger.errors import Duplicate, Insufficient, Malformed, Refused
 from ledger.ids import decision_uuid  # noqa: F401 (re-exported: the id is the decision's)
-from ledger.terms import DecisionTerms, check_schedule, from_stored, stored
+from ledger.terms import AMENDED, LIVE, REVOKED, DecisionTerms, check_schedule, from_stored, stored
 from ledger.bookings import Booking, PackedBookings
 from ledger.values import Amount
-
-LIVE, AMENDED, REVOKED = "live", "amended", "revoked"
 
 
 def _term(name: str) -> property:

@@ -14,91 +14,142 @@ its aggregate's next version or does not apply (:func:`advance`).
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
 from eventsourcing.domain import Aggregate
 
-from ledger.region_year import RegionYear
-from ledger.decision import Decision
-from ledger.voucher import Voucher
 from ledger.errors import Corrupt
 from ledger.fields import BIG, fields_of
-from ledger.grant import Grant
 
-AGGREGATES: tuple[type[Aggregate], ...] = (Grant, RegionYear, Decision, Voucher)
-
-
-def _event_classes() -> dict[str, type]:
-    found = {}
-    for aggregate in AGGREGATES:
-        for name in dir(aggregate):
-            cls = getattr(aggregate, name)
-            if (isinstance(cls, type) and issubclass(cls, Aggregate.Event) and cls is not aggregate.Created
-                    and "/v" in getattr(cls, "TOPIC", "")):
-                found[cls.TOPIC] = cls
-    return found
-
-
-# topic -> event class: the only classes a stored event can become
-CATALOGUE: dict[str, type] = _event_classes()
-# event class -> its name in history, export, audit and the docs' event catalogue. A /v2
-# of an event is the same fact with more fields, so it keeps its name. Everything that
-# treats events by kind (history's summaries, verify's re-checks, the read models, the
-# audit's reach) dispatches on these classes.
-KINDS: dict[type, str] = {
-    Grant.Defined: "grant-defined",
-    Grant.AgreementSigned: "agreement-signed",
-    Grant.AgreementSignedWithTerms: "agreement-signed",
-    Grant.AgreementAmended: "agreement-amended",
-    Grant.DeciderAuthorised: "decider-authorised",
-    Grant.DeciderDeauthorised: "decider-deauthorised",
-    Grant.PotAllocated: "pot-allocated",
-    Grant.RegionObjectSet: "region-object-set",
-    RegionYear.Opened: "region-year-opened",
-    RegionYear.Allocated: "allocated",
-    RegionYear.PlanningFrameSet: "planning-frame-set",
-    RegionYear.PlanningFrameSetWithRef: "planning-frame-set",
-    RegionYear.Requisitioned: "requisitioned",
-    RegionYear.RequisitionedWithRef: "requisitioned",
-    RegionYear.CommitmentSet: "commitment-set",
-    RegionYear.Reserved: "reserved",
-    RegionYear.ReservedWithRef: "reserved",
-    RegionYear.Repaid: "repaid",
-    RegionYear.RepaidWithRef: "repaid",
-    RegionYear.Paid: "paid",
-    RegionYear.Reclaimed: "reclaimed",
-    RegionYear.ReclaimRateSet: "reclaim-rate-set",
-    RegionYear.ReclaimRepaid: "reclaim-repaid",
-    RegionYear.ReclaimWaived: "reclaim-waived",
-    RegionYear.ReportFiled: "report-filed",
-    RegionYear.ReportFiledWithContent: "report-filed",
-    RegionYear.YearClosed: "year-closed",
-    RegionYear.YearReopened: "year-reopened",
-    Decision.Decided: "decided",
-    Decision.Amended: "amended",
-    Decision.Revoked: "revoked",
-    Decision.Spent: "spent",
-    Decision.Credited: "credited",
-    Decision.Reversed: "reversed",
-    Voucher.Registered: "voucher-registered",
+# Every stored event's topic -> its name in history, export, audit and the docs' event
+# catalogue. A /v2 of an event is the same fact with more fields, so it keeps its name.
+# Everything that treats events by kind (history's summaries, verify's re-checks, the read
+# models, the audit's reach) dispatches on these. A topic is "grants:<Aggregate>.<Event>/vN":
+# its class is defined by that aggregate's module (MODULES), imported on the first of its
+# topics asked for, so a command that reads one decision's events never imports the others.
+TOPIC_KINDS: dict[str, str] = {
+    "grants:Grant.Defined/v1": "grant-defined",
+    "grants:Grant.AgreementSigned/v1": "agreement-signed",
+    "grants:Grant.AgreementSigned/v2": "agreement-signed",
+    "grants:Grant.AgreementAmended/v1": "agreement-amended",
+    "grants:Grant.DeciderAuthorised/v1": "decider-authorised",
+    "grants:Grant.DeciderDeauthorised/v1": "decider-deauthorised",
+    "grants:Grant.PotAllocated/v1": "pot-allocated",
+    "grants:Grant.RegionObjectSet/v1": "region-object-set",
+    "grants:RegionYear.Opened/v1": "region-year-opened",
+    "grants:RegionYear.Allocated/v1": "allocated",
+    "grants:RegionYear.PlanningFrameSet/v1": "planning-frame-set",
+    "grants:RegionYear.PlanningFrameSet/v2": "planning-frame-set",
+    "grants:RegionYear.Requisitioned/v1": "requisitioned",
+    "grants:RegionYear.Requisitioned/v2": "requisitioned",
+    "grants:RegionYear.CommitmentSet/v1": "commitment-set",
+    "grants:RegionYear.Reserved/v1": "reserved",
+    "grants:RegionYear.Reserved/v2": "reserved",
+    "grants:RegionYear.Repaid/v1": "repaid",
+    "grants:RegionYear.Repaid/v2": "repaid",
+    "grants:RegionYear.Paid/v1": "paid",
+    "grants:RegionYear.Reclaimed/v1": "reclaimed",
+    "grants:RegionYear.ReclaimRateSet/v1": "reclaim-rate-set",
+    "grants:RegionYear.ReclaimRepaid/v1": "reclaim-repaid",
+    "grants:RegionYear.ReclaimWaived/v1": "reclaim-waived",
+    "grants:RegionYear.ReportFiled/v1": "report-filed",
+    "grants:RegionYear.ReportFiled/v2": "report-filed",
+    "grants:RegionYear.YearClosed/v1": "year-closed",
+    "grants:RegionYear.YearReopened/v1": "year-reopened",
+    "grants:Decision.Decided/v1": "decided",
+    "grants:Decision.Amended/v1": "amended",
+    "grants:Decision.Revoked/v1": "revoked",
+    "grants:Decision.Spent/v1": "spent",
+    "grants:Decision.Credited/v1": "credited",
+    "grants:Decision.Reversed/v1": "reversed",
+    "grants:Voucher.Registered/v1": "voucher-registered",
 }
-assert set(KINDS) == set(CATALOGUE.values()), "every stored event class needs its kind"
-# topic -> kind, for what reads topics (an export file, the read models' feed)
-TOPIC_KINDS: dict[str, str] = {cls.TOPIC: kind for cls, kind in KINDS.items()}
+# each aggregate (the word after "grants:") -> the module that defines it and its events
+MODULES: dict[str, str] = {"Grant": "ledger.grant", "RegionYear": "ledger.region_year",
+                           "Decision": "ledger.decision", "Voucher": "ledger.voucher"}
+
+
+def _aggregate_of(topic: Any) -> str | None:
+    name = str(topic).partition(":")[2].partition(".")[0]
+    return name if str(topic).startswith("grants:") and name in MODULES else None
 
 
 def kind_of(event: Any) -> str:
     """An event's name (``spent``, ``decided``...): the same for each version of a fact."""
-    return KINDS.get(type(event), type(event).__name__)
+    return TOPIC_KINDS.get(getattr(type(event), "TOPIC", None), type(event).__name__)
 
 
-# creation events name their aggregate's topic; it must be this one
-CREATES: dict[type, str] = {
-    cls: aggregate.TOPIC for aggregate in AGGREGATES for cls in CATALOGUE.values()
-    if issubclass(cls, Aggregate.Created) and cls.__qualname__.startswith(aggregate.__name__ + ".")
-}
+class Catalogue(Mapping[str, type]):
+    """topic -> event class: the only classes a stored event can become.
+
+    Each aggregate's classes are found on the first of its topics asked for (its module
+    imported then, never a module a stored topic names), and checked against
+    :data:`TOPIC_KINDS`: a class with a versioned topic that has no kind, or a kind whose
+    class is missing, is a programming error caught the first time either is used.
+    """
+
+    def __init__(self) -> None:
+        self._classes: dict[str, type] = {}
+        self._loaded: set[str] = set()
+        self.creates: dict[type, str] = {}  # creation events -> the topic of the aggregate they create
+        self.plans: dict[type, Plan] = {}
+
+    def get(self, topic: Any, default: Any = None) -> Any:  # the hot path: one dict lookup
+        cls = self._classes.get(topic)
+        if cls is None:
+            name = _aggregate_of(topic)
+            if name is None or name in self._loaded:
+                return default
+            self._load(name)
+            cls = self._classes.get(topic, default)
+        return cls
+
+    def __getitem__(self, topic: str) -> type:
+        cls = self.get(topic)
+        if cls is None:
+            raise KeyError(topic)
+        return cls
+
+    def __iter__(self) -> Iterator[str]:
+        self.load_all()
+        return iter(self._classes)
+
+    def __len__(self) -> int:
+        self.load_all()
+        return len(self._classes)
+
+    def load_all(self) -> None:
+        for name in MODULES:
+            if name not in self._loaded:
+                self._load(name)
+
+    def of_class(self, cls: type) -> None:
+        """Make sure an event class's aggregate is loaded (an event made by an aggregate, not read)."""
+        name = _aggregate_of(getattr(cls, "TOPIC", ""))
+        if name is not None and name not in self._loaded:
+            self._load(name)
+
+    def _load(self, name: str) -> None:
+        aggregate = getattr(importlib.import_module(MODULES[name]), name)
+        found = {}
+        for attribute in dir(aggregate):
+            cls = getattr(aggregate, attribute)
+            if (isinstance(cls, type) and issubclass(cls, Aggregate.Event) and cls is not aggregate.Created
+                    and "/v" in getattr(cls, "TOPIC", "")):
+                found[cls.TOPIC] = cls
+        mine = {t for t in TOPIC_KINDS if _aggregate_of(t) == name}
+        assert set(found) == mine, f"every stored event class of {name} needs its kind: {set(found) ^ mine}"
+        for cls in found.values():
+            if issubclass(cls, Aggregate.Created):
+                self.creates[cls] = aggregate.TOPIC
+        for cls in found.values():
+            self.plans[cls] = _plan(cls, self.creates.get(cls))
+        self._classes.update(found)
+        self._loaded.add(name)
+
 
 # ------------------------------------------------------------------ field types
 
@@ -116,7 +167,7 @@ class Plan:
     creates: str | None
 
 
-def _plan(cls: type) -> Plan:
+def _plan(cls: type, creates: str | None) -> Plan:
     plain, optional, ints, shaped = [], [], [], []
     for field in fields_of(cls):
         if field.shape is not None:
@@ -125,16 +176,21 @@ def _plan(cls: type) -> Plan:
         (optional if field.nullable else plain).append((field.name, field.type))
         if field.type is int:
             ints.append(field.name)
-    names = {"timestamp", *(f.name for f in fields_of(cls))} | ({"originator_topic"} if cls in CREATES else set())
-    return Plan(frozenset(names), tuple(plain), tuple(optional), tuple(ints), tuple(shaped), CREATES.get(cls))
+    names = {"timestamp", *(f.name for f in fields_of(cls))} | ({"originator_topic"} if creates else set())
+    return Plan(frozenset(names), tuple(plain), tuple(optional), tuple(ints), tuple(shaped), creates)
 
 
-PLANS: dict[type, Plan] = {cls: _plan(cls) for cls in CATALOGUE.values()}
+CATALOGUE = Catalogue()
+CREATES = CATALOGUE.creates  # filled as each aggregate's classes are loaded
+PLANS = CATALOGUE.plans
 
 
 def fault(cls: type, state: dict[str, Any]) -> str | None:
     """What is wrong with a stored event's fields for its class (None: nothing)."""
-    plan = PLANS[cls]
+    plan = PLANS.get(cls)
+    if plan is None:
+        CATALOGUE.of_class(cls)
+        plan = PLANS[cls]
     if state.keys() != plan.names:
         missing = sorted(plan.names - state.keys())
         extra = sorted(state.keys() - plan.names)
@@ -168,6 +224,8 @@ def advance(aggregate: Any, event: Any, position: int) -> Any:
     position, never the library's own error or a traceback.
     """
     expected = 1 if aggregate is None else aggregate.version + 1
+    if type(event) not in PLANS:
+        CATALOGUE.of_class(type(event))
     creation = type(event) in CREATES
     if event.originator_version != expected or creation != (aggregate is None):
         raise Corrupt(f"the stored event at position {position} is version {event.originator_version} "
@@ -186,9 +244,10 @@ def advance(aggregate: Any, event: Any, position: int) -> Any:
 
 def _unsound(aggregate: Any, event: Any) -> str | None:
     """What no history the ledger records can hold, cheap to see as an event is replayed."""
-    if isinstance(event, (Decision.Spent, Decision.Credited)) and aggregate.has_voucher(event.voucher):
+    kind = TOPIC_KINDS.get(type(event).TOPIC)
+    if kind in ("spent", "credited") and aggregate.has_voucher(event.voucher):
         return f"books voucher {event.voucher} a second time"
-    if isinstance(event, Decision.Reversed):
+    if kind == "reversed":
         booking = aggregate.booking_or_none(event.voucher)
         if booking is None or booking.is_reversed:
             return f"reverses voucher {event.voucher}, which is not a live booking"

@@ -11,7 +11,6 @@ jittered pause, within a time budget. The rules live in :mod:`ledger.application
 
 from __future__ import annotations
 
-import datetime
 import functools
 import random
 import threading
@@ -21,10 +20,11 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import (JSONTranscoder, Mapper, PersistenceError, RecordConflictError, StoredEvent, Transcoding)
+from eventsourcing.persistence import JSONTranscoder, Mapper, PersistenceError, RecordConflictError, StoredEvent
 
 from ledger.errors import Conflict, Corrupt, LedgerError
-from ledger.events import CATALOGUE, advance, fault
+from ledger.decoding import CheckedMapper, DateAsISO, decoded
+from ledger.events import advance
 from ledger.loaded import Loaded
 from ledger.library import aggregate_rows, is_postgres, recorder_table, run_on_recorder
 from ledger.snapshots import KINDS
@@ -34,56 +34,6 @@ from ledger.stores import store_env  # noqa: F401 (re-exported: where the benchm
 
 A = TypeVar("A")
 L = TypeVar("L", bound="StoredLedger")
-
-
-class DateAsISO(Transcoding):
-    """Stores a :class:`datetime.date` as its ISO string."""
-
-    type = datetime.date
-    name = "date_iso"
-
-    def encode(self, obj: datetime.date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> datetime.date:
-        return datetime.date.fromisoformat(data)
-
-
-class CheckedMapper(Mapper):
-    """Turns stored rows into the ledger's own events only (see :mod:`ledger.events`).
-
-    The library's mapper would import whatever module a stored topic names and accept
-    whatever fields the stored JSON holds; this one looks the topic up in the ledger's
-    catalogue and checks every field's name and type first. A row that fails is
-    :class:`Corrupt` (the caller names its position).
-    """
-
-    def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        cls = CATALOGUE.get(stored_event.topic)
-        if cls is None:
-            raise Corrupt(f"its topic {str(stored_event.topic)[:60]!r} is not one of the ledger's events")
-        try:
-            state = self.transcoder.decode(stored_event.state)
-        except Exception as e:  # not JSON, not UTF-8, an unknown tag, nesting beyond reason
-            raise Corrupt(f"its stored state is not readable ({type(e).__name__})") from None
-        if type(state) is not dict:
-            raise Corrupt("its stored state is not an object")
-        wrong = fault(cls, state)
-        if wrong:
-            raise Corrupt(f"its fields do not fit {stored_event.topic}: {wrong}")
-        if type(stored_event.originator_version) is not int or stored_event.originator_version < 1:
-            raise Corrupt("its version is not a positive whole number")
-        originator_id = stored_event.originator_id
-        if not isinstance(originator_id, UUID):
-            try:
-                originator_id = UUID(str(originator_id))
-            except ValueError:
-                raise Corrupt("it names no valid aggregate") from None
-        state["originator_id"] = originator_id
-        state["originator_version"] = stored_event.originator_version
-        event = object.__new__(cls)
-        object.__setattr__(event, "__dict__", state)
-        return event
 
 
 CONTENTION = ("concurrently updated", "deadlock", "database is locked", "could not serialize",
@@ -264,12 +214,7 @@ class StoredLedger(Snapshotting, Application):
 
     def decode(self, stored: Any, position: int) -> Any:
         """A stored event as a domain event; one that cannot be read back is Corrupt."""
-        try:
-            return self.mapper.to_domain_event(stored)
-        except Exception as e:  # undecodable bytes, an unknown topic, a missing field
-            detail = str(e) if isinstance(e, Corrupt) else type(e).__name__
-            raise Corrupt(f"the stored event at position {position} cannot be read back ({detail}); "
-                          "the stored history was altered (see grants verify)") from None
+        return decoded(self.mapper, stored, position)
 
     def last_position(self) -> int:
         return self.recorder.max_notification_id() or 0

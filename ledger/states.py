@@ -14,19 +14,20 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ledger.debts import GROUNDS, Debt, Settlement, parse_rate
-from ledger.region_year import RefUse, RegionYear, Report
-from ledger.bookings import _pack
-from ledger.decision import REVOKED, Decision
-from ledger.grant import Grant
-from ledger.terms import Agreement, Authorisation, DecisionTerms, ReportContent
+from ledger.terms import REVOKED, STATUSES, Agreement, Authorisation, DecisionTerms, ReportContent
 from ledger.state_fields import (BIG, _Bad, _day, _int, _iso, _list, _moment, _money, _obj, _opt, _pairs, _region,
                                  _str, _want, _year, decision_spent, read_state)
 from ledger.values import Amount
+
+if TYPE_CHECKING:  # each aggregate's class is imported where a state of its kind is first read or
+    # written: reading a kept grant needs none of the others (the start-up of `grants list grants`)
+    from ledger.decision import Decision
+    from ledger.grant import Grant
+    from ledger.region_year import RegionYear
 
 __all__ = ["KINDS", "decision_spent", "dump", "load"]
 
@@ -113,6 +114,8 @@ def _region_year(r: RegionYear) -> dict:
 
 
 def _decision(d: Decision) -> dict:
+    from ledger.bookings import _pack
+
     packed = d._packed if d._bookings is None else [_pack(b) for b in d._bookings.values()]
     return {
         **_base(d), "grant_id": d.grant_id, "decision_id": d.decision_id, "region": d.region,
@@ -127,13 +130,16 @@ def _decision(d: Decision) -> dict:
     }
 
 
-_WRITERS: dict[type, Callable[[Any], dict]] = {Grant: _grant, RegionYear: _region_year, Decision: _decision}
-KINDS: dict[str, type] = {"Grant": Grant, "RegionYear": RegionYear, "Decision": Decision}
+# by each aggregate class's own topic
+_WRITERS: dict[str, Callable[[Any], dict]] = {
+    "grants:Grant": _grant, "grants:RegionYear": _region_year, "grants:Decision": _decision,
+}
+KINDS = ("Grant", "RegionYear", "Decision")  # the kinds of aggregate the read models keep
 
 
 def dump(aggregate: Any) -> bytes:
     """An aggregate's state as canonical JSON bytes."""
-    return json.dumps(_WRITERS[type(aggregate)](aggregate), sort_keys=True, separators=(",", ":"),
+    return json.dumps(_WRITERS[type(aggregate).TOPIC](aggregate), sort_keys=True, separators=(",", ":"),
                       ensure_ascii=False).encode()
 
 
@@ -158,6 +164,8 @@ def _load_grant(data: dict) -> Grant:
                     "accounting_object", "agreements", "authorisations", "pot_allocated",
                     "region_objects"}
     _obj(data, keys, "the grant")
+    from ledger.grant import Grant
+
     g = _new(Grant, data)
     g.grant_id, g.name = _str(data["grant_id"], "grant_id"), _str(data["name"], "name")
     g.first_year, g.last_year = _year(data["first_year"], "first_year"), _year(data["last_year"], "last_year")
@@ -187,6 +195,8 @@ def _load_region_year(data: dict) -> RegionYear:
                     "payments", "repaid_by_pot", "commitments", "reservations", "closed", "reports", "refs",
                     "debts"}
     _obj(data, keys, "the region-year")
+    from ledger.region_year import RefUse, RegionYear, Report
+
     r = _new(RegionYear, data)
     r.grant_id, r.region, r.year = _str(data["grant_id"], "grant_id"), _region(data["region"], "region"), \
         _year(data["year"], "year")
@@ -221,7 +231,9 @@ def _load_region_year(data: dict) -> RegionYear:
     return r
 
 
-def _debt(d: Any) -> Debt:
+def _debt(d: Any) -> Any:
+    from ledger.debts import GROUNDS, Debt, Settlement, parse_rate
+
     _want(type(d) is list and len(d) == 7 and d[1] in GROUNDS, "a reclaim does not have its fields")
     rates = []
     for p in _list(d[5], "rates"):
@@ -256,6 +268,8 @@ def _load_decision(data: dict) -> Decision:
     keys = _BASE | {"grant_id", "decision_id", "region", "terms", "schedule", "years_ever", "changed_on",
                     "last_amendment", "revocation", "status", "bookings", "spent_by_year"}
     _obj(data, keys, "the decision")
+    from ledger.decision import Decision
+
     d = _new(Decision, data)
     d.grant_id, d.decision_id = _str(data["grant_id"], "grant_id"), _str(data["decision_id"], "decision_id")
     d.region = _region(data["region"], "region")
@@ -273,7 +287,7 @@ def _load_decision(data: dict) -> Decision:
                             _str(last[3], "reason"))
     else:
         d.last_amendment = None
-    _want(data["status"] in ("live", "amended", REVOKED), "status is not live, amended or revoked")
+    _want(data["status"] in STATUSES, "status is not live, amended or revoked")
     d.status = data["status"]
     revocation = data["revocation"]
     if revocation is not None:

@@ -24,6 +24,10 @@ from ledger.values import Amount, total
 
 V = TypeVar("V")
 
+# a decision's status (``Decision.status``): as recorded, changed by an amendment, revoked
+LIVE, AMENDED, REVOKED = "live", "amended", "revoked"
+STATUSES = (LIVE, AMENDED, REVOKED)
+
 
 def _stored_value(value: Any) -> Any:
     if isinstance(value, dict):

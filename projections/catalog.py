@@ -9,19 +9,19 @@ print what these return.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ledger.decision import Decision
-from ledger.grant import Grant
 from ledger.values import Amount, Region, total
 from projections.authority import authorisation_rows
-from projections.fold import Entry, LedgerView
-from projections.history import effective_date, event_type, summary
 
-STATUSES = ("live", "amended", "revoked")
+if TYPE_CHECKING:  # annotations only: listing the grants needs no decision, region-year or event class
+    from ledger.decision import Decision
+    from ledger.grant import Grant
+    from projections.fold import Entry, LedgerView
+    from projections.lookup import Grants
 
 
-def _regions_of(view: LedgerView, grant: Grant) -> list[str]:
+def _regions_of(view: LedgerView | Grants, grant: Grant) -> list[str]:
     """The regions with anything recorded for a grant: a region-year (an allocation, a
     frame, a decision's commitment...), an authorisation or an accounting object of its own."""
     found = {r for (g, r, _) in view.region_years if g == grant.grant_id}
@@ -29,7 +29,7 @@ def _regions_of(view: LedgerView, grant: Grant) -> list[str]:
     return sorted(found)
 
 
-def grant_rows(view: LedgerView) -> list[dict[str, Any]]:
+def grant_rows(view: LedgerView | Grants) -> list[dict[str, Any]]:
     """One row per grant, by id: name, period, how many purposes, the years with an agreement
     and the regions with anything recorded."""
     return [{
@@ -74,6 +74,9 @@ def decision_detail(decision: Decision, entries: list[Entry], grant: Grant | Non
     """One decision in full: its terms, each year's amount, spent and remaining, its
     amendments and revocation, every booking, credit and reversal, and its events in
     recording order (``entries``: the decision's own events, with their positions)."""
+    from ledger.decision import Decision
+    from projections.history import effective_date, event_type, summary
+
     d = decision
     amendments: list[dict[str, Any]] = []
     revocation: dict[str, Any] | None = None
@@ -121,7 +124,7 @@ def decision_detail(decision: Decision, entries: list[Entry], grant: Grant | Non
     }
 
 
-def grant_detail(view: LedgerView, grant_id: str) -> dict[str, Any]:
+def grant_detail(view: LedgerView | Grants, grant_id: str) -> dict[str, Any]:
     """One grant in full: its period and purposes, each agreement year's terms (with the
     amendment's date), pots, earmarks and what was allocated of each pot, who may decide
     (until each authorisation's effective end), the regions' own accounting objects and the

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import attrs
 
-from ledger.region_year import RegionYear
-from ledger.decision import Decision
-from ledger.grant import Grant
+if TYPE_CHECKING:  # annotations only: a view of kept states needs no aggregate class it does not hold
+    from ledger.decision import Decision
+    from ledger.grant import Grant
+    from ledger.region_year import RegionYear
 
 
 @attrs.frozen
@@ -73,11 +74,12 @@ class LedgerView:
         self.by_id[aggregate.id] = aggregate
 
     def _index(self, aggregate: Any) -> None:
-        if isinstance(aggregate, RegionYear):
+        kind = type(aggregate).TOPIC  # each aggregate class's own stable topic (no import of the others)
+        if kind == "grants:RegionYear":
             self.region_years[(aggregate.grant_id, aggregate.region, aggregate.year)] = aggregate
-        elif isinstance(aggregate, Decision):
+        elif kind == "grants:Decision":
             self.decisions[(aggregate.grant_id, aggregate.decision_id)] = aggregate
-        elif isinstance(aggregate, Grant):
+        elif kind == "grants:Grant":
             self.grants[aggregate.grant_id] = aggregate
 
     # ------------------------------------------------------------------ lookups

@@ -77,16 +77,30 @@ class LedgerNames:
         return known_names(self.app, self.target, kind, grant_id)
 
 
-def grants_view(models: ReadModels) -> LedgerView:
-    """Every grant and every region-year of every grant, as the read models keep them (each
-    row checked against its seal, and the rows against the sealed set)."""
+@attrs.frozen
+class Grants:
+    """Every grant as the read models keep it, and which region-years of each have anything
+    recorded (their keys, (grant, region, year): what `list grants` and `show grant` show
+    of them)."""
+
+    grants: dict[str, Any]
+    region_years: frozenset[tuple[str, str, int]]
+
+
+def grants_view(models: ReadModels) -> Grants:
+    """Every grant and the key of every region-year of every grant, as the read models keep
+    them (each row checked against its seal, and the rows against the sealed set; a
+    region-year's key is its row's sealed cells, so its state is not decoded)."""
     where = "kind IN ('Grant', 'RegionYear')"
     rows = models._heads("a." + where, [])
     models._members(where, [], [r[0] for r in rows])
-    view = LedgerView()
+    grants = {}
     for row in rows:
-        view.hold(current(row))
-    return view
+        if row[1] == "Grant":
+            grant = current(row)
+            grants[grant.grant_id] = grant
+    keys = frozenset((str(r[2]), str(r[3]), int(r[4])) for r in rows if r[1] == "RegionYear")
+    return Grants(grants, keys)
 
 
 def kept(models: ReadModels, aggregate_id: uuid.UUID) -> Any | None:
@@ -94,13 +108,14 @@ def kept(models: ReadModels, aggregate_id: uuid.UUID) -> Any | None:
     return models.load([str(aggregate_id)]).get(str(aggregate_id))
 
 
-def own_events(models: ReadModels, app: GrantLedger, oid: uuid.UUID, what: str) -> tuple[Any, list[Entry]] | None:
+def own_events(models: ReadModels, oid: uuid.UUID, what: str) -> tuple[Any, list[Entry]] | None:
     """An aggregate as the read models keep it and its own events, in order, up to the kept
     state's version (None when there is no such aggregate; a catch-up by another process
     meanwhile changes nothing). Its events, replayed, must give exactly the state kept, or
     the read models were altered (``what`` names it in that message)."""
     from eventsourcing.persistence import StoredEvent
 
+    from ledger.decoding import decoded, mapper
     from ledger.events import advance
 
     aggregate = kept(models, oid)
@@ -111,7 +126,7 @@ def own_events(models: ReadModels, app: GrantLedger, oid: uuid.UUID, what: str) 
         if version > aggregate.version:
             break
         stored = StoredEvent(originator_id=oid, originator_version=version, topic=topic, state=bytes(state))
-        event = app.decode(stored, int(position))
+        event = decoded(mapper(), stored, int(position))
         replayed = advance(replayed, event, int(position))
         entries.append(Entry(int(position), event))
     if replayed is None or states.dump(replayed) != states.dump(aggregate):
@@ -119,19 +134,19 @@ def own_events(models: ReadModels, app: GrantLedger, oid: uuid.UUID, what: str) 
     return aggregate, entries
 
 
-def decision_events(models: ReadModels, app: GrantLedger, grant_id: str, decision_id: str
+def decision_events(models: ReadModels, grant_id: str, decision_id: str
                     ) -> tuple[Any, list[Entry]] | None:
     """A decision as the read models keep it and its own events (see ``own_events``)."""
-    return own_events(models, app, decision_uuid(grant_id, decision_id), f"decision {decision_id}")
+    return own_events(models, decision_uuid(grant_id, decision_id), f"decision {decision_id}")
 
 
-def region_year_events(models: ReadModels, app: GrantLedger, grant_id: str, region: str, year: int
+def region_year_events(models: ReadModels, grant_id: str, region: str, year: int
                        ) -> tuple[Any, list[Entry]] | None:
     """A region-year as the read models keep it and its own events (see ``own_events``)."""
-    return own_events(models, app, region_year_uuid(grant_id, region, year), f"region-year {region} {year}")
+    return own_events(models, region_year_uuid(grant_id, region, year), f"region-year {region} {year}")
 
 
-def own_history(models: ReadModels, app: GrantLedger, grant_id: str, region: str | None,
+def own_history(models: ReadModels, grant_id: str, region: str | None,
                 decision_id: str | None) -> LedgerView | None:
     """A view holding, with their entries in recording order, the events that `history` of a
     decision or of a region can show (a superset; ``history.history_rows`` picks them as from
@@ -150,6 +165,7 @@ def own_history(models: ReadModels, app: GrantLedger, grant_id: str, region: str
     """
     from eventsourcing.persistence import StoredEvent
 
+    from ledger.decoding import decoded, mapper
     from ledger.events import advance
     from ledger.voucher import Voucher, keys_of
     from projections.persisted.cells import _decode_state
@@ -157,7 +173,7 @@ def own_history(models: ReadModels, app: GrantLedger, grant_id: str, region: str
     cut = models.position()
     view = LedgerView(entries=[])
     if decision_id is not None:
-        found = decision_events(models, app, grant_id, decision_id)
+        found = decision_events(models, grant_id, decision_id)
         if found is None:
             return None
         decision, entries = found
@@ -182,7 +198,7 @@ def own_history(models: ReadModels, app: GrantLedger, grant_id: str, region: str
         _versions_run(rows, held)
     for position, oid_bytes, version, topic, state in rows:
         oid = uuid.UUID(bytes=oid_bytes)
-        event = app.decode(StoredEvent(originator_id=oid, originator_version=version, topic=topic,
+        event = decoded(mapper(), StoredEvent(originator_id=oid, originator_version=version, topic=topic,
                                        state=bytes(state)), position)
         if event.originator_id != oid or not isinstance(event, type(held[str(oid)]).Event):
             raise _altered(f"the stored event at position {position} is not one of its aggregate's")
@@ -191,7 +207,7 @@ def own_history(models: ReadModels, app: GrantLedger, grant_id: str, region: str
                    for key in keys_of(v, [d.region])}
     for position, oid_bytes, version, topic, state in models._aggregates_rows(sorted(voucher_ids), cut):
         oid = uuid.UUID(bytes=oid_bytes)
-        event = app.decode(StoredEvent(originator_id=oid, originator_version=version, topic=topic,
+        event = decoded(mapper(), StoredEvent(originator_id=oid, originator_version=version, topic=topic,
                                        state=bytes(state)), position)
         if not isinstance(event, Voucher.Registered) or version != 1:
             raise _altered(f"the stored event at position {position} is not a voucher's registration")

@@ -250,7 +250,7 @@ class Reader:
         models = self.models()
         if not models.has_grant(grant_id):
             raise unknown_grant(grant_id, self.known("grant"))
-        found = region_year_events(models, self.app, grant_id, region, year)
+        found = region_year_events(models, grant_id, region, year)
         if found is None:
             raise NotFound(f"nothing recorded for {region} in {year} of {grant_id}")
         region_year, entries = found
@@ -282,7 +282,7 @@ class Reader:
         models = self.models()
         if not models.has_grant(grant_id):
             raise unknown_grant(grant_id, self.known("grant"))
-        view = own_history(models, self.app, grant_id, region, decision_id)
+        view = own_history(models, grant_id, region, decision_id)
         if view is None:
             raise NotFound(f"unknown decision {decision_id!r} in {grant_id}"
                            + _guess(decision_id, self.known("decision", grant_id)))
@@ -322,7 +322,7 @@ class Reader:
         grant = kept(models, grant_uuid(grant_id))
         if grant is None:
             raise unknown_grant(grant_id, self.known("grant"))
-        found = decision_events(models, self.app, grant_id, decision_id)
+        found = decision_events(models, grant_id, decision_id)
         if found is None:
             raise NotFound(f"unknown decision {decision_id!r} in {grant_id}"
                            + _guess(decision_id, self.known("decision", grant_id)))

@@ -200,3 +200,22 @@ def test_the_balance_now_query_loads_no_event_library_nor_aggregates(tmp_path):
     assert "ledger.events" in modules  # the catch-up decoded and applied the new event
     [row] = json.loads(after)
     assert (row["requisitioned"], row["reserved"]) == ("100.00", "2228598.00")
+
+
+def test_list_grants_and_show_decision_load_only_the_aggregates_they_show(tmp_path):
+    """`grants list grants` reads the kept grants (and the region-years' sealed keys) without
+    importing the region-year or decision classes, the event catalogue or the application;
+    `grants show decision` imports the decision's class and the catalogue's decoder, but
+    neither the region-year (the largest aggregate class) nor the application."""
+    _run_in_process(tmp_path, "demo")
+    _run_in_process(tmp_path, "balance", "professionsmiljarden")  # the read models, built once
+    out, modules = _run_in_process(tmp_path, "list", "grants")
+    assert "professionsmiljarden" in out and "21 (01, 03, 04, …)" in out
+    assert "ledger.grant" in modules
+    assert sorted(m for m in modules if m.startswith(("ledger.region_year", "ledger.decision", "ledger.events",
+                                                      "ledger.application", "ledger.persistence"))) == []
+    out, modules = _run_in_process(tmp_path, "show", "decision", "professionsmiljarden", "JH-PM-01")
+    assert "Decision JH-PM-01 of professionsmiljarden, 23 Jämtland" in out and "decided" in out
+    assert {"ledger.decision", "ledger.decoding", "ledger.events"} <= modules
+    assert sorted(m for m in modules if m.startswith(("ledger.region_year", "ledger.voucher", "ledger.application",
+                                                      "ledger.persistence"))) == []

@@ -244,7 +244,7 @@ def advance(aggregate: Any, event: Any, position: int) -> Any:
 
 def _unsound(aggregate: Any, event: Any) -> str | None:
     """What no history the ledger records can hold, cheap to see as an event is replayed."""
-    kind = TOPIC_KINDS.get(type(event).TOPIC)
+    kind = TOPIC_KINDS.get(getattr(type(event), "TOPIC", None))
     if kind in ("spent", "credited") and aggregate.has_voucher(event.voucher):
         return f"books voucher {event.voucher} a second time"
     if kind == "reversed":

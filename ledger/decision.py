@@ -18,7 +18,7 @@ from ledger.errors import Duplicate, Insufficient, Malformed, Refused
 from ledger.ids import decision_uuid  # noqa: F401 (re-exported: the id is the decision's)
 from ledger.terms import AMENDED, LIVE, REVOKED, DecisionTerms, check_schedule, from_stored, stored
 from ledger.bookings import Booking, PackedBookings
-from ledger.values import Amount
+from ledger.values import Amount, amount_of
 
 
 def _term(name: str) -> property:
@@ -110,10 +110,10 @@ class Decision(PackedBookings, Aggregate):
 
     def granted_for(self, year: int) -> Amount:
         """The schedule's amount for the year (as decided or last amended)."""
-        return Amount(self.schedule.get(year, 0))
+        return amount_of(self.schedule.get(year, 0))
 
     def spent_for(self, year: int) -> Amount:
-        return Amount(self.spent_by_year.get(year, 0))
+        return amount_of(self.spent_by_year.get(year, 0))
 
     def committed_for(self, year: int) -> Amount:
         """What the decision commits in a year: the schedule, or only what was spent once revoked."""

@@ -80,13 +80,13 @@ class Amount:
         return cls(-ore if m["sign"] else ore)
 
     def __add__(self, other: Amount) -> Amount:
-        return Amount(self.ore + other.ore)
+        return amount_of(self.ore + other.ore)
 
     def __sub__(self, other: Amount) -> Amount:
-        return Amount(self.ore - other.ore)
+        return amount_of(self.ore - other.ore)
 
     def __neg__(self) -> Amount:
-        return Amount(-self.ore)
+        return amount_of(-self.ore)
 
     def __bool__(self) -> bool:
         return self.ore != 0
@@ -112,6 +112,20 @@ class Amount:
 
 
 ZERO = Amount(0)
+_new_amount = object.__new__
+_set_ore = object.__setattr__
+
+
+def amount_of(ore: int) -> Amount:
+    """``Amount(ore)`` for a figure the ledger computed or keeps (arithmetic on amounts, an
+    aggregate's sums), made without the validators' calls (a rebuild makes some ten amounts
+    an event): anything but an ``int`` (a bool included) goes through ``Amount`` itself, and
+    is refused there."""
+    if type(ore) is not int:
+        return Amount(ore)
+    made = _new_amount(Amount)
+    _set_ore(made, "ore", ore)
+    return made
 
 
 def plural(n: int, word: str, words: str | None = None) -> str:
@@ -121,7 +135,7 @@ def plural(n: int, word: str, words: str | None = None) -> str:
 
 def total(amounts) -> Amount:
     """The sum of an iterable of amounts (ZERO when empty)."""
-    return Amount(sum(a.ore for a in amounts))
+    return amount_of(sum(a.ore for a in amounts))
 
 
 # The balance figures of domain.md's balance rules, in the order the read side shows them

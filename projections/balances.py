@@ -7,7 +7,7 @@ from typing import Any
 
 from ledger.region_year import RegionYear
 from ledger.decision import Decision
-from ledger.values import FIGURES, Amount, Region, total
+from ledger.values import FIGURES, ZERO, Amount, Region, total
 from projections.fold import LedgerView
 
 # FIGURES (the balance figures' names) is ledger/values.py's, here for the read side's modules
@@ -34,7 +34,7 @@ def spent_change(before: dict[int, Amount], after: Decision) -> dict[int, Amount
     """How a change moved what a decision has spent, by year: ``before`` is its
     :func:`spent_by_year` before the change (years it did not move are left out)."""
     now = spent_by_year(after)
-    moved = {y: now.get(y, Amount(0)) - before.get(y, Amount(0)) for y in set(now) | set(before)}
+    moved = {y: now.get(y, ZERO) - before.get(y, ZERO) for y in set(now) | set(before)}
     return {y: a for y, a in moved.items() if a.ore}
 
 

@@ -7,7 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.errors import Malformed
-from ledger.values import Amount, Purpose, Region, parse_date, parse_year, parse_year_range
+import attrs
+
+from ledger.values import Amount, Purpose, Region, amount_of, parse_date, parse_year, parse_year_range, total
 
 
 @pytest.mark.parametrize("text, ore", [
@@ -58,6 +60,25 @@ def test_amount_refuses_floats_and_bools():
         Amount(1.5)
     with pytest.raises(TypeError):
         Amount(True)
+
+
+@given(st.integers(min_value=-10**17, max_value=10**17), st.integers(min_value=-10**17, max_value=10**17))
+def test_arithmetic_gives_the_same_amounts_as_the_checked_constructor(a, b):
+    """Sums, differences, negations and totals (made without the validators' calls) are
+    amounts equal, ordered and hashed as ``Amount`` makes them, and as frozen."""
+    x, y = Amount(a), Amount(b)
+    for made, ore in [(x + y, a + b), (x - y, a - b), (-x, -a), (total([x, y]), a + b), (amount_of(a), a)]:
+        assert type(made) is Amount and made == Amount(ore) and hash(made) == hash(Amount(ore))
+        assert (made < Amount(ore + 1)) and repr(made) == repr(Amount(ore))
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            made.ore = 0
+
+
+def test_amount_of_refuses_what_amount_refuses():
+    """``amount_of`` takes whole numbers only: a bool or a float is refused as ``Amount`` refuses it."""
+    for bad in (True, 1.5, "1"):
+        with pytest.raises(TypeError):
+            amount_of(bad)
 
 
 @pytest.mark.parametrize("text", [

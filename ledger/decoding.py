@@ -12,6 +12,7 @@ through :func:`mapper`, without opening the application (nor importing every agg
 from __future__ import annotations
 
 import datetime
+import functools
 from typing import Any
 from uuid import UUID
 
@@ -72,18 +73,20 @@ class CheckedMapper(Mapper):
         return event
 
 
-_MAPPER: list[CheckedMapper] = []
+def register_transcodings(transcoder: JSONTranscoder) -> None:
+    """The transcodings every ledger stores with: the event library's own (ids, decimals,
+    times) and dates as ISO strings (the application registers these, and so does
+    :func:`mapper`)."""
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
+        transcoder.register(transcoding)
 
 
+@functools.cache
 def mapper() -> CheckedMapper:
-    """The mapper a ledger reads with (the same transcodings as
-    :meth:`~ledger.persistence.StoredLedger.register_transcodings`), made once per process."""
-    if not _MAPPER:
-        transcoder = JSONTranscoder()
-        for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
-            transcoder.register(transcoding)
-        _MAPPER.append(CheckedMapper(transcoder=transcoder))
-    return _MAPPER[0]
+    """The mapper a ledger reads with, without the application; made once per process."""
+    transcoder = JSONTranscoder()
+    register_transcodings(transcoder)
+    return CheckedMapper(transcoder=transcoder)
 
 
 def decoded(mapper: Mapper, stored: StoredEvent, position: int) -> Any:

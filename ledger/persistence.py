@@ -23,7 +23,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder, Mapper, PersistenceError, RecordConflictError, StoredEvent
 
 from ledger.errors import Conflict, Corrupt, LedgerError
-from ledger.decoding import CheckedMapper, DateAsISO, decoded
+from ledger.decoding import CheckedMapper, decoded, register_transcodings
 from ledger.events import advance
 from ledger.loaded import Loaded
 from ledger.library import aggregate_rows, is_postgres, recorder_table, run_on_recorder
@@ -118,8 +118,7 @@ class StoredLedger(Snapshotting, Application):
         return CheckedMapper(transcoder=self.construct_transcoder())
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
+        register_transcodings(transcoder)  # the same as a mapper without the application
 
     # ------------------------------------------------------------------ loading
 

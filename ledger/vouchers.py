@@ -25,7 +25,7 @@ class VoucherLookups:
     def decision_of_voucher(self: Any, grant_id: str, voucher: str, region: str | None = None) -> Any:
         """The decision a voucher is booked on: in ``region``, or the one region that has it."""
         regions = [region] if region else [r.code for r in Region.all()]
-        found = {key: decision_id for key, decision_id in self._indexed(grant_id, keys_of(voucher, regions))}
+        found = dict(self._indexed(grant_id, keys_of(voucher, regions)))
         if not found:
             where = f" for {Region(region)}" if region else ""
             raise NotFound(f"unknown voucher {voucher!r} in {grant_id}{where}")
